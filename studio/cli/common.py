@@ -1,0 +1,95 @@
+"""What every command shares: the project context, output as tables or JSON, the user's name."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from studio.store import Store
+
+
+def default_user() -> str:
+    name = os.environ.get("STUDIO_USER") or getpass.getuser() or "user"
+    return "".join(ch for ch in name if not ch.isspace()) or "user"
+
+
+@dataclass
+class Ctx:
+    project: Path
+    llm: str | None = None
+    user: str = field(default_factory=default_user)
+    _store: Store | None = None
+
+    @property
+    def actor(self) -> str:
+        return f"human:{self.user}"
+
+    def store(self) -> Store:
+        """Open the project (once per command) and start a session named after the command."""
+        if self._store is None:
+            self._store = Store.open(self.project)
+            cmd = click.get_current_context().info_name or "cli"
+            self._store.start_session(name=f"cli:{cmd}")
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+def json_option(f: Any) -> Any:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for machines instead of a table.")(f)
+
+
+def emit_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+
+
+def emit_table(
+    rows: Iterable[dict[str, Any]], columns: Sequence[str], title: str | None = None, as_json: bool = False
+) -> None:
+    """Print rows as a rich table for people, or a JSON list for machines."""
+    rows = list(rows)
+    if as_json:
+        emit_json(rows)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*(_cell(row.get(c)) for c in columns))
+    Console(soft_wrap=False).print(table)
+    if not rows:
+        click.echo("(nothing to show)")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        text = json.dumps(value, ensure_ascii=False)
+        return text if len(text) <= 80 else text[:77] + "..."
+    return str(value)
+
+
+def echo_err(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+def is_tty() -> bool:
+    return sys.stdout.isatty()

@@ -1,0 +1,114 @@
+"""How decisions change the materialized state.
+
+`apply_decision` is the only place state tables (guideline status, proposal status, approved
+labels) change. The live path records a decision and applies it in the same transaction;
+`rebuild` clears the state and re-applies every decision in order. So the state is always a
+function of the log, and a test checks that both paths agree.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from studio.errors import InvalidState, NotFound
+
+# Proposal status set by the last word of an action, for any proposal kind
+# (label.accept, boxes.fix.reject, agent.action.approve, ...).
+_STATUS_BY_VERB = {
+    "accept": "accepted",
+    "approve": "accepted",
+    "reject": "rejected",
+    "edit": "edited",
+    "withdraw": "withdrawn",
+}
+
+
+def apply_decision(conn: sqlite3.Connection, decision_id: int, action: str, payload: dict[str, Any]) -> None:
+    kind, _, verb = action.rpartition(".")
+    if kind == "guideline":
+        if verb in ("propose", "edit", "approve", "reject"):
+            _apply_guideline(conn, verb, payload)
+        return
+    if action == "label.add":
+        _insert_label(conn, payload["document_id"], payload["span"], None, decision_id)
+        return
+    if action == "label.remove":
+        _delete_label(conn, payload["document_id"], payload["span"])
+        return
+    if verb == "undo":
+        _undo(conn, decision_id, payload)
+        return
+    pid = payload.get("proposal_id")
+    if pid is None or verb not in _STATUS_BY_VERB:
+        return  # a decision that records something without changing state (propose, tool.run, ...)
+    row = conn.execute("SELECT status, kind, document_id, payload FROM proposals WHERE id = ?", (pid,)).fetchone()
+    if row is None:
+        raise NotFound(f"proposal {pid} does not exist")
+    if row["status"] != "pending":
+        raise InvalidState(f"proposal {pid} is already {row['status']}; undo that decision first")
+    conn.execute("UPDATE proposals SET status = ? WHERE id = ?", (_STATUS_BY_VERB[verb], pid))
+    if row["kind"] == "span" and verb in ("accept", "approve", "edit"):
+        span = payload.get("span") or json.loads(row["payload"])["span"]
+        _insert_label(conn, row["document_id"], span, pid, decision_id)
+
+
+def _apply_guideline(conn: sqlite3.Connection, verb: str, payload: dict[str, Any]) -> None:
+    version = payload["version"]
+    if conn.execute("SELECT 1 FROM guidelines WHERE version = ?", (version,)).fetchone() is None:
+        raise NotFound(f"guideline version {version} does not exist")
+    if verb == "approve":
+        conn.execute("UPDATE guidelines SET status = 'superseded' WHERE status = 'approved'")
+        conn.execute("UPDATE guidelines SET status = 'approved' WHERE version = ?", (version,))
+    elif verb == "reject":
+        conn.execute("UPDATE guidelines SET status = 'rejected' WHERE version = ?", (version,))
+    elif verb in ("propose", "edit"):
+        conn.execute("UPDATE guidelines SET status = 'draft' WHERE version = ?", (version,))
+
+
+def _insert_label(
+    conn: sqlite3.Connection, document_id: int, span: dict[str, Any], proposal_id: int | None, decision_id: int
+) -> None:
+    conn.execute(
+        'INSERT OR REPLACE INTO labels (document_id, start, "end", label, text, proposal_id, decision_id)'
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (document_id, span["start"], span["end"], span["label"], span.get("text", ""), proposal_id, decision_id),
+    )
+
+
+def _delete_label(conn: sqlite3.Connection, document_id: int, span: dict[str, Any]) -> None:
+    conn.execute(
+        'DELETE FROM labels WHERE document_id = ? AND start = ? AND "end" = ? AND label = ?',
+        (document_id, span["start"], span["end"], span["label"]),
+    )
+
+
+def _undo(conn: sqlite3.Connection, decision_id: int, payload: dict[str, Any]) -> None:
+    target = conn.execute("SELECT action, payload FROM decisions WHERE id = ?", (payload["undoes"],)).fetchone()
+    if target is None:
+        raise NotFound(f"decision {payload['undoes']} does not exist")
+    t_action, t_payload = target["action"], json.loads(target["payload"])
+    if t_action == "label.add":
+        _delete_label(conn, t_payload["document_id"], t_payload["span"])
+        return
+    if t_action == "label.remove":
+        _insert_label(conn, t_payload["document_id"], t_payload["span"], None, decision_id)
+        return
+    pid = t_payload.get("proposal_id")
+    if pid is None:
+        raise InvalidState(f"decision {payload['undoes']} ({t_action}) cannot be undone")
+    conn.execute("UPDATE proposals SET status = 'pending' WHERE id = ?", (pid,))
+    conn.execute("DELETE FROM labels WHERE proposal_id = ?", (pid,))
+
+
+def rebuild(conn: sqlite3.Connection) -> int:
+    """Recompute all materialized state from the decision log. Call inside a transaction."""
+    conn.execute("UPDATE guidelines SET status = 'draft'")
+    conn.execute("UPDATE proposals SET status = 'pending'")
+    conn.execute("DELETE FROM labels")
+    n = 0
+    for row in conn.execute("SELECT id, action, payload FROM decisions ORDER BY id").fetchall():
+        apply_decision(conn, row["id"], row["action"], json.loads(row["payload"]))
+        n += 1
+    return n
