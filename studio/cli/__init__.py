@@ -18,7 +18,14 @@ from studio.cli.common import Ctx
 from studio.errors import StudioError
 
 # Modules whose COMMANDS are added to the group. Add a module here to add its commands.
-COMMAND_MODULES = ["studio.cli.project"]
+COMMAND_MODULES = [
+    "studio.cli.project",
+    "studio.cli.collect",
+    "studio.cli.ner",
+    "studio.cli.boxes",
+    "studio.cli.active",
+    "studio.cli.release",
+]
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,7 +1,8 @@
 """SQLite connection and numbered migrations.
 
 Migrations are the files `migrations/NNNN_name.sql` shipped with the package, applied in
-order, each in its own transaction, and recorded in `schema_migrations`.
+order, each in its own transaction, and recorded in `schema_migrations`. Numbers are unique and
+increasing; gaps are allowed (areas of the code reserve their own numbers).
 """
 
 from __future__ import annotations
@@ -30,13 +31,13 @@ def migrations() -> list[tuple[int, str, str]]:
             found.append((int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))
     found.sort()
     versions = [v for v, _, _ in found]
-    if versions != list(range(1, len(versions) + 1)):
-        raise RuntimeError(f"migrations must be numbered 1..n without gaps, found {versions}")
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"two migrations share a number: {versions}")
     return found
 
 
 def latest_version() -> int:
-    return len(migrations())
+    return max((v for v, _, _ in migrations()), default=0)
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -61,14 +62,18 @@ def current_version(conn: sqlite3.Connection) -> int:
 
 def migrate(conn: sqlite3.Connection, path: Path) -> int:
     """Bring the database up to the newest migration; refuse one newer than the code."""
-    have = current_version(conn)
+    current_version(conn)  # creates schema_migrations on a new database
     shipped = migrations()
-    if have > len(shipped):
+    latest = max((v for v, _, _ in shipped), default=0)
+    applied = {int(r[0]) for r in conn.execute("SELECT version FROM schema_migrations")}
+    if applied and max(applied) > latest:
         raise DatabaseTooNew(
-            f"{path} is at schema version {have}, but this Studio knows only up to {len(shipped)}: "
+            f"{path} is at schema version {max(applied)}, but this Studio knows only up to {latest}: "
             "upgrade Studio (pip install -U studio) to open this project"
         )
-    for version, name, sql in shipped[have:]:
+    for version, name, sql in shipped:
+        if version in applied:
+            continue
         conn.execute("BEGIN IMMEDIATE")
         try:
             for statement in _split_sql(sql):
@@ -81,7 +86,7 @@ def migrate(conn: sqlite3.Connection, path: Path) -> int:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-    return len(shipped)
+    return latest
 
 
 def _split_sql(sql: str) -> list[str]:

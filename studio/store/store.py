@@ -383,6 +383,30 @@ class Store:
         )
         return [int(r[0]) for r in rows]
 
+    # -- session recording ---------------------------------------------------------------
+    def add_event(self, kind: str, key: str, payload: dict[str, Any]) -> int:
+        """Append one event (llm, http, tool, decision) to the current session's recording."""
+        if not self.session_id:
+            self.start_session("recording")
+        with self.transaction() as c:
+            seq = c.execute(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM session_events WHERE session_id = ?", (self.session_id,)
+            ).fetchone()[0]
+            c.execute(
+                "INSERT INTO session_events (session_id, seq, kind, key, payload) VALUES (?, ?, ?, ?, ?)",
+                (self.session_id, seq, kind, key, _dumps(payload)),
+            )
+        return int(seq)
+
+    def events(self, session_id: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT session_id, seq, kind, key, payload FROM session_events WHERE session_id = ?"
+        args: list[Any] = [session_id or self.session_id]
+        if kind:
+            sql += " AND kind = ?"
+            args.append(kind)
+        rows = self.conn.execute(sql + " ORDER BY seq", args)
+        return [{**dict(r), "payload": json.loads(r["payload"])} for r in rows]
+
     # -- settings ------------------------------------------------------------------------
     def get_setting(self, key: str, default: Any = None) -> Any:
         row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()

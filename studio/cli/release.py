@@ -1,0 +1,7 @@
+"""Commands: release (see studio/ops/release)."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []
