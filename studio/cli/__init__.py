@@ -20,6 +20,7 @@ from studio.errors import StudioError
 # Modules whose COMMANDS are added to the group. Add a module here to add its commands.
 COMMAND_MODULES = [
     "studio.cli.project",
+    "studio.cli.llm",
     "studio.cli.collect",
     "studio.cli.ner",
     "studio.cli.boxes",
