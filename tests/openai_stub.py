@@ -82,3 +82,19 @@ class OpenAIStub:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def main() -> None:
+    """Serve forever in its own process (benchmarks: keeps the server off the client's GIL)."""
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--delay", type=float, default=0.0)
+    args = ap.parse_args()
+    stub = OpenAIStub(delay=args.delay)
+    print(stub.url, flush=True)
+    stub.server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -21,6 +21,7 @@ from studio.errors import StudioError
 COMMAND_MODULES = [
     "studio.cli.project",
     "studio.cli.llm",
+    "studio.cli.agent",
     "studio.cli.collect",
     "studio.cli.ner",
     "studio.cli.boxes",

@@ -337,11 +337,16 @@ class LLM:
         return call_id
 
 
+# A small model on 2 CPU cores can take minutes for a long answer; hosted models answer in seconds.
+DEFAULT_TIMEOUT_S = {"local": 900.0, "openai": 120.0, "openai-compatible": 300.0, "replay": 30.0}
+
+
 def open_llm(store: Store | None, spec: str | ProviderSpec | None = None, **kwargs: Any) -> LLM:
     """The LLM for a project: flag/env spec first, then the project's `llm` setting, then the default."""
     if not isinstance(spec, ProviderSpec):
         setting = store.get_setting("llm") if store is not None else None
         spec = parse_spec(spec, setting)
+    kwargs.setdefault("timeout", DEFAULT_TIMEOUT_S[spec.kind])
     return LLM(store, spec, **kwargs)
 
 
