@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "studio.cli.project",
     "studio.cli.llm",
     "studio.cli.agent",
+    "studio.cli.review",
     "studio.cli.collect",
     "studio.cli.ner",
     "studio.cli.boxes",

@@ -52,6 +52,7 @@ class LLMResult:
     completion_tokens: int | None = None
     latency_ms: float = 0.0
     request_hash: str = ""
+    finish_reason: str | None = None  # "stop", or "length" when the answer was cut off
 
 
 @dataclass
@@ -154,6 +155,7 @@ class LLM:
             cached = self._cache_get(rhash)
             if cached is not None:
                 result = LLMResult(
+                    finish_reason=cached.get("finish_reason"),
                     text=cached["text"],
                     model=self.model_name,
                     cache_hit=True,
@@ -172,6 +174,7 @@ class LLM:
                 raise
         usage = getattr(message, "usage_metadata", None) or {}
         result = LLMResult(
+            finish_reason=(getattr(message, "response_metadata", None) or {}).get("finish_reason"),
             text=str(message.content),
             model=self.model_name,
             prompt_tokens=usage.get("input_tokens"),
@@ -245,15 +248,21 @@ class LLM:
         """
         results: list[LLMResult] = []
         messages = list(req.messages)
+        max_tokens = req.max_tokens
         last_error = ""
         for _ in range(retries + 1):
-            attempt = Request(**{**req.__dict__, "messages": messages})
+            attempt = Request(**{**req.__dict__, "messages": messages, "max_tokens": max_tokens})
             res = await self.acall(attempt)
             results.append(res)
             try:
                 return parse(res.text), results
             except (ValueError, ValidationError) as exc:
                 last_error = _short_error(exc)
+                if res.finish_reason == "length":
+                    # Cut off, not wrong: ask the same question with room for a whole answer.
+                    last_error = f"the answer was cut off at {max_tokens} tokens"
+                    max_tokens *= 2
+                    continue
                 messages = [
                     *req.messages,
                     {"role": "assistant", "content": res.text},
@@ -330,7 +339,8 @@ class LLM:
                     {
                         "call_id": call_id, "operation": req.operation, "model": self.model_name, "provider": self.spec.kind,
                         "content_key": content_key(req.messages, params), "messages": messages, "params": params_r,
-                        "response": text, "error": redact(error) if error else None, "cache_hit": bool(result and result.cache_hit),
+                        "response": text, "finish_reason": result.finish_reason if result else None,
+                        "error": redact(error) if error else None, "cache_hit": bool(result and result.cache_hit),
                         "usage": {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens} if result else {},
                     },
                 )  # fmt: skip

@@ -1,0 +1,270 @@
+"""Weak-label documents with the LLM and the other weak sources: span proposals, never labels.
+
+For each document: split it into chunks (sentences packed up to `chunk_chars`, offsets kept);
+for each chunk ask the model `samples` times (the first greedy, the rest sampled), with the
+guideline as a stable system prompt and the approved documents most similar to the chunk as
+few-shot examples; parse, align every mention to token-snapped offsets (dropping and counting
+hallucinations), add the gazetteer (and optionally a pretrained spaCy pipeline), combine the
+votes into one confidence per span, and write pending proposals. A document whose answer cannot
+be read is recorded as failed with the reason; the others go on.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from studio.errors import InvalidState
+from studio.llm import LLM, LLMResult, Request
+from studio.llm.prompts import Prompt, load_prompt
+from studio.ops.ner.align import align_mentions
+from studio.ops.ner.combine import accuracies_from_store, combine_spans
+from studio.ops.ner.parse import ParseFailure, answer_json_schema, parse_answer
+from studio.ops.ner.sources import Gazetteer
+from studio.schema import Document, Guideline, Proposal, Span
+from studio.store import Store
+
+Progress = Callable[[str, float | None], None]
+_SENT_END = re.compile(r"(?<=[.!?。！？])\s+|\n\s*\n|\n")
+
+
+@dataclass
+class LabelSettings:
+    samples: int = 1  # self-consistency: k answers per chunk (the first greedy)
+    temperature: float = 0.7  # for samples after the first
+    repeat: Literal["context", "all"] = "context"
+    fuzzy_threshold: float = 90.0
+    few_shot: int = 3
+    few_shot_mode: Literal["similar", "fixed"] = "similar"
+    chunk_chars: int = 1200
+    max_tokens: int = 512
+    docs_per_batch: int = 8
+    preselect: float | None = None  # mark proposals at or above this confidence for quick review
+    spacy_model: bool = False
+    spacy_map: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class LabelReport:
+    batch: str
+    documents: int = 0
+    labeled: int = 0
+    failed: dict[int, str] = field(default_factory=dict)
+    proposals: int = 0
+    hallucinated: int = 0
+    repaired: int = 0
+    llm_calls: int = 0
+    cache_hits: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "batch": self.batch, "documents": self.documents, "labeled": self.labeled, "failed": len(self.failed),
+            "failures": {str(k): v for k, v in list(self.failed.items())[:20]}, "proposals": self.proposals,
+            "hallucinated": self.hallucinated, "repaired_answers": self.repaired, "llm_calls": self.llm_calls,
+            "cache_hits": self.cache_hits,
+        }  # fmt: skip
+
+
+def chunk_text(text: str, max_chars: int) -> list[tuple[int, str]]:
+    """Sentence-packed chunks of at most ~max_chars, as (offset, chunk) with exact offsets."""
+    bounds = [0] + [m.end() for m in _SENT_END.finditer(text)] + [len(text)]
+    sentences = [(a, b) for a, b in itertools.pairwise(bounds) if text[a:b].strip()]
+    chunks: list[tuple[int, int]] = []
+    for a, b in sentences:
+        if chunks and b - chunks[-1][0] <= max_chars:
+            chunks[-1] = (chunks[-1][0], b)
+        else:
+            chunks.append((a, b))
+    out = []
+    for a, b in chunks:
+        while b - a > max_chars * 2:  # one huge "sentence": cut at a space
+            cut = text.rfind(" ", a + max_chars // 2, a + max_chars) + 1 or a + max_chars
+            out.append((a, text[a:cut]))
+            a = cut
+        out.append((a, text[a:b]))
+    return [(a, t) for a, t in out if t.strip()]
+
+
+def unlabeled_documents(store: Store, limit: int | None = None) -> list[int]:
+    """Documents with no span proposals and no approved labels yet, oldest first."""
+    sql = (
+        "SELECT id FROM documents d WHERE NOT EXISTS (SELECT 1 FROM proposals p WHERE p.document_id = d.id AND p.kind = 'span')"
+        " AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.document_id = d.id)"
+        " AND NOT EXISTS (SELECT 1 FROM decisions x WHERE x.action = 'label.propose'"
+        " AND json_extract(x.payload, '$.document_id') = d.id) ORDER BY id"
+    )
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    return [int(r[0]) for r in store.conn.execute(sql)]
+
+
+class FewShot:
+    """Approved documents as examples, the most similar to a chunk first (TF-IDF, char n-grams)."""
+
+    def __init__(self, store: Store, labels: list[str], k: int, mode: str, max_chars: int = 500) -> None:
+        self.k = k
+        self.mode = mode
+        self.examples: list[dict[str, str]] = []
+        ids = [int(r[0]) for r in store.conn.execute("SELECT DISTINCT document_id FROM labels ORDER BY document_id")]
+        for doc_id in ids[:500]:
+            doc = store.document(doc_id)
+            spans = [s for s in store.approved_spans(doc_id) if s.label in labels]
+            for off, chunk in chunk_text(doc.text, max_chars):
+                inside = [s for s in spans if s.start >= off and s.end <= off + len(chunk)]
+                if inside:
+                    answer = {"entities": [{"text": s.text, "label": s.label} for s in inside]}
+                    self.examples.append({"text": chunk, "answer": json.dumps(answer, ensure_ascii=False)})
+                    break
+        self._vec: Any = None
+        self._mat: Any = None
+        if self.examples and mode == "similar" and k:
+            from sklearn.feature_extraction.text import TfidfVectorizer
+
+            self._vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
+            self._mat = self._vec.fit_transform([e["text"] for e in self.examples])
+
+    def pick(self, text: str) -> list[dict[str, str]]:
+        if not self.k or not self.examples:
+            return []
+        if self._vec is None:
+            return self.examples[: self.k]
+        sims = (self._mat @ self._vec.transform([text]).T).toarray().ravel()
+        order = sorted(range(len(sims)), key=lambda i: (-sims[i], i))
+        # the least similar first, the most similar last (closest to the text to label)
+        return [self.examples[i] for i in order[: self.k]][::-1]
+
+
+def label_documents(
+    store: Store,
+    llm: LLM,
+    doc_ids: list[int] | None = None,
+    *,
+    limit: int | None = None,
+    settings: LabelSettings | None = None,
+    on_progress: Progress | None = None,
+) -> LabelReport:
+    s = settings or LabelSettings()
+    approved = store.approved_guideline()
+    if approved is None:
+        raise InvalidState("approve a guideline before weak labeling (studio guideline approve)")
+    guideline, version = approved
+    if guideline.task_type != "ner":
+        raise InvalidState(f"the approved guideline is for {guideline.task_type}, not NER")
+    ids = doc_ids if doc_ids is not None else unlabeled_documents(store, limit)
+    report = LabelReport(batch=f"ner-{uuid.uuid4().hex[:8]}", documents=len(ids))
+    prompt = load_prompt("ner")
+    labels = guideline.label_names()
+    few = FewShot(store, labels, s.few_shot, s.few_shot_mode)
+    gazetteer = Gazetteer.build(guideline, store)
+    weak_sources: list[Any] = [gazetteer] if len(gazetteer) else []
+    if s.spacy_model:
+        from studio.ops.ner.sources import SpacyModelSource
+
+        weak_sources.append(SpacyModelSource(s.spacy_map))
+    accuracies = {name: st.accuracy for name, st in accuracies_from_store(store).items() if st.estimated}
+    for start in range(0, len(ids), s.docs_per_batch):
+        batch_ids = ids[start : start + s.docs_per_batch]
+        docs = [store.document(i) for i in batch_ids]
+        _label_batch(store, llm, docs, guideline, version, prompt, labels, few, weak_sources, accuracies, s, report)
+        if on_progress:
+            on_progress(
+                f"labeled {min(start + s.docs_per_batch, len(ids))}/{len(ids)} documents",
+                (start + len(batch_ids)) / max(1, len(ids)),
+            )
+    store.record("tool", "weak_label.run", [], {**report.as_dict(), "prompt": prompt.id, "model": llm.spec.describe(), "guideline_version": version,
+                 "settings": {k: v for k, v in s.__dict__.items() if k != "spacy_map"}})  # fmt: skip
+    return report
+
+
+def _label_batch(
+    store: Store, llm: LLM, docs: list[Document], guideline: Guideline, version: int, prompt: Prompt,
+    labels: list[str], few: FewShot, weak_sources: list[Any], accuracies: dict[str, float], s: LabelSettings, report: LabelReport,
+) -> None:  # fmt: skip
+    schema = answer_json_schema(labels)
+    reqs: list[Request] = []
+    where: list[tuple[int, int, str, int]] = []  # (doc index, chunk offset, chunk text, sample index)
+    for di, doc in enumerate(docs):
+        for off, chunk in chunk_text(doc.text, s.chunk_chars):
+            messages = prompt.render(guideline=guideline, examples=few.pick(chunk), text=chunk)
+            for k in range(s.samples):
+                reqs.append(
+                    Request(
+                        messages, operation=f"weak_label:{prompt.id}", schema=schema, schema_name="NerAnswer",
+                        temperature=0.0 if k == 0 else s.temperature, max_tokens=s.max_tokens, seed=None if k == 0 else k,
+                    )
+                )  # fmt: skip
+                where.append((di, off, chunk, k))
+    results = llm.batch(reqs) if reqs else []
+    per_doc: dict[int, dict[int, list[Span]]] = {i: {} for i in range(len(docs))}
+    calls: dict[int, list[int]] = {i: [] for i in range(len(docs))}
+    contexts: dict[int, dict[tuple[int, int, str], str]] = {i: {} for i in range(len(docs))}
+    methods: dict[int, dict[tuple[int, int, str], str]] = {i: {} for i in range(len(docs))}
+    for (di, off, chunk, k), res in zip(where, results, strict=True):
+        if di in report.failed:
+            continue
+        if isinstance(res, Exception):
+            report.failed[docs[di].id or 0] = str(res)
+            continue
+        _count(report, res)
+        calls[di].append(res.call_id or 0)
+        try:
+            parsed = parse_answer(res.text, labels)
+        except ParseFailure as exc:
+            report.failed[docs[di].id or 0] = exc.reason
+            continue
+        report.repaired += int(parsed.repaired)
+        aligned = align_mentions(
+            chunk, parsed.mentions, guideline.language, repeat=s.repeat, fuzzy_threshold=s.fuzzy_threshold
+        )
+        report.hallucinated += len(aligned.hallucinated)
+        sample = per_doc[di].setdefault(k, [])
+        for a in aligned.spans:
+            span = a.span.model_copy(update={"start": a.span.start + off, "end": a.span.end + off})
+            sample.append(span)
+            key = (span.start, span.end, span.label)
+            contexts[di].setdefault(key, a.mention.context)
+            methods[di].setdefault(key, a.method)
+    for di, doc in enumerate(docs):
+        if doc.id in report.failed:
+            store.record(
+                "tool",
+                "weak_label.fail",
+                [f"doc:{doc.id}"],
+                {"document_id": doc.id, "reason": report.failed[doc.id or 0]},
+            )
+            continue
+        samples = [per_doc[di].get(k, []) for k in range(s.samples)]
+        weak = {src.name: src.predict(doc.text) for src in weak_sources}
+        combined = combine_spans(doc.text, samples, weak, llm_name="llm", accuracies=accuracies)
+        props = []
+        for z in combined.spans:
+            key = (z.span.start, z.span.end, z.span.label)
+            payload = {
+                "span": z.span.model_dump(), "sources": z.sources, "context": contexts[di].get(key, ""),
+                "method": methods[di].get(key, "weak"), "llm_call_ids": sorted(set(calls[di])), "prompt": prompt.id,
+                "guideline_version": version,
+            }  # fmt: skip
+            if s.preselect is not None and z.confidence >= s.preselect:
+                payload["preselected"] = True
+            main = "llm" if z.sources.get("llm", 0) >= 0.5 else max(z.sources, key=lambda n: z.sources[n])
+            props.append(Proposal(kind="span", document_id=doc.id, payload=payload, confidence=z.confidence,
+                                  source=f"llm:{prompt.id}" if main == "llm" else main, batch=report.batch))  # fmt: skip
+        if props:
+            store.add_proposals(props, actor="agent", rationale=f"weak labels from {report.batch}")
+        else:
+            # an empty answer is an answer: record it so the document is not labeled again
+            store.record(
+                "agent", "label.propose", [f"doc:{doc.id}"], {"document_id": doc.id, "count": 0, "batch": report.batch}
+            )
+        report.proposals += len(props)
+        report.labeled += 1
+
+
+def _count(report: LabelReport, res: LLMResult) -> None:
+    report.llm_calls += 1
+    report.cache_hits += int(res.cache_hit)
