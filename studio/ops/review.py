@@ -33,8 +33,5 @@ def query_order(store: Store) -> list[int]:
     if not runs:
         return []
     payload = runs[-1].payload
-    for key in ("order", "doc_ids", "ranking", "chosen"):
-        val = payload.get(key)
-        if isinstance(val, list) and val:
-            return [int(x["doc_id"] if isinstance(x, dict) else x) for x in val]
-    return []
+    items = sorted(payload.get("items") or [], key=lambda x: x.get("rank", 0))
+    return [int(x["document_id"]) for x in items if x.get("document_id") is not None]
