@@ -1,7 +1,191 @@
-"""Commands: release (see studio/ops/release)."""
+"""Commands: release, releases, why (see studio/ops/release)."""
 
 from __future__ import annotations
 
+import contextlib
+import re
+import sys
+from collections.abc import Iterator
+
 import click
 
-COMMANDS: list[click.Command] = []
+from studio.cli.common import Ctx, emit_json, emit_table, json_option, pass_ctx
+from studio.errors import StudioError
+
+
+def _parse_split(value: str) -> tuple[float, float, float]:
+    try:
+        parts = tuple(float(x) for x in value.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 3 or any(p < 0 for p in parts) or abs(sum(parts) - 1.0) > 1e-6 or parts[0] <= 0:
+        raise click.BadParameter(f"{value!r}: give train,validation,test fractions summing to 1, e.g. 0.8,0.1,0.1")
+    return parts  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[object]:
+    """A progress callback drawing rich bars on stderr, or None when stderr is not a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    tasks: dict[str, object] = {}
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=Console(stderr=True), transient=True,
+    ) as bar:  # fmt: skip
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)  # type: ignore[arg-type]
+
+        yield update
+
+
+@click.command()
+@click.option("--version", "version", help="Version X.Y.Z (default: next patch after the newest release; 0.1.0 first).")
+@click.option("--license", "license_id", help="SPDX id, e.g. CC-BY-4.0 (default: the setting release.license).")
+@click.option(
+    "--pii",
+    type=click.Choice(["redact", "keep"]),
+    default="redact",
+    show_default=True,
+    help="Replace emails, phones, IPs, card numbers and IBANs by placeholders, or keep them.",
+)
+@click.option("--seed", type=int, default=13, show_default=True, help="Seed of the split assignment.")
+@click.option("--split", "split", default="0.8,0.1,0.1", show_default=True, help="train,validation,test fractions.")
+@click.option(
+    "--align",
+    type=click.Choice(["expand", "contract"]),
+    default="expand",
+    show_default=True,
+    help="How spans off token edges are snapped for spaCy and CoNLL (each one is reported).",
+)
+@click.option(
+    "--synthetic-everywhere",
+    is_flag=True,
+    help="Let synthetic documents go to validation/test too (default: train only).",
+)
+@click.option("--rationale", "-m", default="", help="Why this release (kept in the decision log).")
+@json_option
+@pass_ctx
+def release(
+    c: Ctx,
+    version: str | None,
+    license_id: str | None,
+    pii: str,
+    seed: int,
+    split: str,
+    align: str,
+    synthetic_everywhere: bool,
+    rationale: str,
+    as_json: bool,
+) -> None:
+    """Write releases/vX.Y.Z/ from human-approved labels only.
+
+    The folder holds data/<split>.jsonl (loadable by Hugging Face datasets), spacy/<split>.spacy,
+    conll/<split>.conll, a dataset card README.md, LICENSE, release.json and MANIFEST.json
+    (sha256 of every file). Pending proposals are left out and counted in the card. Splits are
+    seeded, stratified by label, and keep duplicates and near duplicates in one split. The same
+    project state always gives the same bytes. The release is recorded as your decision.
+    """
+    from studio.ops.release import ReleaseOptions, build_release, licenses
+    from studio.ops.release.build import LICENSE_SETTING
+
+    store = c.store()
+    if not license_id and not store.get_setting(LICENSE_SETTING):
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            raise StudioError("the release has no license: pass --license SPDX (e.g. CC-BY-4.0)")
+        license_id = click.prompt("License for this dataset (SPDX id, e.g. CC-BY-4.0)", err=True).strip()
+        licenses.normalize(license_id)
+    opts = ReleaseOptions(
+        version=version,
+        license=license_id,
+        pii=pii,  # type: ignore[arg-type]
+        seed=seed,
+        split=_parse_split(split),
+        align=align,  # type: ignore[arg-type]
+        synthetic_to_train=not synthetic_everywhere,
+        rationale=rationale,
+    )
+    with _progress() as progress:
+        result = build_release(store, opts, c.actor, progress=progress)  # type: ignore[arg-type]
+    if as_json:
+        emit_json(result.model_dump())
+        return
+    click.echo(f"Released v{result.version} to {result.path}")
+    click.echo(
+        f"  {result.documents} documents, {result.spans} spans; "
+        + ", ".join(f"{k} {v}" for k, v in result.split_counts.items())
+    )
+    click.echo(f"  pending proposals left out: {result.pending_left_out}")
+    found = sum(result.pii_found.values())
+    click.echo(f"  PII found: {found} ({result.pii_mode})" + (f" {result.pii_found}" if found else ""))
+    if result.misaligned or result.dropped_overlaps:
+        click.echo(
+            f"  spans off token edges: {result.misaligned}, overlapping spans left out of ents/CoNLL: "
+            f"{result.dropped_overlaps} (see release.json)"
+        )
+    click.echo(f"  manifest sha256: {result.manifest_sha256}")
+
+
+@click.command()
+@json_option
+@pass_ctx
+def releases(c: Ctx, as_json: bool) -> None:
+    """List the releases of this project (from the decision log)."""
+    rows = []
+    for d in c.store().decisions(action="release.create"):
+        p = d.payload
+        rows.append(
+            {
+                "version": p.get("version"),
+                "ts": d.ts,
+                "actor": d.actor,
+                "documents": p.get("documents"),
+                "spans": p.get("spans"),
+                "license": p.get("license"),
+                "guideline": p.get("guideline_version"),
+                "path": p.get("path"),
+                "manifest_sha256": p.get("manifest_sha256"),
+            }
+        )
+    emit_table(
+        rows, ["version", "ts", "actor", "documents", "spans", "license", "guideline", "path"], "Releases", as_json
+    )
+
+
+_RANGE_RE = re.compile(r"(\d+):(\d+)")
+
+
+@click.command()
+@click.argument("doc", type=int)
+@click.argument("span_range", metavar="[START:END]", required=False)
+@json_option
+@pass_ctx
+def why(c: Ctx, doc: int, span_range: str | None, as_json: bool) -> None:
+    """Show why DOC's labels are in the data: the human decision, the proposal, the LLM call.
+
+    With START:END, only the label at those character offsets.
+    """
+    from studio.ops.release.lineage import render
+    from studio.ops.release.lineage import why as lineage
+
+    start = end = None
+    if span_range is not None:
+        m = _RANGE_RE.fullmatch(span_range)
+        if m is None:
+            raise click.BadParameter(f"{span_range!r}: give character offsets as START:END, e.g. 10:17")
+        start, end = int(m.group(1)), int(m.group(2))
+    chains = lineage(c.store(), doc, start, end)
+    if as_json:
+        emit_json(chains)
+    else:
+        click.echo(render(chains))
+
+
+COMMANDS: list[click.Command] = [release, releases, why]

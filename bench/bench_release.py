@@ -1,0 +1,216 @@
+"""Benchmark: release a project of N synthetic documents (default 100k), each with two approved spans.
+
+The store is built fast with executemany in one transaction by direct SQL that mirrors what the
+decisions would do: one `documents.add` and one `label.propose` decision for the batch, then per
+proposal a `label.accept` decision row, the proposal status set to accepted and the label row
+(pointing at that decision), exactly what `state.apply_decision` writes. The guideline goes
+through the Store API. The script checks the materialized state against `rebuild_state()` on a
+copy when --check is given.
+
+Each phase runs in a fresh subprocess so its peak RSS is its own:
+  baseline  read the same approved documents and spans and write them as one JSONL file
+  release   `build_release` (all formats, PII scan, near-duplicate splits, card, manifest)
+Prints seconds, peak RSS and the ratio release/baseline.
+
+  /tmp/venv/bin/python bench/bench_release.py [--docs 100000] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+FIRST = ["Alice", "Bruno", "Chen", "Dana", "Emil", "Farah", "Greta", "Hiro", "Ines", "Jonas", "Kemal", "Lena"]
+LAST = ["Moreau", "Keller", "Wei", "Scott", "Novak", "Haddad", "Lind", "Sato", "Ruiz", "Berg", "Aydin", "Vogel"]
+ORGS = ["Acme Corp", "Globex", "Initech", "Umbrella Labs", "Stark Industries", "Wayne Holdings", "Tyrell"]
+VOCAB = [
+    f"{a}{b}"
+    for a in ("ka", "lo", "mi", "ne", "po", "ru", "sa", "te", "vi", "zo")
+    for b in ("ra", "len", "dor", "mis", "tun", "gal", "fen", "bri")
+]
+
+
+def make_docs(n: int, seed: int = 1) -> list[tuple[str, list[tuple[int, int, str, str]]]]:
+    rng = random.Random(seed)
+    out = []
+    prev = ""
+    for i in range(n):
+        if i % 100 == 99:
+            # 1% near duplicates of the previous document: one word changed.
+            words = prev.split(" ")
+            words[-2] = "changed"
+            text = " ".join(words)
+            per = prev.split(" ")[0] + " " + prev.split(" ")[1]
+            org = next(o for o in ORGS if o in prev)
+        else:
+            per = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+            org = rng.choice(ORGS)
+            filler = " ".join(rng.choice(VOCAB) for _ in range(22))
+            contact = f" Reach {per.split()[0].lower()}{i}@example.org." if i % 50 == 0 else ""
+            text = f"{per} of {org} said {filler} on day {i}.{contact}"
+        spans = [(0, len(per), "PER", per), (text.index(org), text.index(org) + len(org), "ORG", org)]
+        out.append((text, spans))
+        prev = text
+    return out
+
+
+def build_store(root: Path, n: int) -> None:
+    from studio.schema import Guideline, LabelDef, content_hash, utcnow
+    from studio.store import Store
+
+    store = Store.init(root)
+    store.start_session("bench")
+    g = store.add_guideline(
+        Guideline(goal="People and organisations in news", labels=[LabelDef(name="PER"), LabelDef(name="ORG")]), "agent"
+    )
+    store.decide_guideline(g, "human:bench", "approve")
+    docs = make_docs(n)
+    now = utcnow()
+    with store.transaction() as c:
+        c.executemany(
+            "INSERT INTO documents (id, content_hash, text, source, lang, provenance, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(i + 1, content_hash(t), t, "import", "en", "{}", now) for i, (t, _) in enumerate(docs)],
+        )
+        store.record("tool", "documents.add", [], {"count": n, "first_id": 1, "last_id": n, "skipped_duplicates": 0})
+        d = store.record("agent", "label.propose", [], {"count": 2 * n, "kinds": ["span"], "batch": "bench"})
+        props, decisions, labels = [], [], []
+        next_decision = int(d.id or 0) + 1
+        pid = 0
+        for i, (_, spans) in enumerate(docs):
+            for start, end, label, text in spans:
+                pid += 1
+                payload = {"span": {"start": start, "end": end, "label": label, "text": text}, "sources": {"llm": 0.9}}
+                props.append(
+                    (pid, "span", i + 1, json.dumps(payload), "llm:ner.v1", 0.9, "accepted", "bench", now, d.id)
+                )
+                decisions.append((next_decision, now, store.session_id, "human:bench", "label.accept",
+                                  json.dumps([f"proposal:{pid}", f"doc:{i + 1}"]), json.dumps({"proposal_id": pid}), ""))  # fmt: skip
+                labels.append((i + 1, start, end, label, text, pid, next_decision))
+                next_decision += 1
+        c.executemany(
+            "INSERT INTO proposals (id, kind, document_id, payload, source, confidence, status, batch, created_at,"
+            " decision_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            props,
+        )
+        c.executemany(
+            "INSERT INTO decisions (id, ts, session_id, actor, action, subject_ids, payload, rationale)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            decisions,
+        )
+        c.executemany(
+            'INSERT INTO labels (document_id, start, "end", label, text, proposal_id, decision_id) VALUES (?, ?, ?, ?, ?, ?, ?)',
+            labels,
+        )
+    store.close()
+
+
+def check_state(root: Path) -> None:
+    """The bulk SQL must equal what replaying the decisions gives."""
+    from studio.store import Store
+
+    copy = Path(tempfile.mkdtemp()) / "copy"
+    shutil.copytree(root, copy)
+    s = Store.open(copy)
+    before = s.conn.execute(
+        'SELECT document_id, start, "end", label, proposal_id, decision_id FROM labels ORDER BY 1, 2, 3, 4'
+    ).fetchall()
+    s.rebuild_state()
+    after = s.conn.execute(
+        'SELECT document_id, start, "end", label, proposal_id, decision_id FROM labels ORDER BY 1, 2, 3, 4'
+    ).fetchall()
+    s.close()
+    shutil.rmtree(copy.parent)
+    assert [tuple(r) for r in before] == [tuple(r) for r in after], "bulk-built state differs from the decision log"
+    print(f"check: materialized labels equal a rebuild from the log ({len(after)} labels)")
+
+
+def phase(name: str, root: Path) -> None:
+    from studio.store import Store
+
+    store = Store.open(root)
+    store.start_session("bench")
+    t0 = time.perf_counter()
+    usage0 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0 = usage0.ru_utime + usage0.ru_stime
+    stages: dict[str, float] = {}
+    if name == "baseline":
+        out = Path(tempfile.mkdtemp()) / "plain.jsonl"
+        with out.open("w", encoding="utf-8") as fh:
+            for doc_id in store.labeled_document_ids():
+                doc = store.document(doc_id)
+                spans = [s.model_dump() for s in store.approved_spans(doc_id)]
+                fh.write(json.dumps({"id": doc_id, "text": doc.text, "spans": spans}, sort_keys=True) + "\n")
+        shutil.rmtree(out.parent)
+        extra: dict[str, object] = {}
+    else:
+        from studio.ops.release import ReleaseOptions, build_release
+
+        last = [t0]
+
+        def progress(stage: str, done: int, total: int) -> None:
+            now = time.perf_counter()
+            stages[stage] = stages.get(stage, 0.0) + now - last[0]
+            last[0] = now
+
+        r = build_release(store, ReleaseOptions(license="CC-BY-4.0"), "human:bench", progress=progress)
+        plan = json.loads((Path(r.path) / "release.json").read_text(encoding="utf-8"))["split_plan"]
+        extra = {"documents": r.documents, "spans": r.spans, "splits": r.split_counts, "pii": r.pii_found, "plan": plan}
+    seconds = time.perf_counter() - t0
+    store.close()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    rss_mb = usage.ru_maxrss / 1024
+    cpu = usage.ru_utime + usage.ru_stime - cpu0
+    print(json.dumps({"phase": name, "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "peak_rss_mb": round(rss_mb, 1), "stages": {k: round(v, 2) for k, v in stages.items()}, **extra}))  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--docs", type=int, default=100_000)
+    ap.add_argument("--keep", type=Path, help="Build the project here and keep it.")
+    ap.add_argument("--check", action="store_true", help="Also check the bulk-built state against a rebuild.")
+    ap.add_argument("--phase", choices=["baseline", "release"], help=argparse.SUPPRESS)
+    ap.add_argument("--project", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.phase:
+        phase(args.phase, args.project)
+        return
+    root = args.keep or Path(tempfile.mkdtemp()) / "bench"
+    t0 = time.perf_counter()
+    build_store(root, args.docs)
+    print(
+        f"built store: {args.docs} documents, {2 * args.docs} approved spans in {time.perf_counter() - t0:.1f}s ({root})"
+    )
+    if args.check:
+        check_state(root)
+    results = {}
+    for name in ("baseline", "release"):
+        proc = subprocess.run(
+            [sys.executable, __file__, "--phase", name, "--project", str(root)], capture_output=True, text=True
+        )
+        if proc.returncode != 0:
+            sys.exit(proc.stderr[-3000:])
+        results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+        print(proc.stdout.strip())
+    b, r = results["baseline"], results["release"]
+    print(
+        f"release: {r['seconds']}s wall, {r['cpu_seconds']}s CPU, peak RSS {r['peak_rss_mb']} MB; "
+        f"baseline (read + plain JSONL): {b['seconds']}s wall, {b['cpu_seconds']}s CPU, {b['peak_rss_mb']} MB; "
+        f"ratio CPU {r['cpu_seconds'] / b['cpu_seconds']:.2f}x, wall {r['seconds'] / b['seconds']:.2f}x, "
+        f"memory {r['peak_rss_mb'] / b['peak_rss_mb']:.2f}x"
+    )
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} (on {os.cpu_count()} CPUs; wall times grow with it)")
+    if not args.keep:
+        shutil.rmtree(root.parent)
+
+
+if __name__ == "__main__":
+    main()
