@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from studio.agent.tools import ToolContext, WeakLabelArgs, runner
+from studio.agent.tools import CleanseArgs, QueryArgs, ReleaseArgs, ToolContext, WeakLabelArgs, runner
 
 
 @runner("weak_label")
@@ -13,3 +13,35 @@ def _weak_label(ctx: ToolContext, args: WeakLabelArgs) -> dict[str, Any]:
 
     report = label_documents(ctx.store, ctx.llm, limit=args.limit, on_progress=ctx.on_progress)
     return report.as_dict()
+
+
+@runner("cleanse_boxes")
+def _cleanse(ctx: ToolContext, args: CleanseArgs) -> dict[str, Any]:
+    from studio.ops.boxes.cleanse import CleanseOptions, run_cleanse
+
+    progress = (
+        (lambda msg, done, total: ctx.on_progress(msg, done / total if total else None)) if ctx.on_progress else None
+    )
+    result = run_cleanse(ctx.store, CleanseOptions(dataset=args.dataset), progress=progress)
+    return {"dataset": result.dataset, "images": result.images, "boxes": result.boxes, "findings": len(result.findings),
+            "new_proposals": result.new, "counts": result.counts}  # fmt: skip
+
+
+@runner("query")
+def _query(ctx: ToolContext, args: QueryArgs) -> dict[str, Any]:
+    from studio.ops.active.query import QuerySettings, run_query
+
+    strategy = {"qbc": "vote_entropy"}.get(args.strategy, args.strategy)
+    result = run_query(ctx.store, QuerySettings(strategy=strategy, batch=args.batch))
+    return {"query_id": result.query_id, "task": result.task, "strategy": result.used, "cold_start": result.cold_start,
+            "items": [i.document_id for i in result.items]}  # fmt: skip
+
+
+@runner("release")
+def _release(ctx: ToolContext, args: ReleaseArgs) -> dict[str, Any]:
+    from studio.ops.release.build import build_release
+    from studio.ops.release.models import ReleaseOptions
+
+    result = build_release(ctx.store, ReleaseOptions(version=args.version), ctx.actor)
+    return {"version": result.version, "path": result.path, "documents": result.documents, "spans": result.spans,
+            "manifest_sha256": result.manifest_sha256}  # fmt: skip
