@@ -1,0 +1,356 @@
+"""File import: .txt, .jsonl, .csv and .html files (and folders of them) into documents.
+
+A bad row or file never stops an import: it is reported with its file and line and the rest
+goes in. Text files are decoded as UTF-8 when they are UTF-8; a file with no valid UTF-8 text
+at all is detected as a whole (charset-normalizer); a UTF-8 file with a few broken lines keeps
+its good lines and reports the broken ones.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from studio.errors import StudioError
+from studio.ops.collect.decode import bom_codec, decode_page, detect
+from studio.ops.collect.extract import extract_page
+from studio.schema import Document
+from studio.store import Store
+
+Format = Literal["txt", "jsonl", "csv", "html"]
+FORMATS: dict[str, Format] = {
+    ".txt": "txt",
+    ".text": "txt",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".html": "html",
+    ".htm": "html",
+}
+BATCH = 500  # documents per transaction (and per documents.add decision)
+
+
+class ImportSettings(BaseModel):
+    field: str = Field(default="text", description="the text field of .jsonl rows")
+    column: str = Field(default="text", description="the text column of .csv files")
+    lang: str = "en"
+    per_line: bool = Field(default=False, description=".txt: one document per non-empty line")
+
+
+class ImportIssue(BaseModel):
+    path: str
+    line: int | None = None
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}" if self.line else f"{self.path}: {self.message}"
+
+
+class ImportProgress(BaseModel):
+    files_done: int
+    files_total: int
+    imported: int
+    duplicates: int
+    errors: int
+    current: str = ""
+
+
+class ImportResult(BaseModel):
+    files: int = 0
+    imported: int = 0
+    duplicates: int = 0
+    by_format: dict[str, int] = Field(default_factory=dict)
+    errors: list[ImportIssue] = Field(default_factory=list)
+    skipped_files: list[str] = Field(default_factory=list)  # in folders, of a type we do not read
+
+
+class _Undecodable(Exception):
+    pass
+
+
+def _split(text: str) -> list[str]:
+    # Only \n ends a line: str.splitlines() would also split on U+2028, which JSON allows in strings.
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def _decode_lines(data: bytes) -> tuple[list[str], set[int], str]:
+    """(lines, numbers of undecodable lines, how). Lines keep no line ending; numbers start at 1."""
+    codec = bom_codec(data)
+    if codec:
+        return _split(data.decode(codec, errors="replace")), set(), f"bom:{codec}"
+    try:
+        return _split(data.decode("utf-8")), set(), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    raw = data.split(b"\n")
+    if raw and raw[-1] == b"":
+        raw.pop()
+    good_utf8 = 0
+    for line in raw:
+        if not line.isascii():
+            try:
+                line.decode("utf-8")
+                good_utf8 += 1
+            except UnicodeDecodeError:
+                pass
+    if good_utf8 == 0:
+        # No line is UTF-8 beyond ASCII: the whole file is in one legacy encoding.
+        codec = detect(data)
+        if codec is None:
+            raise _Undecodable("undecodable bytes: not UTF-8 and no text encoding fits")
+        return _split(data.decode(codec, errors="replace")), set(), f"detected:{codec}"
+    # UTF-8 with some broken lines: keep the good ones, report the rest.
+    lines: list[str] = []
+    broken: set[int] = set()
+    for n, line in enumerate(raw, 1):
+        try:
+            lines.append(line.removesuffix(b"\r").decode("utf-8"))
+        except UnicodeDecodeError:
+            lines.append("")
+            broken.add(n)
+    return lines, broken, "utf-8"
+
+
+def _iter_files(paths: list[Path], result: ImportResult) -> list[tuple[Path, Format | None]]:
+    out: list[tuple[Path, Format | None]] = []
+    for p in paths:
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                rel = f.relative_to(p)
+                if not f.is_file() or any(part.startswith(".") for part in rel.parts):
+                    continue
+                fmt = FORMATS.get(f.suffix.lower())
+                if fmt is None:
+                    result.skipped_files.append(str(f))
+                else:
+                    out.append((f, fmt))
+        else:
+            out.append((p, FORMATS.get(p.suffix.lower())))
+    return out
+
+
+def _docs_txt(path: Path, data: bytes, s: ImportSettings) -> Iterator[Document | ImportIssue]:
+    lines, broken, how = _decode_lines(data)
+    if not s.per_line:
+        if broken:
+            yield ImportIssue(path=str(path), line=min(broken), message="undecodable bytes (not UTF-8); file skipped")
+            return
+        text = "\n".join(lines).strip()
+        if not text:
+            yield ImportIssue(path=str(path), message="empty file")
+            return
+        yield Document(text=text, lang=s.lang, source="import", provenance=_prov(path, "txt", None, how))
+        return
+    found = False
+    for n, line in enumerate(lines, 1):
+        if n in broken:
+            yield ImportIssue(path=str(path), line=n, message="undecodable bytes (not UTF-8); line skipped")
+        elif line.strip():
+            found = True
+            yield Document(text=line.strip(), lang=s.lang, source="import", provenance=_prov(path, "txt", n, how))
+    if not found and not broken:
+        yield ImportIssue(path=str(path), message="empty file")
+
+
+def _docs_jsonl(path: Path, data: bytes, s: ImportSettings) -> Iterator[Document | ImportIssue]:
+    lines, broken, how = _decode_lines(data)
+    if not any(line.strip() for line in lines) and not broken:
+        yield ImportIssue(path=str(path), message="empty file")
+        return
+    for n, line in enumerate(lines, 1):
+        if n in broken:
+            yield ImportIssue(path=str(path), line=n, message="undecodable bytes (not UTF-8); line skipped")
+            continue
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield ImportIssue(path=str(path), line=n, message=f"not valid JSON ({exc.msg} at column {exc.colno})")
+            continue
+        if not isinstance(row, dict):
+            yield ImportIssue(path=str(path), line=n, message=f"expected a JSON object, got {type(row).__name__}")
+            continue
+        text = row.get(s.field)
+        if not isinstance(text, str):
+            why = "is missing" if s.field not in row else f"is a {type(text).__name__}, not text"
+            fields = ", ".join(sorted(row)[:10])
+            yield ImportIssue(
+                path=str(path), line=n, message=f"field {s.field!r} {why} (fields: {fields}); pick one with --field"
+            )
+            continue
+        if not text.strip():
+            yield ImportIssue(path=str(path), line=n, message=f"field {s.field!r} is empty")
+            continue
+        lang = row.get("lang") if isinstance(row.get("lang"), str) and row.get("lang") else s.lang
+        yield Document(text=text, lang=lang, source="import", provenance=_prov(path, "jsonl", n, how))
+
+
+def _docs_csv(path: Path, data: bytes, s: ImportSettings) -> Iterator[Document | ImportIssue]:
+    lines, broken, how = _decode_lines(data)
+    if not any(line.strip() for line in lines):
+        yield ImportIssue(path=str(path), message="empty file")
+        return
+    reader = csv.DictReader(io.StringIO("\n".join(lines) + "\n", newline=""))
+    try:
+        fields = reader.fieldnames or []
+    except csv.Error as exc:
+        yield ImportIssue(path=str(path), line=1, message=f"unreadable CSV header ({exc})")
+        return
+    if s.column not in fields:
+        cols = ", ".join(f for f in fields if f)[:200]
+        yield ImportIssue(
+            path=str(path), line=1, message=f"no column {s.column!r} (columns: {cols}); pick one with --column"
+        )
+        return
+    start, row_no = reader.line_num + 1, 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            yield ImportIssue(path=str(path), line=reader.line_num, message=f"bad CSV ({exc}); rest of file skipped")
+            return
+        row_no += 1
+        span = range(start, reader.line_num + 1)
+        line, start = span.start, reader.line_num + 1
+        text = row.get(s.column)
+        if broken.intersection(span):
+            yield ImportIssue(path=str(path), line=line, message="undecodable bytes (not UTF-8); row skipped")
+        elif text is None:
+            yield ImportIssue(path=str(path), line=line, message=f"row has no value in column {s.column!r}")
+        elif not text.strip():
+            yield ImportIssue(path=str(path), line=line, message=f"column {s.column!r} is empty")
+        else:
+            prov = _prov(path, "csv", line, how) | {"row": row_no}
+            yield Document(text=text, lang=s.lang, source="import", provenance=prov)
+
+
+def _docs_html(path: Path, data: bytes, s: ImportSettings) -> Iterator[Document | ImportIssue]:
+    if not data.strip():
+        yield ImportIssue(path=str(path), message="empty file")
+        return
+    html, how = decode_page(data, None, html=True)
+    meta, text, method = extract_page(html)
+    if not text.strip():
+        yield ImportIssue(path=str(path), message="no text found in the page")
+        return
+    lang = meta.lang.split("-")[0].lower() if meta.lang else s.lang
+    prov = _prov(path, "html", None, how) | {
+        "title": meta.title,
+        "license_hints": meta.license_hints,
+        "extraction": method,
+    }
+    yield Document(text=text, lang=lang, source="import", provenance=prov)
+
+
+_READERS: dict[Format, Callable[[Path, bytes, ImportSettings], Iterator[Document | ImportIssue]]] = {
+    "txt": _docs_txt,
+    "jsonl": _docs_jsonl,
+    "csv": _docs_csv,
+    "html": _docs_html,
+}
+
+
+def _prov(path: Path, fmt: str, line: int | None, how: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"path": str(path), "format": fmt, "charset": how}
+    if line is not None:
+        out["line"] = line
+    return out
+
+
+def import_paths(
+    store: Store,
+    paths: list[str | Path],
+    settings: ImportSettings | None = None,
+    on_progress: Callable[[ImportProgress], None] | None = None,
+) -> ImportResult:
+    """Import files and folders (recursively). Logged as one `import.run` decision by `tool`."""
+    s = settings or ImportSettings()
+    roots = [Path(p).expanduser() for p in paths]
+    if not roots:
+        raise StudioError("give at least one file or folder to import")
+    missing = [str(p) for p in roots if not p.exists()]
+    if missing:
+        raise StudioError(f"no such file or folder: {', '.join(missing)} (nothing was imported)")
+    result = ImportResult()
+    files = _iter_files([p.resolve() for p in roots], result)
+    batch: list[Document] = []
+
+    def flush() -> None:
+        if batch:
+            for _, is_new in store.add_documents(batch, actor="tool", rationale="import"):
+                if is_new:
+                    result.imported += 1
+                else:
+                    result.duplicates += 1
+            batch.clear()
+
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # long documents are fine in a text column
+    for i, (path, fmt) in enumerate(files, 1):
+        result.files += 1
+        if fmt is None:
+            result.errors.append(
+                ImportIssue(
+                    path=str(path),
+                    message=f"unsupported file type {path.suffix or '(none)'!r}; use .txt, .jsonl, .csv or .html",
+                )
+            )
+            continue
+        try:
+            data = path.read_bytes()
+            if b"\x00" in data[:8192] and bom_codec(data) is None:
+                raise _Undecodable("looks like a binary file (NUL bytes)")
+            for item in _READERS[fmt](path, data, s):
+                if isinstance(item, ImportIssue):
+                    result.errors.append(item)
+                    continue
+                batch.append(item)
+                result.by_format[fmt] = result.by_format.get(fmt, 0) + 1
+                if len(batch) >= BATCH:
+                    flush()
+        except _Undecodable as exc:
+            result.errors.append(ImportIssue(path=str(path), message=f"{exc}; file skipped"))
+        except OSError as exc:
+            result.errors.append(ImportIssue(path=str(path), message=f"cannot read: {exc.strerror or exc}"))
+        if on_progress is not None:
+            on_progress(
+                ImportProgress(
+                    files_done=i,
+                    files_total=len(files),
+                    imported=result.imported + len(batch),
+                    duplicates=result.duplicates,
+                    errors=len(result.errors),
+                    current=str(path),
+                )
+            )
+    flush()
+    store.record(
+        "tool",
+        "import.run",
+        [],
+        {
+            "args": {"paths": [str(p) for p in roots], **s.model_dump()},
+            "counts": {
+                "files": result.files,
+                "imported": result.imported,
+                "duplicates": result.duplicates,
+                "errors": len(result.errors),
+                "skipped_files": len(result.skipped_files),
+            },
+            "by_format": result.by_format,
+            "errors": [str(e) for e in result.errors[:100]],
+        },
+    )
+    return result

@@ -1,0 +1,137 @@
+"""File import against fixtures/import: every format, with one malformed row or file each."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from studio.errors import StudioError
+from studio.ops.collect.importer import ImportProgress, ImportSettings, import_paths
+from studio.store import Store
+from tests.conftest import FIXTURES, run_cli
+
+IMPORT = FIXTURES / "import"
+
+
+def errors_of(result: object) -> list[str]:
+    return [str(e).removeprefix(str(IMPORT) + "/") for e in result.errors]  # type: ignore[attr-defined]
+
+
+def test_a_folder_imports_everything_and_reports_each_bad_row(store: Store) -> None:
+    progress: list[ImportProgress] = []
+    result = import_paths(store, [IMPORT], on_progress=progress.append)
+    assert errors_of(result) == [
+        "empty.txt: empty file",
+        "mixed-bytes.jsonl:2: undecodable bytes (not UTF-8); line skipped",
+        "rows.jsonl:3: not valid JSON (Expecting property name enclosed in double quotes at column 33)",
+        "rows.jsonl:5: field 'text' is missing (fields: body); pick one with --field",
+        "table.csv:3: row has no value in column 'text'",
+        "table.csv:6: column 'text' is empty",
+    ]
+    assert result.files == 10 and result.skipped_files == [str(IMPORT / "nested" / "readme.md")]
+    assert result.by_format == {"txt": 3, "jsonl": 6, "html": 2, "csv": 3}
+    assert result.imported == 14 == len(list(store.documents(source="import")))
+    assert progress[-1].files_done == progress[-1].files_total == 10
+
+
+def test_text_and_provenance_per_format(store: Store) -> None:
+    import_paths(store, [IMPORT])
+    docs = {(Path(d.provenance["path"]).name, d.provenance.get("line")): d for d in store.documents()}
+    merkel = docs[("rows.jsonl", 1)]
+    assert merkel.text == "Angela Merkel met Emmanuel Macron in Berlin."
+    assert merkel.source == "import" and merkel.provenance["format"] == "jsonl"
+    assert docs[("rows.jsonl", 6)].text == "The Louvre is in Paris — the world’s most visited museum."
+    # The good lines around an undecodable one survive, with their UTF-8 intact.
+    assert docs[("mixed-bytes.jsonl", 1)].text == "Zürich is the largest city in Switzerland."
+    assert docs[("mixed-bytes.jsonl", 3)].text == "São Paulo is the largest city in Brazil."
+    nairobi = docs[("table.csv", 4)]
+    assert nairobi.text == "A quoted field\nwith a line break in Nairobi." and nairobi.provenance["row"] == 3
+    assert docs[("table.csv", 7)].provenance["row"] == 5
+    legacy = docs[("legacy-cp1252.txt", None)]
+    assert "Les élèves de l’école" in legacy.text and legacy.provenance["charset"] == "detected:cp1252"
+    page = docs[("page.html", None)]
+    assert page.text.startswith("Field notes\nJane Goodall studied chimpanzees")
+    assert "Home | Contact" not in page.text  # boilerplate gone
+    assert page.provenance["license_hints"] == {"meta:copyright": "(c) 2023 Example Press"}
+    assert page.provenance["title"] == "Saved page"
+    broken = docs[("broken.html", None)]
+    assert "Lagos" in broken.text and "Accra" in broken.text
+
+
+def test_import_is_one_tool_decision_and_reimport_only_finds_duplicates(store: Store) -> None:
+    first = import_paths(store, [IMPORT])
+    second = import_paths(store, [IMPORT])
+    assert second.imported == 0 and second.duplicates == first.imported
+    runs = store.decisions(action="import.run")
+    assert [r.actor for r in runs] == ["tool", "tool"]
+    assert runs[0].payload["counts"] == {
+        "files": 10,
+        "imported": 14,
+        "duplicates": 0,
+        "errors": 6,
+        "skipped_files": 1,
+    }
+    assert "table.csv:3: row has no value in column 'text'" in runs[0].payload["errors"][4]
+    assert runs[0].payload["args"]["field"] == "text"
+
+
+def test_per_line_txt_field_and_column_options(store: Store, tmp_path: Path) -> None:
+    per_line = import_paths(store, [IMPORT / "sentences.txt"], ImportSettings(per_line=True))
+    assert (per_line.imported, per_line.duplicates) == (2, 1)  # the repeated line is one document
+    lines = sorted(d.provenance["line"] for d in store.documents())
+    assert lines == [1, 3]
+    (tmp_path / "t.jsonl").write_text('{"body": "Nelson Mandela was born in Mvezo.", "lang": "en"}\n')
+    (tmp_path / "t.csv").write_text("id,review\n1,Das Essen in München war gut.\n")
+    res = import_paths(store, [tmp_path / "t.jsonl"], ImportSettings(field="body"))
+    assert res.imported == 1 and not res.errors
+    res = import_paths(store, [tmp_path / "t.csv"], ImportSettings(column="review", lang="de"))
+    assert res.imported == 1
+    assert [d.lang for d in store.documents()][-1] == "de"
+    res = import_paths(store, [tmp_path / "t.csv"])
+    assert errors_of(res) == [f"{tmp_path}/t.csv:1: no column 'text' (columns: id, review); pick one with --column"]
+
+
+def test_other_encodings_and_bad_files(store: Store, tmp_path: Path) -> None:
+    (tmp_path / "utf16.txt").write_bytes("Łódź is a city in Poland.".encode("utf-16"))
+    ja = "東京都は日本の首都です。大阪は食べ物がおいしい町として知られています。京都には古いお寺がたくさんあります。"
+    (tmp_path / "sjis.txt").write_bytes(ja.encode("shift_jis"))
+    (tmp_path / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 10)
+    (tmp_path / "doc.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / "bad.txt").write_bytes("Köln ist schön.\n".encode() + b"Gr\xfc\xdfe aus K\xf6ln\n")
+    files = ["utf16.txt", "sjis.txt", "binary.txt", "doc.pdf", "bad.txt"]
+    res = import_paths(store, [tmp_path / f for f in files])
+    texts = {d.text for d in store.documents()}
+    assert "Łódź is a city in Poland." in texts and ja in texts
+    assert res.imported == 2
+    assert errors_of(res) == [
+        f"{tmp_path}/binary.txt: looks like a binary file (NUL bytes); file skipped",
+        f"{tmp_path}/doc.pdf: unsupported file type '.pdf'; use .txt, .jsonl, .csv or .html",
+        f"{tmp_path}/bad.txt:2: undecodable bytes (not UTF-8); file skipped",
+    ]
+
+
+def test_a_missing_path_is_a_user_error_and_imports_nothing(store: Store, tmp_path: Path) -> None:
+    with pytest.raises(StudioError, match=r"no such file or folder: .*nope"):
+        import_paths(store, [IMPORT / "story.txt", tmp_path / "nope"])
+    assert list(store.documents()) == [] and store.decisions(action="import.run") == []
+
+
+def test_cli_import_summary_json_and_errors(tmp_path: Path) -> None:
+    proj = tmp_path / "proj"
+    Store.init(proj).close()
+    code, out, err = run_cli("-p", str(proj), "import", str(IMPORT))
+    assert code == 0, err
+    assert out.startswith("Imported 14 documents from 10 files (0 duplicates skipped, 6 errors).")
+    assert f"  {IMPORT}/rows.jsonl:3: not valid JSON" in out
+    code, out, err = run_cli("-p", str(proj), "import", str(IMPORT / "story.txt"), "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert (summary["imported"], summary["duplicates"], summary["errors"]) == (0, 1, [])
+    code, _, err = run_cli("-p", str(proj), "import", str(tmp_path / "missing.jsonl"))
+    assert code == 1 and err.startswith("error: no such file or folder") and "Traceback" not in err
+    code, out, err = run_cli("-p", str(proj), "import", str(IMPORT / "empty.txt"))
+    assert code == 1 and "empty.txt: empty file" in out and "nothing was imported" in err
+    code, out, _ = run_cli("import", "--help")
+    assert code == 0 and "--field" in out and "--column" in out and "--per-line" in out
