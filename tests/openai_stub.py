@@ -20,7 +20,9 @@ class OpenAIStub:
         respond: Callable[[dict[str, Any]], str] | None = None,
         script: list[int] | None = None,
         delay: float = 0.0,
+        finish_reason: Callable[[dict[str, Any]], str] | None = None,
     ) -> None:
+        self.finish_reason = finish_reason or (lambda req: "stop")
         self.respond = respond or (lambda req: json.dumps({"echo": req["messages"][-1]["content"]}))
         self.script = list(script or [])
         self.delay = delay
@@ -54,7 +56,11 @@ class OpenAIStub:
                         "created": 0,
                         "model": body.get("model", "stub"),
                         "choices": [
-                            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": content},
+                                "finish_reason": stub.finish_reason(body),
+                            }
                         ],
                         "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
                     }

@@ -177,3 +177,22 @@ def test_embedded_model_structured_output(store: Store) -> None:
     assert parsed.capital.lower().startswith("paris")
     assert results[-1].completion_tokens and results[-1].completion_tokens > 0
     assert store.conn.execute("SELECT provider, cost_usd FROM llm_calls").fetchone()[:] == ("local", 0.0)
+
+
+def test_cut_off_structured_answer_is_retried_with_more_room(store: Store) -> None:
+    """A server that stops at max_tokens (finish_reason=length): the seam asks again with a larger budget."""
+
+    def respond(req: dict) -> str:
+        full = json.dumps({"country": "France", "capital": "Paris"})
+        return full if req["max_completion_tokens"] >= 64 else full[:10]
+
+    with OpenAIStub(
+        respond=respond, finish_reason=lambda req: "length" if req["max_completion_tokens"] < 64 else "stop"
+    ) as stub:
+        llm = open_llm(store, f"{stub.url}#stub")
+        parsed, results = llm.structured_model(
+            Request([{"role": "user", "content": "France"}], max_tokens=16), Capital, retries=3
+        )
+        assert parsed.capital == "Paris"
+        assert [h["max_completion_tokens"] for h in stub.hits] == [16, 32, 64]
+        assert [r.finish_reason for r in results] == ["length", "length", "stop"]

@@ -62,7 +62,9 @@ def from_yaml(text: str) -> Guideline:
 
 
 def diff(a: Guideline, b: Guideline, a_name: str = "a", b_name: str = "b") -> str:
-    return "\n".join(difflib.unified_diff(to_yaml(a).splitlines(), to_yaml(b).splitlines(), a_name, b_name, lineterm=""))
+    return "\n".join(
+        difflib.unified_diff(to_yaml(a).splitlines(), to_yaml(b).splitlines(), a_name, b_name, lineterm="")
+    )
 
 
 def _parse_draft(goal: str, language: str) -> Any:
@@ -83,19 +85,22 @@ def draft_guideline(
     previous: Guideline | None = None,
     feedback: str = "",
     retries: int = 2,
+    max_tokens: int = 1500,
 ) -> tuple[Guideline, list[int]]:
     """Ask the model for a guideline (or a revision). Returns it and the LLM call ids."""
     goal = goal.strip()
     if not goal:
-        raise StudioError("describe the dataset you want, e.g. studio plan \"company and product names in tech news\"")
+        raise StudioError('describe the dataset you want, e.g. studio plan "company and product names in tech news"')
     prompt = load_prompt("guideline")
-    messages = prompt.render(goal=goal, task_hint=task_hint, previous=to_yaml(previous) if previous else "", feedback=feedback)
+    messages = prompt.render(
+        goal=goal, task_hint=task_hint, previous=to_yaml(previous) if previous else "", feedback=feedback
+    )
     req = Request(
         messages,
         operation=f"guideline.{'revise' if previous else 'draft'}:{prompt.id}",
         schema=GuidelineDraft.model_json_schema(),
         schema_name="Guideline",
-        max_tokens=1500,
+        max_tokens=max_tokens,
     )
     guideline, results = llm.structured(req, _parse_draft(goal, guess_language(goal)), retries=retries)
     return guideline, [r.call_id for r in results if r.call_id]
@@ -115,4 +120,6 @@ def revise_guideline(store: Store, llm: LLM, version: int, reason: str, actor: s
     if status != "rejected":
         store.decide_guideline(version, actor, "reject", reason)
     revised, calls = draft_guideline(llm, g.goal, previous=g, feedback=reason)
-    return store.add_guideline(revised, actor="agent", parent=version, rationale=f"revised after rejection: {reason} (llm calls {calls})")
+    return store.add_guideline(
+        revised, actor="agent", parent=version, rationale=f"revised after rejection: {reason} (llm calls {calls})"
+    )

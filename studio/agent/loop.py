@@ -78,7 +78,9 @@ def state_summary(store: Store) -> dict[str, Any]:
 def _recent_rejections(store: Store, n: int = 3) -> list[dict[str, Any]]:
     out = []
     for d in store.decisions(action="agent.action.reject", limit=n):
-        out.append({"tool": d.payload.get("tool"), "args": json.dumps(d.payload.get("args", {})), "reason": d.rationale})
+        out.append(
+            {"tool": d.payload.get("tool"), "args": json.dumps(d.payload.get("args", {})), "reason": d.rationale}
+        )
     return out
 
 
@@ -93,7 +95,13 @@ def propose_next_action(store: Store, llm: LLM, retries: int = 2) -> int:
     messages = prompt.render(
         guideline=to_yaml(guideline), state=state_summary(store), tools=tools, rejections=_recent_rejections(store)
     )
-    req = Request(messages, operation=f"agent.next:{prompt.id}", schema=ActionChoice.model_json_schema(), schema_name="Action", max_tokens=300)
+    req = Request(
+        messages,
+        operation=f"agent.next:{prompt.id}",
+        schema=ActionChoice.model_json_schema(),
+        schema_name="Action",
+        max_tokens=300,
+    )
     action, results = llm.structured(req, parse_action, retries=retries)
     payload = {**action.model_dump(), "llm_call_ids": [r.call_id for r in results if r.call_id], "prompt": prompt.id}
     [pid] = store.add_proposals(
@@ -104,7 +112,9 @@ def propose_next_action(store: Store, llm: LLM, retries: int = 2) -> int:
     return pid
 
 
-def approve_action(store: Store, pid: int, actor: str, args: dict[str, Any] | None = None, rationale: str = "") -> Decision:
+def approve_action(
+    store: Store, pid: int, actor: str, args: dict[str, Any] | None = None, rationale: str = ""
+) -> Decision:
     """Approve as proposed, or with edited arguments (validated against the tool's schema)."""
     p = _action(store, pid)
     if args is None:
@@ -134,20 +144,38 @@ def run_action(store: Store, llm: Any, pid: int, actor: str, on_progress: Any = 
     if p.status == "pending":
         if tool not in auto_approved_tools(store):
             raise InvalidState(f"action {pid} ({tool}) has not been approved; approve it first")
-        store.decide(pid, actor, "approve", f"auto-approved by the setting {AUTO_APPROVE}", tool=tool, args=p.payload["args"], auto=True)
+        store.decide(
+            pid,
+            actor,
+            "approve",
+            f"auto-approved by the setting {AUTO_APPROVE}",
+            tool=tool,
+            args=p.payload["args"],
+            auto=True,
+        )
         p = store.proposal(pid)
     if p.status not in ("accepted", "edited"):
         raise InvalidState(f"action {pid} is {p.status}; only approved actions run")
-    if any(d.action == "agent.action.done" and d.payload.get("proposal_id") == pid for d in store.decisions(action="agent.action.done")):
+    if any(
+        d.action == "agent.action.done" and d.payload.get("proposal_id") == pid
+        for d in store.decisions(action="agent.action.done")
+    ):
         raise InvalidState(f"action {pid} has already run")
     args = _approved_args(store, pid, p)
     parsed = TOOLS[tool].args_model.model_validate(args)
     try:
         result = run_tool(ToolContext(store=store, llm=llm, actor=actor, on_progress=on_progress), tool, parsed)
     except StudioError as exc:
-        store.record("tool", "agent.action.fail", [f"proposal:{pid}"], {"proposal_id": pid, "tool": tool, "error": str(exc)})
+        store.record(
+            "tool", "agent.action.fail", [f"proposal:{pid}"], {"proposal_id": pid, "tool": tool, "error": str(exc)}
+        )
         raise
-    store.record("tool", "agent.action.done", [f"proposal:{pid}"], {"proposal_id": pid, "tool": tool, "args": args, "result": result})
+    store.record(
+        "tool",
+        "agent.action.done",
+        [f"proposal:{pid}"],
+        {"proposal_id": pid, "tool": tool, "args": args, "result": result},
+    )
     return result
 
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from studio.agent.tools import CleanseArgs, QueryArgs, ReleaseArgs, ToolContext, WeakLabelArgs, runner
+from studio.agent.tools import (
+    CleanseArgs,
+    CrawlArgs,
+    ImportArgs,
+    QueryArgs,
+    ReleaseArgs,
+    ToolContext,
+    WeakLabelArgs,
+    runner,
+)
 
 
 @runner("weak_label")
@@ -45,3 +54,34 @@ def _release(ctx: ToolContext, args: ReleaseArgs) -> dict[str, Any]:
     result = build_release(ctx.store, ReleaseOptions(version=args.version), ctx.actor)
     return {"version": result.version, "path": result.path, "documents": result.documents, "spans": result.spans,
             "manifest_sha256": result.manifest_sha256}  # fmt: skip
+
+
+@runner("crawl")
+def _crawl(ctx: ToolContext, args: CrawlArgs) -> dict[str, Any]:
+    from studio.ops.collect.crawl import CrawlSettings, run_crawl
+
+    def progress(p: Any) -> None:
+        if ctx.on_progress:
+            ctx.on_progress(
+                f"fetched {p.fetched}/{p.max_pages} pages, stored {p.stored}", p.fetched / max(1, p.max_pages)
+            )
+
+    result = run_crawl(
+        ctx.store, args.seeds, CrawlSettings(max_pages=args.max_pages, max_depth=args.depth),
+        transport=ctx.transport, on_progress=progress,
+    )  # fmt: skip
+    return {"crawl_id": result.crawl_id, "outcome": result.outcome, "counts": result.counts, "robots": result.robots}
+
+
+@runner("import")
+def _import(ctx: ToolContext, args: ImportArgs) -> dict[str, Any]:
+    from studio.ops.collect.importer import ImportSettings, import_paths
+
+    settings = ImportSettings(**{k: v for k, v in {"field": args.field, "column": args.column}.items() if v})
+    result = import_paths(ctx.store, list(args.paths), settings)
+    return {
+        "files": result.files,
+        "imported": result.imported,
+        "duplicates": result.duplicates,
+        "errors": len(result.errors),
+    }

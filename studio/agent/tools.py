@@ -66,16 +66,37 @@ class ToolContext:
     llm: Any  # studio.llm.LLM, built lazily by the caller
     actor: str
     on_progress: Progress | None = None
+    transport: Any = None  # an httpx transport for fetches (recording or replaying a session)
 
 
 TOOLS: dict[str, Tool] = {
     t.name: t
     for t in (
-        Tool("crawl", "fetch web pages politely (robots.txt, rate limits) from seed URLs into documents.", CrawlArgs, True),
+        Tool(
+            "crawl",
+            "fetch web pages politely (robots.txt, rate limits) from seed URLs into documents.",
+            CrawlArgs,
+            True,
+        ),
         Tool("import", "load local files (.txt, .jsonl, .csv, .html) as documents.", ImportArgs, True),
-        Tool("weak_label", "ask the model to propose entity spans for unlabeled documents (proposals only).", WeakLabelArgs, True),
-        Tool("cleanse_boxes", "check a bounding-box dataset for duplicate, conflicting and invalid boxes.", CleanseArgs, True),
-        Tool("query", "rank pending documents by uncertainty so the person reviews the most useful first.", QueryArgs, True),
+        Tool(
+            "weak_label",
+            "ask the model to propose entity spans for unlabeled documents (proposals only).",
+            WeakLabelArgs,
+            True,
+        ),
+        Tool(
+            "cleanse_boxes",
+            "check a bounding-box dataset for duplicate, conflicting and invalid boxes.",
+            CleanseArgs,
+            True,
+        ),
+        Tool(
+            "query",
+            "rank pending documents by uncertainty so the person reviews the most useful first.",
+            QueryArgs,
+            True,
+        ),
         Tool("release", "write a versioned dataset from human-approved labels only.", ReleaseArgs, True),
     )
 }
@@ -89,7 +110,9 @@ def args_schema_text(tool: Tool) -> str:
 _RUNNERS: dict[str, Callable[[ToolContext, Any], dict[str, Any]]] = {}
 
 
-def runner(name: str) -> Callable[[Callable[[ToolContext, Any], dict[str, Any]]], Callable[[ToolContext, Any], dict[str, Any]]]:
+def runner(
+    name: str,
+) -> Callable[[Callable[[ToolContext, Any], dict[str, Any]]], Callable[[ToolContext, Any], dict[str, Any]]]:
     def deco(fn: Callable[[ToolContext, Any], dict[str, Any]]) -> Callable[[ToolContext, Any], dict[str, Any]]:
         _RUNNERS[name] = fn
         return fn

@@ -197,6 +197,9 @@ class LLM:
         while True:
             try:
                 return await asyncio.wait_for(model.ainvoke(lc_messages), timeout=self.timeout)
+            except openai.LengthFinishReasonError as exc:
+                # The structured-output path refuses a cut-off answer; keep it: the caller decides.
+                return _cut_off_message(exc)
             except openai.AuthenticationError as exc:
                 raise LLMError(
                     f"the {self.spec.kind} provider refused the API key (401): check the key in your environment"
@@ -349,6 +352,23 @@ class LLM:
 
 # A small model on 2 CPU cores can take minutes for a long answer; hosted models answer in seconds.
 DEFAULT_TIMEOUT_S = {"local": 900.0, "openai": 120.0, "openai-compatible": 300.0, "replay": 30.0}
+
+
+def _cut_off_message(exc: openai.LengthFinishReasonError) -> Any:
+    from langchain_core.messages import AIMessage
+
+    completion = exc.completion
+    usage = completion.usage
+    text = completion.choices[0].message.content or "" if completion.choices else ""
+    return AIMessage(
+        content=text,
+        response_metadata={"finish_reason": "length"},
+        usage_metadata={
+            "input_tokens": usage.prompt_tokens if usage else 0,
+            "output_tokens": usage.completion_tokens if usage else 0,
+            "total_tokens": usage.total_tokens if usage else 0,
+        },
+    )
 
 
 def open_llm(store: Store | None, spec: str | ProviderSpec | None = None, **kwargs: Any) -> LLM:

@@ -164,6 +164,11 @@ class Store:
             args.append(limit)
         return [_decision(r) for r in self.conn.execute(sql, args)]
 
+    def run_id(self, prefix: str) -> str:
+        """A name for a run that is the same when the same state is replayed (no clock, no randomness)."""
+        n = self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM decisions").fetchone()[0]
+        return f"{prefix}-{n}"
+
     def rebuild_state(self) -> int:
         """Recompute guideline status, proposal status and labels from the decision log."""
         with self.transaction() as c:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -24,7 +23,7 @@ from studio.ops.boxes.io import read_dataset, resolve_source
 from studio.ops.boxes.matching import model_checks
 from studio.ops.boxes.model import BoxDataset, CheckSettings, Finding, Format, Problem
 from studio.ops.boxes.predictions import load_predictions, predict_ultralytics
-from studio.schema import Model, Proposal, utcnow
+from studio.schema import Model, Proposal
 from studio.store import Store
 
 Progress = Callable[[str, int, int], None]
@@ -84,7 +83,7 @@ def run_cleanse(
         findings += model_checks(ds, preds, opts.settings)
 
     existing = existing_keys(store, ds.source)
-    batch = f"cleanse-{utcnow()[:19].replace(':', '').replace('-', '')}-{uuid.uuid4().hex[:6]}"
+    batch = store.run_id("cleanse")
     fresh: list[tuple[int, Proposal]] = []
     ids: list[int | None] = [None] * len(findings)
     seen: set[str] = set()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -156,7 +155,7 @@ def label_documents(
     if guideline.task_type != "ner":
         raise InvalidState(f"the approved guideline is for {guideline.task_type}, not NER")
     ids = doc_ids if doc_ids is not None else unlabeled_documents(store, limit)
-    report = LabelReport(batch=f"ner-{uuid.uuid4().hex[:8]}", documents=len(ids))
+    report = LabelReport(batch=store.run_id("ner"), documents=len(ids))
     prompt = load_prompt("ner")
     labels = guideline.label_names()
     few = FewShot(store, labels, s.few_shot, s.few_shot_mode)
