@@ -50,7 +50,9 @@ def bench_concurrency(calls: int, concurrency: int, delay: float) -> None:
     bound = concurrency / delay
     rate = calls / secs
     print(f"concurrency: {calls} calls, C={concurrency}, server delay {delay * 1000:.0f} ms, errors {errors}")
-    print(f"  measured {rate:.1f} calls/s; bound C/delay = {bound:.1f} calls/s; ratio {rate / bound:.2f} (target >= 0.90)")
+    print(
+        f"  measured {rate:.1f} calls/s; bound C/delay = {bound:.1f} calls/s; ratio {rate / bound:.2f} (target >= 0.90)"
+    )
 
 
 def bench_model(prompt_words: int, gen_tokens: int) -> None:

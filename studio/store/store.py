@@ -33,6 +33,9 @@ class Store:
         self.session_id: str | None = None
         self._lock = threading.RLock()
         self._depth = 0
+        # When set, human decisions are appended to the session recording (see studio/flows).
+        self.record_human_events = False
+        self._quiet = 0
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
@@ -140,7 +143,22 @@ class Store:
             )
             d.id = int(cur.lastrowid or 0)
             state.apply_decision(c, d.id, d.action, d.payload)
+            if self.record_human_events and not self._quiet and d.actor.startswith("human:"):
+                self.add_event(
+                    "decision",
+                    d.action,
+                    {"actor": d.actor, "action": d.action, "subject_ids": d.subject_ids, "payload": d.payload, "rationale": d.rationale},
+                )
         return d
+
+    @contextlib.contextmanager
+    def quiet_human_events(self) -> Iterator[None]:
+        """Inside a tool run, human decisions it makes are part of the tool, not separate events."""
+        self._quiet += 1
+        try:
+            yield
+        finally:
+            self._quiet -= 1
 
     def decisions(
         self,
