@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "studio.cli.llm",
     "studio.cli.agent",
     "studio.cli.review",
+    "studio.cli.flows",
     "studio.cli.collect",
     "studio.cli.ner",
     "studio.cli.boxes",
