@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError
@@ -21,13 +21,28 @@ _KANA = re.compile(r"[\u3040-\u30ff]")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
+Short = Annotated[str, Field(max_length=200)]
+
+
+class LabelDraft(BaseModel):
+    """A label as the model writes it. The limits bound the answer's length: a small local model
+    writing in a language with long tokenizations (Korean) otherwise runs on for thousands of tokens."""
+
+    name: str = Field(max_length=40)
+    definition: str = Field(max_length=300)
+    include: list[Short] = Field(default_factory=list, max_length=4)
+    exclude: list[Short] = Field(default_factory=list, max_length=4)
+    positive_examples: list[Short] = Field(default_factory=list, max_length=5)
+    negative_examples: list[Short] = Field(default_factory=list, max_length=4)
+
+
 class GuidelineDraft(BaseModel):
     """What the model writes; the goal itself is filled in by us, never rewritten by the model."""
 
     task_type: TaskType = "ner"
-    language: str = "en"
-    labels: list[LabelDef] = Field(min_length=1)
-    edge_cases: list[str] = Field(default_factory=list)
+    language: str = Field(default="en", max_length=8)
+    labels: list[LabelDraft] = Field(min_length=1, max_length=6)
+    edge_cases: list[Annotated[str, Field(max_length=300)]] = Field(default_factory=list, max_length=6)
     sources: SourcesPlan = Field(default_factory=SourcesPlan)
     quality: QualityCriteria = Field(default_factory=QualityCriteria)
     target_size: int = Field(default=500, ge=1)
@@ -71,6 +86,7 @@ def _parse_draft(goal: str, language: str) -> Any:
     def parse(text: str) -> Guideline:
         draft = GuidelineDraft.model_validate_json(strip_fences(text))
         data = draft.model_dump()
+        data["labels"] = [LabelDef.model_validate(lab) for lab in data["labels"]]
         data["language"] = draft.language if draft.language and len(draft.language) <= 5 else language
         return Guideline(goal=goal, **data)
 
