@@ -46,6 +46,7 @@ class LabelSettings:
     preselect: float | None = None  # mark proposals at or above this confidence for quick review
     spacy_model: bool = False
     spacy_map: dict[str, str] = field(default_factory=dict)
+    request_extra: dict[str, Any] = field(default_factory=dict)  # passed to the model API (e.g. extra_body)
 
 
 @dataclass
@@ -176,7 +177,7 @@ def label_documents(
                 (start + len(batch_ids)) / max(1, len(ids)),
             )
     store.record("tool", "weak_label.run", [], {**report.as_dict(), "prompt": prompt.id, "model": llm.spec.describe(), "guideline_version": version,
-                 "settings": {k: v for k, v in s.__dict__.items() if k != "spacy_map"}})  # fmt: skip
+                 "settings": {k: v for k, v in s.__dict__.items() if k not in ("spacy_map", "request_extra")}})  # fmt: skip
     return report
 
 
@@ -195,6 +196,7 @@ def _label_batch(
                     Request(
                         messages, operation=f"weak_label:{prompt.id}", schema=schema, schema_name="NerAnswer",
                         temperature=0.0 if k == 0 else s.temperature, max_tokens=s.max_tokens, seed=None if k == 0 else k,
+                        extra=dict(s.request_extra),
                     )
                 )  # fmt: skip
                 where.append((di, off, chunk, k))
