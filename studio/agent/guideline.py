@@ -87,7 +87,8 @@ def _parse_draft(goal: str, language: str) -> Any:
         draft = GuidelineDraft.model_validate_json(strip_fences(text))
         data = draft.model_dump()
         data["labels"] = [LabelDef.model_validate(lab) for lab in data["labels"]]
-        data["language"] = draft.language if draft.language and len(draft.language) <= 5 else language
+        # The goal's script wins over the model's guess: a small model answers "en" by habit.
+        data["language"] = language if language != "en" or not draft.language else draft.language
         return Guideline(goal=goal, **data)
 
     return parse

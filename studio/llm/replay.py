@@ -58,7 +58,13 @@ class ReplayChatModel(BaseChatModel):
                 continue
             key = ev["content_key"]
             responses.setdefault(
-                key, {"response": ev["response"], "usage": ev.get("usage") or {}, "model": ev.get("model")}
+                key,
+                {
+                    "response": ev["response"],
+                    "usage": ev.get("usage") or {},
+                    "model": ev.get("model"),
+                    "finish_reason": ev.get("finish_reason"),
+                },
             )
             requests.setdefault(key, canonical(ev["messages"], ev["params"]))
         return cls(responses=responses, requests=requests, strict=strict, source=str(path))
