@@ -70,6 +70,13 @@ def _progress() -> Iterator[object]:
     is_flag=True,
     help="Let synthetic documents go to validation/test too (default: train only).",
 )
+@click.option(
+    "--boxes",
+    "boxes",
+    metavar="DATASET",
+    help="Detection dataset to release (a dataset.yaml, YOLO folder or COCO JSON; its approved fixes are applied). "
+    "Default: the newest cleaned copy of the dataset being cleansed, else that dataset with its approved fixes.",
+)
 @click.option("--rationale", "-m", default="", help="Why this release (kept in the decision log).")
 @json_option
 @pass_ctx
@@ -82,6 +89,7 @@ def release(
     split: str,
     align: str,
     synthetic_everywhere: bool,
+    boxes: str | None,
     rationale: str,
     as_json: bool,
 ) -> None:
@@ -89,12 +97,15 @@ def release(
 
     The folder holds data/<split>.jsonl (loadable by Hugging Face datasets), spacy/<split>.spacy,
     conll/<split>.conll, a dataset card README.md, LICENSE, release.json and MANIFEST.json
-    (sha256 of every file). Pending proposals are left out and counted in the card. Splits are
+    (sha256 of every file). When the project has a box dataset (see `studio cleanse`), also
+    detection/yolo/ (images, labels, dataset.yaml) and detection/coco/<split>.json, with
+    human-approved box fixes only. Pending proposals are left out and counted in the card. Splits are
     seeded, stratified by label, and keep duplicates and near duplicates in one split. The same
     project state always gives the same bytes. The release is recorded as your decision.
     """
     from studio.ops.release import ReleaseOptions, build_release, licenses
     from studio.ops.release.build import LICENSE_SETTING
+    from studio.ops.release.plugins import exporters_for
 
     store = c.store()
     if not license_id and not store.get_setting(LICENSE_SETTING):
@@ -112,8 +123,11 @@ def release(
         synthetic_to_train=not synthetic_everywhere,
         rationale=rationale,
     )
+    approved = store.approved_guideline()
+    task_type = approved[0].task_type if approved else "ner"  # without one build_release refuses anyway
     with _progress() as progress:
-        result = build_release(store, opts, c.actor, progress=progress)  # type: ignore[arg-type]
+        exporters = exporters_for(task_type, boxes=boxes, progress=progress)  # type: ignore[arg-type]
+        result = build_release(store, opts, c.actor, progress=progress, exporters=exporters)  # type: ignore[arg-type]
     if as_json:
         emit_json(result.model_dump())
         return
@@ -123,6 +137,12 @@ def release(
         + ", ".join(f"{k} {v}" for k, v in result.split_counts.items())
     )
     click.echo(f"  pending proposals left out: {result.pending_left_out}")
+    det = result.extra.get("exporter_counts", {}).get("detection")
+    if det:
+        click.echo(
+            f"  detection: {det['images']} images, {det['boxes']} boxes, {det['classes']} classes; "
+            f"train {det['train']}, val {det['val']}, test {det['test']}; pending box fixes: {det['pending_fixes']}"
+        )
     found = sum(result.pii_found.values())
     click.echo(f"  PII found: {found} ({result.pii_mode})" + (f" {result.pii_found}" if found else ""))
     if result.misaligned or result.dropped_overlaps:

@@ -146,11 +146,13 @@ def build_release(
         files += tok.files
         ctx = ExportContext(
             folder=tmp, version=version, task_type=guideline.task_type, lang=guideline.language,
-            splits=plan.assignment, seed=opts.seed,
+            splits=plan.assignment, seed=opts.seed, split=opts.split,
         )  # fmt: skip
         reports = []
-        for exporter in exporters if exporters is not None else exporters_for(guideline.task_type):
+        for exporter in exporters if exporters is not None else exporters_for(guideline.task_type, progress=progress):
             report = exporter(store, ctx)
+            if not report.files:
+                continue  # nothing to export (e.g. no box dataset in a text project)
             for rel in report.files:
                 if not (tmp / rel).resolve().is_relative_to(tmp.resolve()) or not (tmp / rel).is_file():
                     raise StudioError(f"exporter {report.name} reported {rel!r}, which is not a file in the release")
@@ -199,6 +201,8 @@ def build_release(
                     "seed": opts.seed,
                     "split": list(opts.split),
                     "as_of_decision": as_of,
+                    # Only when an exporter wrote files, so text-only release decisions stay as they were.
+                    **({"exporters": {r["name"]: r["counts"] for r in reports}} if reports else {}),
                 },
                 opts.rationale,
             )
@@ -223,7 +227,11 @@ def build_release(
         misaligned=len(tok.misaligned),
         dropped_overlaps=len(tok.overlaps),
         files=sorted(files),
-        extra={"invalid_spans": len(invalid), "exporters": [r["name"] for r in reports]},
+        extra={
+            "invalid_spans": len(invalid),
+            "exporters": [r["name"] for r in reports],
+            "exporter_counts": {r["name"]: r["counts"] for r in reports},
+        },
     )
 
 

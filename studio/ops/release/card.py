@@ -29,13 +29,14 @@ FEATURES = [
 ]
 
 
-def header(info: dict[str, Any]) -> str:
+def header(info: dict[str, Any], task_type: str = "ner") -> str:
+    detection = task_type == "detection"
     meta = {
         "license": licenses.hf_id(info["license"]),
         "language": [info["lang"]],
         "pretty_name": info["pretty_name"],
-        "task_categories": ["token-classification"],
-        "task_ids": ["named-entity-recognition"],
+        "task_categories": ["object-detection"] if detection else ["token-classification"],
+        "task_ids": [] if detection else ["named-entity-recognition"],
         "tags": ["studio"],
         "configs": [
             {
@@ -47,6 +48,8 @@ def header(info: dict[str, Any]) -> str:
         ],
         "dataset_info": {"features": FEATURES},
     }
+    if not any(info["split_counts"].values()):  # no text (e.g. a detection-only release): nothing to load
+        del meta["configs"], meta["dataset_info"]
     return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1000) + "---\n"
 
 
@@ -67,7 +70,7 @@ def _pct(x: float | None) -> str:
 def render(info: dict[str, Any], guideline: Guideline) -> str:
     """README.md text. `info` is the release summary assembled by build.py."""
     splits = [s for s in info["split_counts"] if info["split_counts"][s]]
-    parts = [header(info)]
+    parts = [header(info, guideline.task_type)]
     parts.append(f"# {info['pretty_name']} v{info['version']}\n")
     parts.append(
         "A labeled dataset released by Studio from **human-approved labels only**. "
@@ -123,13 +126,24 @@ def render(info: dict[str, Any], guideline: Guideline) -> str:
         "- `MANIFEST.json`: sha256 and size of every other file.\n"
     )
     for ext in info["exporters"]:
-        parts.append(f"- {ext['name']}: " + ", ".join(f"`{f}`" for f in ext["files"]) + "\n")
+        if len(ext["files"]) > 12:  # e.g. one per image: MANIFEST.json lists them all
+            parts.append(
+                f"- {ext['name']}: {len(ext['files'])} files, e.g. `{ext['files'][0]}` (all in MANIFEST.json)\n"
+            )
+        else:
+            parts.append(f"- {ext['name']}: " + ", ".join(f"`{f}`" for f in ext["files"]) + "\n")
     tok = info["token_formats"]
     parts.append(
         f"\nToken alignment (mode `{info['align']}`): {tok['adjusted']} spans adjusted to token edges, "
         f"{tok['dropped']} could not be aligned and are only in JSONL; {tok['overlaps']} overlapping spans are "
         "left out of `doc.ents` and CoNLL (kept in JSONL and `doc.spans`).\n"
     )
+
+    for ext in info["exporters"]:
+        if ext["name"] == "detection":
+            from studio.ops.release.detection import card_section
+
+            parts.append("\n" + card_section(ext["details"], info["seed"]))
 
     prov = info["provenance"]
     parts.append("\n## Sources and provenance\n\n")

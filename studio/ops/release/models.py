@@ -60,6 +60,7 @@ class ExportContext(BaseModel):
     lang: str
     splits: dict[int, str]  # document id -> train | validation | test
     seed: int
+    split: tuple[float, float, float] = (0.8, 0.1, 0.1)  # train, validation, test fractions (for non-text items)
 
 
 class ExportReport(BaseModel):
@@ -71,6 +72,7 @@ class ExportReport(BaseModel):
     files: list[str] = Field(default_factory=list)
     counts: dict[str, int] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
+    details: dict[str, Any] = Field(default_factory=dict)  # structured figures for the card and release.json
 
 
 class ReleaseResult(BaseModel):

@@ -5,20 +5,23 @@ temporary folder of the release being built; build.py checks every file it repor
 the store, and must be deterministic: the same store gives the same bytes. Its files are
 listed in the card and hashed in MANIFEST.json like the built-in ones.
 
-The text (NER) formats are built in. Detection (YOLO / COCO from `studio.ops.boxes`) is added
-in `exporters_for` once that area lands; nothing here reads boxes.
+The text (NER) formats are built in. Detection (YOLO / COCO, `detection.py`) runs for every task
+type: it writes nothing when the project has no box dataset, and refuses a detection project
+without one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from studio.ops.release.models import ExportContext, ExportReport
+from studio.ops.release.models import ExportContext, ExportReport, Progress
 from studio.store import Store
 
 Exporter = Callable[[Store, ExportContext], ExportReport]
 
 
-def exporters_for(task_type: str) -> list[Exporter]:
-    """The extra exporters for a guideline's task type (none yet: NER needs only the built-ins)."""
-    return []
+def exporters_for(task_type: str, boxes: str | None = None, progress: Progress | None = None) -> list[Exporter]:
+    """The extra exporters for a guideline's task type; `boxes` names the detection dataset explicitly."""
+    from studio.ops.release.detection import detection_exporter
+
+    return [detection_exporter(boxes, progress)]
