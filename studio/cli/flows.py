@@ -76,9 +76,10 @@ def _run_demo(
         if record_to is not None:
             click.echo(f"Recorded the session to {record_to}; check it with: studio replay {record_to} --headless")
     if not headless and not as_json and sys.stdout.isatty():
-        from studio.cli.app import open_app
+        from studio.tui.app import make_app
 
-        open_app(root, c.llm, c.user)
+        click.echo("Opening the app on the demo project (ctrl+q quits).", err=True)
+        make_app(root, llm=c.llm, user=c.user, screen="release").run()
 
 
 SAMPLE_OPTION = click.option(
