@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "studio.cli.agent",
     "studio.cli.review",
     "studio.cli.flows",
+    "studio.cli.app",
     "studio.cli.collect",
     "studio.cli.ner",
     "studio.cli.boxes",
