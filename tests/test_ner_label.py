@@ -67,7 +67,7 @@ def test_label_documents_through_a_real_server(project: Store) -> None:
     assert len(fails) == 1 and fails[0].payload["reason"]
     assert [project.document(i).text for i in unlabeled_documents(project)] == ["This answer will be garbage."]
     run = project.decisions(action="weak_label.run")[-1]
-    assert run.payload["proposals"] == report.proposals and run.payload["prompt"] == "ner.v1"
+    assert run.payload["proposals"] == report.proposals and run.payload["prompt"] == "ner.v2"
     # nothing became a label
     assert project.status()["approved_labels"] == 0
 
@@ -122,3 +122,16 @@ def test_studio_label_cli(project: Store, tmp_path: Path) -> None:
         code, out, err = run_cli("--project", root, "--llm", f"{stub.url}#stub", "label", "--limit", "2", "--json")
     assert code == 0, err
     assert json.loads(out)["labeled"] == 2
+
+
+def test_guideline_example_until_enough_approved_documents(project: Store) -> None:
+    from studio.ops.ner.label import guideline_example
+
+    g, _ = project.approved_guideline() or (None, 0)
+    assert g is not None
+    ex = guideline_example(g)
+    assert ex is not None
+    names = [e["text"] for e in json.loads(ex["answer"])["entities"]]
+    assert names and all(n in ex["text"] for n in names)
+    few = FewShot(project, g.label_names(), k=2, mode="similar", guideline=g)
+    assert few.pick("anything") == [ex]  # no approved documents yet: only the guideline's example
