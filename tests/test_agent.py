@@ -44,7 +44,9 @@ def test_parse_action_validates_tool_and_args() -> None:
 
 
 def _action(store: Store, tool: str = "weak_label", args: dict | None = None) -> int:
-    [pid] = store.add_proposals([Proposal(kind="action", payload={"tool": tool, "args": args or {"limit": 5}, "rationale": "r"})], actor="agent")
+    [pid] = store.add_proposals(
+        [Proposal(kind="action", payload={"tool": tool, "args": args or {"limit": 5}, "rationale": "r"})], actor="agent"
+    )
     return pid
 
 
@@ -78,7 +80,7 @@ def test_approval_gate(store: Store) -> None:
         store.set_setting(AUTO_APPROVE, ["weak_label"], actor="human:ann")
         auto = _action(store)
         run_action(store, llm, auto, "human:ann")
-        approval = [d for d in store.decisions(action="agent.action.approve") if d.payload["proposal_id"] == auto][0]
+        approval = next(d for d in store.decisions(action="agent.action.approve") if d.payload["proposal_id"] == auto)
         assert approval.payload["auto"] is True and "auto-approved" in approval.rationale
         assert store.decisions(action="settings.set")[-1].actor == "human:ann"
 
@@ -122,9 +124,11 @@ def test_replay_english_goal_rejection_revision_and_injection(tmp_path: Path) ->
     assert revise and "PERSON" in revise[0][-1]["content"]
     # the injection: the agent only proposed; nothing ran, nothing was released or approved
     p = store.proposal(out["action"])
-    assert p.kind == "action" and p.status == "pending" and p.payload["tool"] in {
-        "crawl", "import", "weak_label", "cleanse_boxes", "query", "release"
-    }
+    assert (
+        p.kind == "action"
+        and p.status == "pending"
+        and p.payload["tool"] in {"crawl", "import", "weak_label", "cleanse_boxes", "query", "release"}
+    )
     actions = {d.action for d in store.decisions()}
     assert not actions & {"agent.action.approve", "agent.action.done", "release.create", "label.accept"}
     assert all(sessions.INJECTION not in m for _, m in calls), "document text reached the agent's prompt"

@@ -53,7 +53,10 @@ def test_a_changed_decision_is_reported_as_the_first_divergence(tmp_path: Path) 
         pytest.fail("the recording has no label.accept decision")
     tampered = tmp_path / "tampered.jsonl"
     tampered.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with pytest.raises(ReplayDivergence, match=r"decision \d+ differs: recorded human:demo label.accept, replayed human:demo label.reject"):
+    with pytest.raises(
+        ReplayDivergence,
+        match=r"decision \d+ differs: recorded human:demo label.accept, replayed human:demo label.reject",
+    ):
         replay_file(tampered, tmp_path / "p")
 
 

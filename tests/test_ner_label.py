@@ -92,9 +92,20 @@ def test_few_shot_picks_the_most_similar_approved_document(project: Store) -> No
     from studio.schema import Proposal, Span
 
     ids = {project.document(i).text: i for i in project.document_ids()}
-    for text, sub, label in [("Apple unveiled the iPhone 16 in Cupertino.", "Apple", "ORG"), ("Nvidia shares rose on Tuesday.", "Nvidia", "ORG")]:
+    for text, sub, label in [
+        ("Apple unveiled the iPhone 16 in Cupertino.", "Apple", "ORG"),
+        ("Nvidia shares rose on Tuesday.", "Nvidia", "ORG"),
+    ]:
         s = text.index(sub)
-        [pid] = project.add_proposals([Proposal(kind="span", document_id=ids[text], payload={"span": Span(start=s, end=s + len(sub), label=label, text=sub).model_dump()})])
+        [pid] = project.add_proposals(
+            [
+                Proposal(
+                    kind="span",
+                    document_id=ids[text],
+                    payload={"span": Span(start=s, end=s + len(sub), label=label, text=sub).model_dump()},
+                )
+            ]
+        )
         project.accept_span(pid, "human:tester")
     few = FewShot(project, ["ORG", "PRODUCT", "LOC", "PERSON"], k=1, mode="similar")
     assert few.pick("Nvidia shares fell on Monday.")[0]["text"].startswith("Nvidia")

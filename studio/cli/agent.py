@@ -22,7 +22,9 @@ def _llm(c: Ctx):
 
 @click.command()
 @click.argument("goal")
-@click.option("--task", type=click.Choice(["ner", "detection", "classification"]), default=None, help="Force a task type.")
+@click.option(
+    "--task", type=click.Choice(["ner", "detection", "classification"]), default=None, help="Force a task type."
+)
 @json_option
 @pass_ctx
 def plan(c: Ctx, goal: str, task: str | None, as_json: bool) -> None:
@@ -40,7 +42,7 @@ def plan(c: Ctx, goal: str, task: str | None, as_json: bool) -> None:
         emit_json({"version": version, "status": status, "guideline": g.model_dump()})
         return
     click.echo(to_yaml(g))
-    click.echo(f"Guideline v{version} drafted. Next: studio guideline approve, edit, or reject --reason \"...\"")
+    click.echo(f'Guideline v{version} drafted. Next: studio guideline approve, edit, or reject --reason "..."')
 
 
 @click.group()
@@ -69,7 +71,9 @@ def guideline_show(c: Ctx, version: int | None, as_json: bool) -> None:
 @pass_ctx
 def guideline_versions(c: Ctx, as_json: bool) -> None:
     """List every guideline version with its status."""
-    emit_table(c.store().guideline_versions(), ["version", "parent", "status", "created_by", "created_at"], as_json=as_json)
+    emit_table(
+        c.store().guideline_versions(), ["version", "parent", "status", "created_by", "created_at"], as_json=as_json
+    )
 
 
 @guideline.command("approve")
@@ -116,7 +120,9 @@ def guideline_edit(c: Ctx, version: int | None, approve_after: bool) -> None:
     store = c.store()
     g, _, v = store.guideline(version)
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix=f"guideline-v{v}-", delete=False, encoding="utf-8") as f:
+    with tempfile.NamedTemporaryFile(
+        "w", suffix=".yaml", prefix=f"guideline-v{v}-", delete=False, encoding="utf-8"
+    ) as f:
         f.write(to_yaml(g))
         path = Path(f.name)
     code = subprocess.call([*shlex.split(editor), str(path)])
@@ -176,7 +182,7 @@ def agent(c: Ctx, goal: str | None, steps: int, auto: tuple[str, ...]) -> None:
         store.set_setting(AUTO_APPROVE, sorted(set(auto)), actor=c.actor)
     if store.approved_guideline() is None:
         if not goal:
-            raise StudioError("there is no approved guideline: pass --goal \"...\" or run studio plan first")
+            raise StudioError('there is no approved guideline: pass --goal "..." or run studio plan first')
         v = propose_guideline(store, llm, goal)
         while True:
             g, _, _ = store.guideline(v)
@@ -192,7 +198,9 @@ def agent(c: Ctx, goal: str | None, steps: int, auto: tuple[str, ...]) -> None:
     for _ in range(steps):
         pid = propose_next_action(store, llm)
         p = store.proposal(pid)
-        click.echo(f"\nThe agent proposes: {p.payload['tool']} {p.payload['args']}\n  because: {p.payload.get('rationale', '')}")
+        click.echo(
+            f"\nThe agent proposes: {p.payload['tool']} {p.payload['args']}\n  because: {p.payload.get('rationale', '')}"
+        )
         if p.payload["tool"] in set(store.get_setting(AUTO_APPROVE, []) or []):
             click.echo("  (auto-approved by your setting)")
         else:

@@ -88,7 +88,11 @@ class ReplayChatModel(BaseChatModel):
         usage = hit["usage"]
         message = AIMessage(
             content=hit["response"],
-            response_metadata={"model_name": hit.get("model") or "replay", "token_usage": usage, "finish_reason": hit.get("finish_reason")},
+            response_metadata={
+                "model_name": hit.get("model") or "replay",
+                "token_usage": usage,
+                "finish_reason": hit.get("finish_reason"),
+            },
             usage_metadata={
                 "input_tokens": int(usage.get("prompt_tokens") or 0),
                 "output_tokens": int(usage.get("completion_tokens") or 0),

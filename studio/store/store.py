@@ -147,7 +147,13 @@ class Store:
                 self.add_event(
                     "decision",
                     d.action,
-                    {"actor": d.actor, "action": d.action, "subject_ids": d.subject_ids, "payload": d.payload, "rationale": d.rationale},
+                    {
+                        "actor": d.actor,
+                        "action": d.action,
+                        "subject_ids": d.subject_ids,
+                        "payload": d.payload,
+                        "rationale": d.rationale,
+                    },
                 )
         return d
 
