@@ -16,6 +16,7 @@ from studio.llm.prompts import load_prompt
 from studio.schema import Guideline, LabelDef, QualityCriteria, SourcesPlan, TaskType
 from studio.store import Store
 
+LANGUAGE_NAMES = {"en": "English", "ko": "Korean", "ja": "Japanese", "zh": "Chinese"}
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -109,9 +110,11 @@ def draft_guideline(
     if not goal:
         raise StudioError('describe the dataset you want, e.g. studio plan "company and product names in tech news"')
     prompt = load_prompt("guideline")
+    language = guess_language(goal)
     messages = prompt.render(
-        goal=goal, task_hint=task_hint, previous=to_yaml(previous) if previous else "", feedback=feedback
-    )
+        goal=goal, task_hint=task_hint, previous=to_yaml(previous) if previous else "", feedback=feedback,
+        language=language, language_name=LANGUAGE_NAMES.get(language, language),
+    )  # fmt: skip
     req = Request(
         messages,
         operation=f"guideline.{'revise' if previous else 'draft'}:{prompt.id}",
@@ -119,7 +122,7 @@ def draft_guideline(
         schema_name="Guideline",
         max_tokens=max_tokens,
     )
-    guideline, results = llm.structured(req, _parse_draft(goal, guess_language(goal)), retries=retries)
+    guideline, results = llm.structured(req, _parse_draft(goal, language), retries=retries)
     return guideline, [r.call_id for r in results if r.call_id]
 
 

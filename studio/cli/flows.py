@@ -48,11 +48,13 @@ def _run_demo(
         f"Studio demo in {root} (model: {c.llm or 'the embedded default'}); this takes a few minutes on 2 cores.",
         err=True,
     )
-    summary = run_demo(store, c.llm, on_progress=_progress_printer(as_json))  # type: ignore[arg-type]
+    summary = run_demo(store, c.llm, on_progress=_progress_printer(as_json), sample=sample)  # type: ignore[arg-type]
     if record_to is not None:
-        n = save_recording(
-            store, record_to, record_to.stem, meta={"flow": "demo", "sample": "demo", "recorded_with": c.llm or "local"}
-        )
+        meta = {
+            "flow": "demo", "sample": sample, "recorded_with": c.llm or "local",
+            "rerecord": f"studio record {record_to.stem} --sample {sample} --headless -o {record_to.name}",
+        }  # fmt: skip
+        n = save_recording(store, record_to, record_to.stem, meta=meta)
         summary["recording"] = {"path": str(record_to), "events": n}
     store.close()
     if as_json:

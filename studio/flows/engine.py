@@ -209,7 +209,7 @@ def outcome(store: Store) -> dict[str, Any]:
     """What a replay must reproduce: the decision log (normalized) and the release checksums."""
     root = str(store.root)
     decisions = [
-        {"actor": d.actor, "action": d.action, "subjects": d.subject_ids, "payload": _normalize(d.payload, root), "rationale": _normalize(d.rationale, root)}
+        {"actor": d.actor, "action": d.action, "subjects": _normalize(d.subject_ids, root), "payload": _normalize(d.payload, root), "rationale": _normalize(d.rationale, root)}
         for d in store.decisions()
     ]  # fmt: skip
     releases = {
