@@ -121,10 +121,13 @@ def write_token_formats(
     progress: Progress | None = None,
 ) -> TokenReport:
     """`spacy/<split>.spacy` and `conll/<split>.conll`, tokenizing each document once."""
-    import spacy
     from spacy.tokens import DocBin
 
-    nlp = spacy.blank(lang)
+    from studio.ops.ner.tokens import get_nlp
+
+    # The same tokenization as alignment: spacy.blank(lang), or for languages whose blank
+    # pipeline needs extra packages (Korean: mecab) the neutral one, CJK split per character.
+    nlp = get_nlp(lang)
     report = TokenReport()
     total = sum(len(v) for v in by_split.values())
     done = 0
