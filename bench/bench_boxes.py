@@ -1,11 +1,11 @@
 """Benchmark the box checks: 10k synthetic images x 100 boxes (1M boxes).
 
 Prints times and ratios measured in this run:
-- all rule-based checks (pruned pair search) on 1M boxes;
+- all rule-based checks (grid-pruned pair search) on 1M boxes, and building the findings;
 - a per-pair pure-Python IoU loop, timed on a subset of images and extrapolated (said so);
 - brute-force vectorized numpy IoU (every pair of every image, batched) vs the pruned search;
-- ultralytics `box_iou` (torch) and torchvision `box_iou`, where they load, on the same all-pairs
-  work as the numpy brute force, image by image.
+- ultralytics `box_iou` (torch) and torchvision `box_iou`, where they load, on all pairs of every
+  image, image by image, next to numpy's `iou_matrix` doing the same, and next to the pruned search.
 
 Run: python bench/bench_boxes.py [--images 10000] [--per-image 100]
 """
@@ -103,18 +103,27 @@ def python_pairs_calls(xyxy: list[tuple[float, float, float, float]], t: float) 
 
 
 def timed(fn, *args, repeat: int = 1):  # type: ignore[no-untyped-def]
-    """Best CPU time of `repeat` runs.
+    """Best CPU time of `repeat` runs (the median goes to TIMES, printed next to it).
 
     CPU time (time.process_time), not wall time: the dev box is shared, and other jobs stretch
     wall time unevenly between a 1-second and a 50-second measurement. Everything timed here runs
     on one thread (torch is set to one thread too), so CPU time is the work done.
     """
-    best = float("inf")
+    runs = []
     for _ in range(repeat):
         t0 = time.process_time()
         out = fn(*args)
-        best = min(best, time.process_time() - t0)
-    return out, best
+        runs.append(time.process_time() - t0)
+    TIMES[id(out)] = sorted(runs)
+    return out, min(runs)
+
+
+TIMES: dict[int, list[float]] = {}
+
+
+def spread(out: object) -> str:
+    runs = TIMES.get(id(out), [])
+    return f"median {runs[len(runs) // 2]:.3f}, {len(runs)} runs" if runs else ""
 
 
 def main() -> None:
@@ -127,26 +136,28 @@ def main() -> None:
     settings = CheckSettings()
     arr = synth(n_img, per)
     n = len(arr.cls)
-    print(f"{n_img} images x {per} boxes = {n:,} boxes; times are CPU seconds, best of 2-3 runs")
+    print(f"{n_img} images x {per} boxes = {n:,} boxes; CPU seconds, best of several runs (median shown)")
 
-    issues, t_checks = timed(find_issues, arr, settings, set(range(10)), repeat=3)
+    issues, t_checks = timed(find_issues, arr, settings, set(range(10)), repeat=7)
+    print(f"all checks (arrays):            {t_checks:8.3f} s   ({issues.count():,} issues; {spread(issues)})")
     ds = as_dataset(arr, n_img, per)
-    findings, t_find = timed(findings_from_issues, ds, arr, issues, settings)
+    findings, t_find = timed(findings_from_issues, ds, arr, issues, settings, repeat=3)
     counts: dict[str, int] = {}
     for f in findings:
         counts[f.check] = counts.get(f.check, 0) + 1
-    print(f"all checks (arrays):            {t_checks:8.3f} s   ({issues.count():,} issues)")
-    print(f"  + findings with evidence:     {t_find:8.3f} s   {dict(sorted(counts.items()))}")
+    print(f"  + findings with evidence:     {t_find:8.3f} s   ({spread(findings)}) {dict(sorted(counts.items()))}")
 
     c = arr.cxcywh
     good = np.flatnonzero(np.isfinite(c).all(axis=1) & (c[:, 2] > 0) & (c[:, 3] > 0))
     xyxy, img = cxcywh_to_xyxy(c[good]), arr.image[good]
     t = min(settings.iou_dup, settings.iou_near, settings.iou_conflict)
-    pruned, t_pruned = timed(overlapping_pairs, xyxy, img, t, repeat=3)
-    brute, t_brute = timed(brute_force_pairs, xyxy, img, t, repeat=2)
-    same = all(np.array_equal(x, y) for x, y in zip(canonical(*pruned)[:2], canonical(*brute)[:2], strict=True))
-    print(f"pair search, pruned sweep:      {t_pruned:8.3f} s   ({len(pruned[0]):,} pairs with IoU >= {t})")
-    print(f"pair search, numpy brute force: {t_brute:8.3f} s   (same pairs: {same})")
+    pruned, t_pruned = timed(overlapping_pairs, xyxy, img, t, repeat=7)
+    brute, t_brute = timed(brute_force_pairs, xyxy, img, t, repeat=3)
+    same = all(np.array_equal(x, y) for x, y in zip(canonical(*pruned), canonical(*brute), strict=True))
+    print(
+        f"pair search, grid-pruned:       {t_pruned:8.3f} s   ({len(pruned[0]):,} pairs with IoU >= {t}; {spread(pruned)})"
+    )
+    print(f"pair search, numpy brute force: {t_brute:8.3f} s   (same pairs and IoU: {same}; {spread(brute)})")
 
     sub = args.python_subset
     boxes = [tuple(map(float, r)) for r in cxcywh_to_xyxy(c[: sub * per])]
@@ -161,8 +172,8 @@ def main() -> None:
     print(f"pure-Python pair loop, inline:  {t_py:8.3f} s   (EXTRAPOLATED from {sub} images)")
     print(f"pure-Python, iou() per pair:    {t_py_calls:8.3f} s   (EXTRAPOLATED from {sub} images)")
 
-    # The same all-pairs work image by image, numpy vs torch implementations.
-    groups = [xyxy[img == i] for i in range(min(n_img, 2000))]
+    # All pairs of every image, image by image: numpy vs torch implementations of the same work.
+    groups = np.split(xyxy, np.flatnonzero(np.diff(img)) + 1)  # img is sorted
     _, t_np_loop = timed(lambda: [iou_matrix(g, g) for g in groups], repeat=2)
     torch_rows = []
     try:
@@ -195,6 +206,8 @@ def main() -> None:
     print(f"  pure-Python iou() per pair (extrap.) / checks:  {t_py_calls / t_checks:8.1f}x")
     print(f"  brute-force numpy / pruned pair search:         {t_brute / t_pruned:8.1f}x")
     print(f"  brute-force numpy / all checks:                 {t_brute / t_checks:8.1f}x")
+    for name, tt in torch_rows:
+        print(f"  {name} per image / pruned pair search: {tt / t_pruned:8.1f}x")
 
 
 if __name__ == "__main__":

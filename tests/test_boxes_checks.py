@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from studio.ops.boxes import CheckSettings, load_predictions, model_checks, read_dataset, run_checks
+from studio.ops.boxes.iou import cxcywh_to_xyxy, iou_matrix
+from studio.ops.boxes.model import BoxDataset, Finding, ImageLabels
+from studio.schema import Box
 from tests.conftest import FIXTURES
 
 BOXES = FIXTURES / "boxes"
@@ -145,3 +149,59 @@ def test_uncovered_images_get_no_spurious_findings() -> None:
     preds = load_predictions(BOXES / "yolo_preds", ds)
     findings = model_checks(ds, preds)
     assert {f.image for f in findings} == {"images/val/img3.jpg"}  # no prediction files for train images
+
+
+def _random_dataset(seed: int, n_img: int = 40, per: int = 30) -> BoxDataset:
+    """Random boxes with planted exact, near and cross-class copies and a few invalid ones."""
+    rng = np.random.default_rng(seed)
+    images = []
+    for i in range(n_img):
+        c = rng.random((per, 2))
+        wh = rng.uniform(0.02, 0.4, (per, 2))
+        cls = rng.integers(0, 4, per)
+        for k in range(1, per, 7):  # the box before, copied: exactly, jittered, or as another class
+            kind = k % 3
+            c[k], wh[k], cls[k] = c[k - 1], wh[k - 1] * (1 + 0.02 * kind), (cls[k - 1] + (kind == 2)) % 4
+        wh[per - 1, 0] = np.nan if i % 5 == 0 else wh[per - 1, 0]
+        boxes = [Box(class_id=int(k), cx=float(x), cy=float(y), w=float(w), h=float(h))
+                 for k, (x, y), (w, h) in zip(cls, c, wh, strict=True)]  # fmt: skip
+        images.append(ImageLabels(name=f"img{i}.jpg", path="", width=640, height=480, boxes=boxes,
+                                  lines=list(range(1, per + 1)), label_file=f"img{i}.txt"))  # fmt: skip
+    return BoxDataset(format="yolo", source="random", root="", names={k: f"c{k}" for k in range(4)}, images=images)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_pair_checks_match_brute_force(seed: int) -> None:
+    """The grid-pruned checks find exactly the pairs a full IoU matrix per image finds."""
+    ds = _random_dataset(seed)
+    s = CheckSettings(iou_near=0.6, iou_conflict=0.7)
+    found = {(f.check, f.image, tuple(sorted(b["line"] for b in f.boxes))) for f in run_checks(ds, s)}
+    expected = set()
+    for im in ds.images:
+        ok = [k for k, b in enumerate(im.boxes) if b.is_finite() and b.w > 0 and b.h > 0]
+        xyxy = cxcywh_to_xyxy(np.array([[im.boxes[k].cx, im.boxes[k].cy, im.boxes[k].w, im.boxes[k].h] for k in ok]))
+        m = iou_matrix(xyxy, xyxy)
+        for a in range(len(ok)):
+            for b in range(a + 1, len(ok)):
+                same = im.boxes[ok[a]].class_id == im.boxes[ok[b]].class_id
+                v = m[a, b]
+                check = (
+                    "exact_duplicate" if same and v >= s.iou_dup
+                    else "near_duplicate" if same and v >= s.iou_near
+                    else "class_conflict" if not same and v >= s.iou_conflict
+                    else None
+                )  # fmt: skip
+                if check:
+                    expected.add((check, im.name, (im.lines[ok[a]], im.lines[ok[b]])))
+    pairs = {x for x in found if x[0] in ("exact_duplicate", "near_duplicate", "class_conflict")}
+    assert len(expected) > 30 and {c for c, _, _ in expected} == {"exact_duplicate", "near_duplicate", "class_conflict"}
+    assert pairs == expected
+
+
+def test_findings_are_valid() -> None:
+    """Findings are built without pydantic validation for speed; a validated copy is equal."""
+    findings = run_checks(_random_dataset(4)) + run_checks(read_dataset(BOXES / "yolo"))
+    assert len(findings) > 40
+    for f in findings:
+        assert Finding.model_validate(f.model_dump()) == f
+        assert json.loads(f.model_dump_json()) == f.model_dump(mode="json")

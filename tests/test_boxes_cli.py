@@ -99,3 +99,18 @@ def test_ultralytics_model_predictions(tmp_path: Path, monkeypatch: pytest.Monke
     assert ((p.conf >= 0) & (p.conf <= 1)).all()
     findings = model_checks(ds, preds)
     assert all(f.image == "images/val/img3.jpg" for f in findings)
+    # The same model as a weights file through `studio cleanse --weights` (the env above reaches
+    # the subprocess). At --pred-conf 1.0 no prediction survives, so every valid label on every
+    # image the model ran on is spurious: 16 of the 18 boxes (one NaN, one zero-size).
+    model.save(str(tmp_path / "w.pt"))
+    proj = tmp_path / "p"
+    assert run_cli("init", str(proj))[0] == 0
+    code, out, err = run_cli(
+        "--project", str(proj), "cleanse", str(BOXES / "yolo"), "--weights", str(tmp_path / "w.pt"),
+        "--pred-conf", "1.0", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["counts"]["spurious_label"] == 16
+    assert any(p["where"].endswith("model class names differ from the dataset's; ids used as they are")
+               for p in res["problems"])  # fmt: skip

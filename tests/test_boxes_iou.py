@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 
@@ -60,3 +62,65 @@ def test_pairs_across_images_never_mix() -> None:
     xyxy = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [0, 0, 1, 1]], dtype=float)
     i, j, v = overlapping_pairs(xyxy, np.array([0, 1, 1]), 0.5)
     assert canonical(i, j, v)[0].tolist() == [1] and v.tolist() == [1.0]
+
+
+def _scenario(name: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Random boxes (corner form) and image ids shaped to stress one part of the grid."""
+    if name == "pixels":  # pixel coordinates, sizes from 2 px to the whole image, some off the edge
+        n = 3000
+        image = rng.integers(0, 40, n)
+        wh = np.exp(rng.uniform(np.log(2), np.log(640), (n, 2)))
+        xy = rng.uniform(-20, 640, (n, 2))
+        xyxy = np.c_[xy, xy + wh]
+    elif name == "sparse_ids":  # huge, unordered image ids
+        n = 2000
+        image = rng.choice(np.arange(25) * 10**9 + 7, n)
+        c = rng.random((n, 2))
+        xyxy = cxcywh_to_xyxy(np.c_[c, rng.uniform(0.01, 0.3, (n, 2))])
+    elif name == "crowd":  # one image, many boxes on top of each other
+        n = 600
+        image = np.zeros(n, dtype=np.int64)
+        c = rng.normal(0.5, 0.03, (n, 2))
+        xyxy = cxcywh_to_xyxy(np.c_[c, rng.uniform(0.05, 0.12, (n, 2))])
+    else:  # "thin": extreme aspect ratios and a few giant boxes
+        n = 2000
+        image = rng.integers(0, 10, n)
+        wh = np.where(rng.random((n, 1)) < 0.5, [[0.9, 0.004]], [[0.004, 0.9]]) * rng.uniform(0.5, 1, (n, 1))
+        wh[:20] = 1.0
+        c = rng.random((n, 2))
+        xyxy = cxcywh_to_xyxy(np.c_[c, wh])
+    # Plant copies and jittered copies so high thresholds have pairs too.
+    k = n // 20
+    src, dst = rng.choice(n, k, replace=False), rng.choice(n, k, replace=False)
+    xyxy[dst] = xyxy[src] + rng.normal(0, 1e-4, (k, 4)) * (rng.random((k, 1)) < 0.5)
+    image[dst] = image[src]
+    return xyxy, image
+
+
+@pytest.mark.parametrize("name", ["pixels", "sparse_ids", "crowd", "thin"])
+@pytest.mark.parametrize("t", [0.0, 0.1, 0.5, 0.75, 0.95, 0.999, 1.0])
+def test_grid_pairs_equal_brute_force_random(name: str, t: float) -> None:
+    rng = np.random.default_rng(zlib.crc32(f"{name} {t}".encode()))
+    xyxy, image = _scenario(name, rng)
+    a = canonical(*overlapping_pairs(xyxy, image, t))
+    b = canonical(*brute_force_pairs(xyxy, image, t))
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert np.array_equal(a[2], b[2])  # the same arithmetic: bit-identical IoU
+    if t < 1.0:
+        assert len(a[0]) > 0
+
+
+def test_pairs_in_small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Candidates processed a few at a time give the same pairs (memory stays bounded)."""
+    import studio.ops.boxes.iou as iou_mod
+
+    rng = np.random.default_rng(3)
+    xyxy, image = _scenario("crowd", rng)
+    whole = canonical(*overlapping_pairs(xyxy, image, 0.3))
+    monkeypatch.setattr(iou_mod, "PAIR_CHUNK", 37)
+    chunked = canonical(*overlapping_pairs(xyxy, image, 0.3))
+    assert all(np.array_equal(x, y) for x, y in zip(whole, chunked, strict=True))
+    identical = np.tile([[0.1, 0.1, 0.4, 0.5]], (30, 1))
+    i, j, v = overlapping_pairs(identical, np.zeros(30, dtype=np.int64), 0.999)
+    assert len({(min(a, b), max(a, b)) for a, b in zip(i.tolist(), j.tolist(), strict=True)}) == 30 * 29 // 2
+    assert len(i) == 30 * 29 // 2 and (v == 1.0).all()

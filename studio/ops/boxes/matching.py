@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from studio.ops.boxes.iou import cxcywh_to_xyxy, iou_matrix
-from studio.ops.boxes.model import BoxDataset, CheckSettings, Finding, box_dict, num
+from studio.ops.boxes.model import BoxDataset, CheckSettings, Finding, ImageLabels, box_dict, num
 from studio.ops.boxes.predictions import ImagePredictions, Predictions
 from studio.schema import Box
 
@@ -32,7 +32,7 @@ def model_checks(ds: BoxDataset, preds: Predictions, settings: CheckSettings | N
     for im in ds.images:
         if im.name not in preds.by_image:
             continue
-        out += _image_findings(ds, im.name, preds.by_image[im.name], settings)
+        out += _image_findings(ds, im, preds.by_image[im.name], settings)
     return out
 
 
@@ -51,8 +51,9 @@ def _pred_dict(p: ImagePredictions, k: int, names: dict[int, str]) -> dict[str, 
     }
 
 
-def _image_findings(ds: BoxDataset, name: str, p: ImagePredictions, s: CheckSettings) -> list[Finding]:
-    im = ds.image(name)
+def _image_findings(ds: BoxDataset, im: ImageLabels, p: ImagePredictions, s: CheckSettings) -> list[Finding]:
+    # The image itself, not its name: ds.image(name) is a linear scan, quadratic over a dataset.
+    name = im.name
     names = ds.names
     valid = [k for k, b in enumerate(im.boxes) if b.is_finite() and b.w > 0 and b.h > 0]
     lab = np.asarray([(b.cx, b.cy, b.w, b.h) for b in (im.boxes[k] for k in valid)], dtype=np.float64).reshape(-1, 4)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -198,8 +199,12 @@ def predict_ultralytics(
     Class ids are mapped to the dataset's by class name when the model's names are all in the
     dataset; otherwise the model's ids are used as they are (a problem says so).
     """
+    # Ultralytics logs to stdout (a handler bound at import, and a notice when it creates its
+    # settings file), which would corrupt `--json` output: everything it prints goes to stderr.
+    quiet = contextlib.redirect_stdout(sys.stderr)
     try:
-        from ultralytics import YOLO
+        with quiet:
+            from ultralytics import YOLO
     except ImportError as exc:
         raise StudioError(
             "--weights needs ultralytics: pip install 'studio[vision]', or pass --predictions FILE"
@@ -211,7 +216,8 @@ def predict_ultralytics(
             f"ultralytics cannot run: torchvision does not load ({exc}); install the torchvision build "
             "that matches your torch, or pass --predictions FILE"
         ) from exc
-    model = weights if not isinstance(weights, (str, Path)) else YOLO(str(weights))
+    with quiet:
+        model = weights if not isinstance(weights, (str, Path)) else YOLO(str(weights))
     out = Predictions(source=str(weights) if isinstance(weights, (str, Path)) else "ultralytics model")
     model_names: dict[int, str] = dict(getattr(model, "names", {}) or {})
     by_name = {v: k for k, v in ds.names.items()}
@@ -226,7 +232,10 @@ def predict_ultralytics(
     images = [im for im in ds.images if im.exists]
     for start in range(0, len(images), batch):
         chunk = images[start : start + batch]
-        results = model.predict(source=[im.path for im in chunk], conf=conf, imgsz=imgsz, verbose=False, device="cpu")
+        with quiet:
+            results = model.predict(
+                source=[im.path for im in chunk], conf=conf, imgsz=imgsz, verbose=False, device="cpu"
+            )
         for im, r in zip(chunk, results, strict=True):
             b = r.boxes
             cls = [remap.get(int(c), int(c)) for c in b.cls.tolist()]
