@@ -138,6 +138,12 @@ def main_text(html: str, url: str | None = None, fallback: str | None = None) ->
     """(text, method): trafilatura's main text, or the page's visible text as a fallback."""
     text = ""
     try:
+        import lxml_html_clean  # noqa: F401  (trafilatura needs it; without it every page would fall back)
+    except ImportError as exc:
+        from studio.errors import StudioError
+
+        raise StudioError("text extraction needs lxml_html_clean: pip install lxml_html_clean (or reinstall Studio)") from exc
+    try:
         import trafilatura
 
         # trafilatura logs a warning for every page it finds too short; the fallback covers those.
