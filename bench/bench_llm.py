@@ -6,7 +6,7 @@
 2. The embedded model: prompt-processing and generation tokens/s on this machine, read from
    the llama.cpp server's own timings.
 
-    python bench/bench_llm.py [--calls 96] [--concurrency 16] [--delay 0.2] [--skip-model]
+    python bench/bench_llm.py [--calls 320] [--concurrency 16] [--delay 0.2] [--skip-model]
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def bench_model(prompt_words: int, gen_tokens: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--calls", type=int, default=96)
+    ap.add_argument("--calls", type=int, default=320)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--delay", type=float, default=0.2)
     ap.add_argument("--skip-model", action="store_true")
