@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 import sys
-from collections.abc import Iterator
 
 import click
 
-from studio.cli.common import Ctx, emit_json, emit_table, json_option, pass_ctx
+from studio.cli.common import Ctx, emit_json, emit_table, json_option, pass_ctx, stage_progress
 from studio.errors import StudioError
 
 
@@ -23,27 +21,7 @@ def _parse_split(value: str) -> tuple[float, float, float]:
     return parts  # type: ignore[return-value]
 
 
-@contextlib.contextmanager
-def _progress() -> Iterator[object]:
-    """A progress callback drawing rich bars on stderr, or None when stderr is not a terminal."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    tasks: dict[str, object] = {}
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=Console(stderr=True), transient=True,
-    ) as bar:  # fmt: skip
-
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)  # type: ignore[arg-type]
-
-        yield update
+_progress = stage_progress
 
 
 @click.command()
