@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "studio.cli.review",
     "studio.cli.flows",
     "studio.cli.app",
+    "studio.cli.synth",
     "studio.cli.collect",
     "studio.cli.ner",
     "studio.cli.boxes",

@@ -48,6 +48,7 @@ _progress = stage_progress
     is_flag=True,
     help="Let synthetic documents go to validation/test too (default: train only).",
 )
+@click.option("--exclude-synthetic", is_flag=True, help="Leave synthetic documents (studio synth) out of the release.")
 @click.option(
     "--boxes",
     "boxes",
@@ -67,6 +68,7 @@ def release(
     split: str,
     align: str,
     synthetic_everywhere: bool,
+    exclude_synthetic: bool,
     boxes: str | None,
     rationale: str,
     as_json: bool,
@@ -99,6 +101,7 @@ def release(
         split=_parse_split(split),
         align=align,  # type: ignore[arg-type]
         synthetic_to_train=not synthetic_everywhere,
+        exclude_synthetic=exclude_synthetic,
         rationale=rationale,
     )
     approved = store.approved_guideline()

@@ -142,7 +142,9 @@ def main_text(html: str, url: str | None = None, fallback: str | None = None) ->
     except ImportError as exc:
         from studio.errors import StudioError
 
-        raise StudioError("text extraction needs lxml_html_clean: pip install lxml_html_clean (or reinstall Studio)") from exc
+        raise StudioError(
+            "text extraction needs lxml_html_clean: pip install lxml_html_clean (or reinstall Studio)"
+        ) from exc
     try:
         import trafilatura
 

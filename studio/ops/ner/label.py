@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from studio.errors import InvalidState
 from studio.llm import LLM, LLMResult, Request
@@ -27,6 +27,9 @@ from studio.ops.ner.parse import ParseFailure, answer_json_schema, parse_answer
 from studio.ops.ner.sources import Gazetteer
 from studio.schema import Document, Guideline, Proposal, Span
 from studio.store import Store
+
+if TYPE_CHECKING:
+    from studio.ops.embed import Backend
 
 Progress = Callable[[str, float | None], None]
 _SENT_END = re.compile(r"(?<=[.!?。！？])\s+|\n\s*\n|\n")
@@ -142,6 +145,7 @@ class FewShot:
         mode: str,
         max_chars: int = 500,
         guideline: Guideline | None = None,
+        similarity: Backend | None = None,
     ) -> None:
         self.k = k
         self.mode = mode
@@ -159,7 +163,11 @@ class FewShot:
                     break
         self._vec: Any = None
         self._mat: Any = None
-        if self.examples and mode == "similar" and k:
+        # An optional similarity backend (studio.ops.embed) replaces the TF-IDF below.
+        self._sim = similarity if self.examples and mode == "similar" and k else None
+        if self._sim is not None:
+            self._mat = self._sim.encode([e["text"] for e in self.examples])
+        elif self.examples and mode == "similar" and k:
             from sklearn.feature_extraction.text import TfidfVectorizer
 
             self._vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
@@ -169,9 +177,14 @@ class FewShot:
         base = [self.base] if self.base and len(self.examples) < self.k else []
         if not self.k or not self.examples:
             return base
-        if self._vec is None:
+        if self._sim is not None:
+            from studio.ops.embed import cosine
+
+            sims = cosine(self._mat, self._sim.encode([text])).ravel()
+        elif self._vec is None:
             return base + self.examples[: self.k - len(base)]
-        sims = (self._mat @ self._vec.transform([text]).T).toarray().ravel()
+        else:
+            sims = (self._mat @ self._vec.transform([text]).T).toarray().ravel()
         order = sorted(range(len(sims)), key=lambda i: (-sims[i], i))
         # the least similar first, the most similar last (closest to the text to label)
         return base + [self.examples[i] for i in order[: self.k - len(base)]][::-1]

@@ -130,6 +130,9 @@ def build_release(
     as_of = int(store.conn.execute("SELECT COALESCE(MAX(id), 0) FROM decisions").fetchone()[0])
 
     docs, invalid = load_docs(store, progress)
+    n_synthetic = sum(d.synthetic for d in docs)
+    if opts.exclude_synthetic:
+        docs = [d for d in docs if not d.synthetic]
     docs, pii_info = apply_pii(docs, opts.pii, progress)
     plan = plan_splits(docs, opts.split, opts.seed, opts.near_dup_threshold, opts.synthetic_to_train, progress)
     by_split = formats.split_lists(docs, plan.assignment, SPLITS)
@@ -161,6 +164,10 @@ def build_release(
 
         info = _info(store, guideline, g_version, version, license_id, opts, docs, plan, split_counts, as_of)
         info.update(pii=pii_info, exporters=reports, invalid_spans=invalid)
+        if n_synthetic:  # only then: releases without synthetic data stay byte for byte as before
+            info["synthetic"] = stats.synthetic_share(
+                docs, plan.assignment, SPLITS, n_synthetic - sum(d.synthetic for d in docs)
+            )
         info["token_formats"] = {
             "entities": tok.entities,
             "adjusted": sum(1 for m in tok.misaligned if m["status"] == "adjusted"),

@@ -112,6 +112,8 @@ def render(info: dict[str, Any], guideline: Guideline) -> str:
     rows = [[lab, *(c[s] for s in splits), c["total"]] for lab, c in info["label_counts"].items()]
     parts.append("\nSpans per label and split:\n\n" + _table(["label", *splits, "total"], rows))
 
+    if info.get("synthetic"):
+        parts.append(_synthetic_section(info["synthetic"], splits))
     parts.append("\n## Files\n\n")
     parts.append(
         "- `data/<split>.jsonl`: one document per line: `id`, `split`, `text`, `spans` (`start`, `end` character "
@@ -226,3 +228,20 @@ def render(info: dict[str, Any], guideline: Guideline) -> str:
     name, url = licenses.KNOWN.get(info["license"], ("custom license", ""))
     parts.append(f"\n## License\n\n`{info['license']}` ({name}){f', {url}' if url else ''}. See `LICENSE`.\n")
     return "\n".join(p.strip("\n") + "\n" for p in parts)
+
+
+def _synthetic_section(syn: dict[str, Any], splits: list[str]) -> str:
+    """Synthetic share: how much of each label a reader would be training on that a model wrote."""
+    text = "\nSynthetic share (documents written by `studio synth`, reviewed like the rest): " + ", ".join(
+        f"{s} {syn['documents'].get(s, 0)}" for s in splits
+    )
+    text += f" documents; {syn['excluded']} synthetic documents left out of this release.\n\n"
+    rows = [
+        [
+            lab,
+            *(c.get(s, 0) for s in splits),
+            f"{c['total']}/{c['of']} ({_pct(c['total'] / c['of'] if c['of'] else None)})",
+        ]
+        for lab, c in syn["spans"].items()
+    ]
+    return text + _table(["label", *splits, "synthetic/all"], rows)

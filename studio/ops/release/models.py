@@ -24,6 +24,7 @@ class ReleaseOptions(BaseModel):
     split: tuple[float, float, float] = (0.8, 0.1, 0.1)
     align: Literal["expand", "contract"] = "expand"
     synthetic_to_train: bool = True
+    exclude_synthetic: bool = False  # leave documents made by `studio synth` out of the release
     near_dup_threshold: float = Field(default=0.7, gt=0.0, le=1.0)
     rationale: str = ""
 

@@ -146,3 +146,29 @@ def label_counts(
         for s in d.spans:
             out[s.label][assignment[d.id]] += 1
     return {lab: {**{sp: out[lab][sp] for sp in splits}, "total": sum(out[lab].values())} for lab in sorted(out)}
+
+
+def synthetic_share(
+    docs: Sequence[ReleaseDoc], assignment: dict[int, str], splits: Sequence[str], excluded: int
+) -> dict[str, Any]:
+    """Synthetic documents per split and synthetic spans per label and split (with the totals to compare)."""
+    documents = Counter(assignment[d.id] for d in docs if d.synthetic)
+    spans: dict[str, Counter[str]] = defaultdict(Counter)
+    totals: dict[str, Counter[str]] = defaultdict(Counter)
+    for d in docs:
+        for s in d.spans:
+            totals[s.label][assignment[d.id]] += 1
+            if d.synthetic:
+                spans[s.label][assignment[d.id]] += 1
+    return {
+        "excluded": excluded,
+        "documents": {sp: documents[sp] for sp in splits},
+        "spans": {
+            lab: {
+                **{sp: spans[lab][sp] for sp in splits},
+                "total": sum(spans[lab].values()),
+                "of": sum(totals[lab].values()),
+            }
+            for lab in sorted(totals)
+        },
+    }

