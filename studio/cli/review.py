@@ -31,12 +31,18 @@ def review(c: Ctx, limit: int | None, min_confidence: float) -> None:
     store = c.store()
     from studio.ops.review import review_queue
 
-    done = 0
-    last: list[int] = []
-    for p in review_queue(store):
-        if limit and done >= limit:
-            break
-        if (p.confidence or 0) < min_confidence:
+    queue = review_queue(store)
+    again: list[int] = []  # proposals whose decision was undone: shown again first
+    done: list[tuple[int, int]] = []  # (proposal id, decision id), newest last
+    while not limit or len(done) < limit:
+        if again:
+            p = store.proposal(again.pop())
+        else:
+            p = next(queue, None)
+            if p is None:
+                click.echo(f"Reviewed {len(done)}. No more pending proposals.")
+                return
+        if p.status != "pending" or (p.confidence or 0) < min_confidence:
             continue
         doc = store.document(int(p.document_id or 0))
         span = p.payload["span"]
@@ -47,30 +53,31 @@ def review(c: Ctx, limit: int | None, min_confidence: float) -> None:
             key = click.prompt("a/x/e/s/u/q", default="a", show_default=False).strip().lower()[:1]
             try:
                 if key == "a":
-                    last.append(store.accept_span(p.id or 0, c.actor).id or 0)
+                    done.append((p.id or 0, store.accept_span(p.id or 0, c.actor).id or 0))
                 elif key == "x":
                     reason = click.prompt("reason (optional)", default="", show_default=False)
-                    last.append(store.decide(p.id or 0, c.actor, "reject", reason).id or 0)
+                    done.append((p.id or 0, store.decide(p.id or 0, c.actor, "reject", reason).id or 0))
                 elif key == "e":
                     rng = click.prompt("start:end", default=f"{span['start']}:{span['end']}")
                     lab = click.prompt("label", default=span["label"])
                     a, b = (int(x) for x in rng.split(":"))
-                    last.append(store.accept_span(p.id or 0, c.actor, edited=Span(start=a, end=b, label=lab)).id or 0)
+                    edited = Span(start=a, end=b, label=lab)
+                    done.append((p.id or 0, store.accept_span(p.id or 0, c.actor, edited=edited).id or 0))
                 elif key == "u":
-                    if not last:
+                    if not done:
                         click.echo("nothing to undo")
                         continue
-                    store.undo(last.pop(), c.actor)
-                    click.echo("undone")
-                    continue
+                    pid, decision_id = done.pop()
+                    store.undo(decision_id, c.actor)
+                    click.echo(f"undone; proposal #{pid} comes back")
+                    again += [p.id or 0, pid]  # the undone one first, then this one
                 elif key == "q":
-                    click.echo(f"Reviewed {done}.")
+                    click.echo(f"Reviewed {len(done)}.")
                     return
                 break
             except (ValueError, StudioError) as exc:
                 click.echo(f"  {exc}")
-        done += int(key != "s")
-    click.echo(f"Reviewed {done}. No more pending proposals." if not limit or done < limit else f"Reviewed {done}.")
+    click.echo(f"Reviewed {len(done)}.")
 
 
 COMMANDS = [review]

@@ -1,0 +1,51 @@
+"""The headless review: answers typed on the terminal become decisions, in queue order."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from studio.ops.review import review_queue
+from studio.schema import Document, Proposal, Span
+from studio.store import Store
+
+
+def _project(root: Path) -> list[int]:
+    s = Store.init(root)
+    s.start_session("setup")
+    ids = []
+    for text, sub, label in [
+        ("Apple makes phones.", "Apple", "ORG"),
+        ("Samsung sells TVs.", "Samsung", "ORG"),
+        ("Google wins.", "wins", "ORG"),
+    ]:
+        doc_id, _ = s.add_document(Document(text=text))
+        start = text.index(sub)
+        span = Span(start=start, end=start + len(sub), label=label, text=sub)
+        ids += s.add_proposals(
+            [Proposal(kind="span", document_id=doc_id, payload={"span": span.model_dump()}, confidence=0.8)]
+        )
+    # a query ranks the third document first
+    s.record("tool", "query.run", [], {"items": [{"rank": 1, "document_id": 3, "item": "3", "score": 0.9}]})
+    assert [p.document_id for p in review_queue(s)] == [3, 1, 2]
+    s.close()
+    return ids
+
+
+def test_review_answers_become_decisions(tmp_path: Path) -> None:
+    ids = _project(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "studio", "--project", str(tmp_path), "--user", "ann", "review"],
+        input="x\nnot a company\na\nu\na\nq\n", capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    s = Store.open(tmp_path)
+    third, first, second = ids[2], ids[0], ids[1]
+    assert s.proposal(third).status == "rejected"  # the ranked document came first
+    assert s.proposal(first).status == "accepted"  # accepted, undone, accepted again
+    assert s.proposal(second).status == "pending"  # quit before it
+    actions = [d.action for d in s.decisions(actor="human:ann")]
+    assert actions == ["label.reject", "label.accept", "label.undo", "label.accept"]
+    assert s.decisions(action="label.reject")[0].rationale == "not a company"
+    s.close()
