@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
 
-from studio.cli.common import Ctx, echo_err, emit_json, emit_table, json_option, pass_ctx
+from studio.cli.common import Ctx, echo_err, emit_json, emit_table, json_option, pass_ctx, stage_progress
 from studio.errors import StudioError
 
 MAX_WARNINGS = 20
@@ -18,19 +17,8 @@ MAX_WARNINGS = 20
 @contextlib.contextmanager
 def _progress(what: str) -> Iterator[Callable[[int, int], None] | None]:
     """A rich progress bar on stderr when it is a terminal; otherwise no callback."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(what, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
+    with stage_progress() as update:
+        yield (lambda done, total: update(what, done, total)) if update else None
 
 
 @click.command("eval")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import random
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +33,7 @@ from studio.ops.boxes.cleanse import SETTING, fix_proposals
 from studio.ops.boxes.io import read_dataset, resolve_source, write_coco, write_yolo
 from studio.ops.boxes.model import BoxDataset, Format, ImageLabels
 from studio.ops.release.models import SPLITS, ExportContext, ExportReport, Progress
+from studio.ops.release.splits import assign_groups
 from studio.schema import Box, Model, Proposal
 from studio.store import Store
 
@@ -189,27 +189,10 @@ def assign_splits(
         strata[min((rarest(it) for it in group), key=lambda s: rank.get(s, (math.inf, -1)))].append(group)
 
     assignment: dict[str, str] = {}
-    total, n_total = [0, 0, 0], 0
-    for stratum in sorted(strata, key=lambda s: (sum(len(g) for g in strata[s]), s)):  # rare strata first
-        members = sorted(strata[stratum], key=lambda g: g[0].file)
-        random.Random(f"{seed}:{stratum}").shuffle(members)
-        members.sort(key=len, reverse=True)  # stable: big groups first, shuffled among equals
-        local, n_local = [0, 0, 0], 0
-        for group in members:
-            size = len(group)
-            scores = [
-                (fractions[k] * (n_local + size) - local[k]) + (fractions[k] * (n_total + size) - total[k])
-                if fractions[k] > 0
-                else -math.inf
-                for k in range(3)
-            ]
-            k = max(range(3), key=lambda j: (scores[j], -j))
-            local[k] += size
-            total[k] += size
-            n_local += size
-            n_total += size
-            for it in group:
-                assignment[it.file] = SPLITS[k]
+    ordered = {k: sorted(v, key=lambda g: g[0].file) for k, v in strata.items()}
+    for group, split in assign_groups(ordered, fractions, seed):
+        for it in group:
+            assignment[it.file] = split
     dup = sum(len(g) for g in groups.values() if len(g) > 1)
     return assignment, len(groups), dup
 

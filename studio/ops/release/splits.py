@@ -14,7 +14,8 @@ import random
 import re
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence, Sized
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -186,32 +187,10 @@ def plan_splits(
         stratum = min((rare[i] for i in group), key=lambda lab: (freq[lab], lab))
         strata[stratum].append(group)
 
-    target = fractions
-    total = [0, 0, 0]
-    n_total = 0
-    # Rare strata first, so their few groups are spread before the big strata fill the splits.
-    order = sorted(strata, key=lambda s: (sum(len(g) for g in strata[s]), s))
-    for stratum in order:
-        groups = sorted(strata[stratum], key=lambda g: docs[g[0]].id)
-        random.Random(f"{seed}:{stratum}").shuffle(groups)
-        groups.sort(key=len, reverse=True)  # stable: big groups first, shuffled order among equals
-        local = [0, 0, 0]
-        n_local = 0
-        for group in groups:
-            size = len(group)
-            scores = [
-                (target[k] * (n_local + size) - local[k]) + (target[k] * (n_total + size) - total[k])
-                if target[k] > 0
-                else float("-inf")
-                for k in range(3)
-            ]
-            k = max(range(3), key=lambda j: (scores[j], -j))
-            local[k] += size
-            total[k] += size
-            n_local += size
-            n_total += size
-            for i in group:
-                assignment[docs[i].id] = SPLITS[k]
+    ordered = {k: sorted(v, key=lambda g: docs[g[0]].id) for k, v in strata.items()}
+    for group, split in assign_groups(ordered, fractions, seed):
+        for i in group:
+            assignment[docs[i].id] = split
     return SplitPlan(
         assignment=dict(sorted(assignment.items())),
         groups=len(members),
@@ -220,3 +199,38 @@ def plan_splits(
         synthetic_docs=synthetic,
         strata={s: sum(len(g) for g in strata[s]) for s in sorted(strata)},
     )
+
+
+G = TypeVar("G", bound=Sized)
+
+
+def assign_groups(
+    strata: dict[str, list[G]], fractions: tuple[float, float, float], seed: int
+) -> Iterator[tuple[G, str]]:
+    """Seeded, stratified, greedy assignment of leakage groups to splits.
+
+    `strata` maps a stratum to its groups in a stable order. Rare strata go first, so their few
+    groups are spread before the big strata fill the splits; inside a stratum the groups are
+    shuffled by (seed, stratum), then taken biggest first, each to the split furthest below its
+    target share (within the stratum and overall).
+    """
+    total, n_total = [0, 0, 0], 0
+    for stratum in sorted(strata, key=lambda s: (sum(len(g) for g in strata[s]), s)):
+        groups = list(strata[stratum])
+        random.Random(f"{seed}:{stratum}").shuffle(groups)
+        groups.sort(key=len, reverse=True)  # stable: big groups first, shuffled order among equals
+        local, n_local = [0, 0, 0], 0
+        for group in groups:
+            size = len(group)
+            scores = [
+                (fractions[k] * (n_local + size) - local[k]) + (fractions[k] * (n_total + size) - total[k])
+                if fractions[k] > 0
+                else float("-inf")
+                for k in range(3)
+            ]
+            k = max(range(3), key=lambda j: (scores[j], -j))
+            local[k] += size
+            total[k] += size
+            n_local += size
+            n_total += size
+            yield group, SPLITS[k]
