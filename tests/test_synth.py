@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -32,15 +33,14 @@ CORPUS = [
 GOOD = {
     "sentences": [
         {
+            # The v2 shape: the target mentions first, then the other entities.
+            "mentions": ["Tim Cook", "Satya Nadella"],
             "text": "Tim Cook met Satya Nadella in Seattle last week.",
-            "entities": [
-                {"text": "Tim Cook", "label": "PERSON"},
-                {"text": "Satya Nadella", "label": "PERSON"},
-                {"text": "Seattle", "label": "LOC"},
-            ],
+            "entities": [{"text": "Seattle", "label": "LOC"}],
         },
         {
-            # "Jensen Huang" is not in the sentence: dropped and counted; the sentence stays.
+            # The v1 shape (no "mentions") still reads. "Jensen Huang" is not in the sentence:
+            # dropped and counted; the sentence stays.
             "text": "Lisa Su told reporters the chips ship in May.",
             "entities": [{"text": "Lisa Su", "label": "PERSON"}, {"text": "Jensen Huang", "label": "PERSON"}],
         },
@@ -86,6 +86,8 @@ def test_synth_keeps_good_sentences_and_drops_the_rest(project: Store) -> None:
     prompt = stub.hits[0]["messages"][-1]["content"]
     assert "Real document:" in prompt and "PERSON" in prompt
     assert stub.hits[0]["response_format"]["type"] == "json_schema"
+    sent_schema = stub.hits[0]["response_format"]["json_schema"]["schema"]["$defs"]["SynthSentence"]
+    assert sent_schema["required"][0] == "mentions" and sent_schema["properties"]["mentions"]["minItems"] == 1
 
     assert report.generated == 5 and report.kept == 2
     assert report.dropped == {"empty": 0, "no_target_label": 1, "copy": 1, "near_duplicate": 1}
@@ -93,12 +95,12 @@ def test_synth_keeps_good_sentences_and_drops_the_rest(project: Store) -> None:
     docs = list(project.documents(source="synthetic"))
     assert [d.text for d in docs] == [s["text"] for s in GOOD["sentences"][:2]]
     prov = docs[0].provenance
-    assert prov["synthetic"] is True and prov["label"] == "PERSON" and prov["prompt"] == "synth.v1"
-    assert prov["model"].endswith("#stub") and prov["seed"] == 0
+    assert prov["synthetic"] is True and prov["label"] == "PERSON" and prov["prompt"] == "synth.v2"
+    assert prov["llm"].endswith("#stub") and prov["model"] and prov["seed"] == 0
 
     props = project.proposals(kind="span")
     assert len(props) == report.proposals == 4
-    assert all(p.status == "pending" and p.source == "synth:synth.v1" for p in props)
+    assert all(p.status == "pending" and p.source == "synth:synth.v2" for p in props)
     spans = {(project.document(p.document_id or 0).text[p.payload["span"]["start"] : p.payload["span"]["end"]],
               p.payload["span"]["label"]) for p in props}  # fmt: skip
     assert spans == {("Tim Cook", "PERSON"), ("Satya Nadella", "PERSON"), ("Seattle", "LOC"), ("Lisa Su", "PERSON")}
@@ -119,7 +121,7 @@ def test_malformed_output_fails_clearly_and_stores_nothing(project: Store) -> No
 
 
 def _studio(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """The real entry point in-process (the command is added here until the lead registers it)."""
+    """The real entry point in-process."""
     from studio.cli import main
 
     try:
@@ -132,10 +134,6 @@ def _studio(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
 
 
 def test_synth_cli(project: Store, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    from studio.cli import cli
-    from studio.cli.synth import synth
-
-    monkeypatch.setitem(cli.commands, "synth", synth)
     monkeypatch.setenv("STUDIO_EMBED", "hashed")
     root = str(project.root)
     with OpenAIStub(respond=lambda req: json.dumps(GOOD)) as stub:
@@ -183,3 +181,51 @@ def test_release_keeps_synthetic_out_of_test_and_can_exclude_it(project: Store) 
     assert "Tim Cook" not in lines
     info2 = json.loads((Path(res2.path) / "release.json").read_text())
     assert info2["synthetic"]["excluded"] == 2
+
+
+def test_replayed_real_synth_session(tmp_path: Path) -> None:
+    """A synth run recorded with the embedded model (Qwen2.5-Coder-1.5B, `synth.v2`), replayed.
+
+    Ten fixture sentences carry approved gold spans (five PERSON, under the 20 that make a label
+    thin); the model wrote six PERSON sentences. Every kept sentence is a synthetic document whose spans
+    index its text exactly; the mention the model invented but never wrote ("Satya Nadella" in
+    the Meta sentence) is dropped; the near-repeat of an earlier sentence is dropped; nothing is
+    approved. Re-record with `python -m tests.sessions record synth_en`.
+    """
+    from tests import sessions
+
+    store, out = sessions.replay("synth_en", tmp_path)
+    report = out["report"]
+    assert report.labels == ["PERSON"] and report.llm_calls == 1 and report.generated == 6
+    assert report.kept + sum(report.dropped.values()) == report.generated
+    assert report.dropped["near_duplicate"] == 1 and report.entities_not_in_text == 1
+    assert report.kept == len(report.documents) == 5
+
+    synthetic = list(store.documents(source="synthetic"))
+    assert [d.id for d in synthetic] == report.documents
+    corpus = [d.text for d in store.documents() if d.source != "synthetic"]
+    for doc in synthetic:
+        assert doc.provenance["synthetic"] is True and doc.provenance["prompt"] == "synth.v2"
+        assert doc.provenance["model"] == "qwen2.5-coder-1.5b-instruct-q4_k_m" and doc.provenance["seed"] == 7
+        assert doc.text not in corpus
+    props = [p for p in store.proposals(kind="span") if p.source == "synth:synth.v2"]
+    assert len(props) == report.proposals and all(p.status == "pending" for p in props)
+    persons = set()
+    for p in props:
+        span = p.payload["span"]
+        assert store.document(p.document_id or 0).text[span["start"] : span["end"]] == span["text"]
+        if span["label"] == "PERSON":
+            persons.add(span["text"])
+    assert {"Tim Cook", "Mark Zuckerberg", "Jensen Huang"} <= persons
+    # "Meta" was among the model's PERSON picks but annotated ORG: it stays ORG.
+    assert not any(p.payload["span"]["text"] == "Meta" and p.payload["span"]["label"] == "PERSON" for p in props)
+    # No two kept sentences are near-copies of each other under the backend that judged them.
+    from studio.ops.embed import HashedNgrams, cosine
+
+    vecs = HashedNgrams().encode([d.text for d in synthetic])
+    sims = cosine(vecs, vecs) - np.eye(len(synthetic))
+    assert sims.max() < report.threshold
+    gold = sum(
+        len(json.loads(line)["spans"]) for line in (FIXTURES / "ner" / "tech_news.jsonl").read_text().splitlines()[:10]
+    )
+    assert store.status()["approved_labels"] == gold  # synthetic spans await review

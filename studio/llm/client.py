@@ -173,10 +173,12 @@ class LLM:
                 self._log(req, params, rhash, None, str(exc))
                 raise
         usage = getattr(message, "usage_metadata", None) or {}
+        meta = getattr(message, "response_metadata", None) or {}
         result = LLMResult(
-            finish_reason=(getattr(message, "response_metadata", None) or {}).get("finish_reason"),
+            finish_reason=meta.get("finish_reason"),
             text=str(message.content),
-            model=self.model_name,
+            # a replayed answer names the model that really wrote it
+            model=(meta.get("model_name") if self.spec.kind == "replay" else None) or self.model_name,
             prompt_tokens=usage.get("input_tokens"),
             completion_tokens=usage.get("output_tokens"),
             latency_ms=(time.perf_counter() - t0) * 1000,

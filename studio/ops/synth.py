@@ -41,7 +41,11 @@ class SynthEntity(BaseModel):
 
 
 class SynthSentence(BaseModel):
+    """One sentence. The target label's mentions come first, so a small model picks the names and
+    then writes around them; `entities` holds every other mention (any label)."""
+
     model_config = ConfigDict(extra="ignore")
+    mentions: list[str] = Field(default_factory=list, max_length=5)
     text: str
     entities: list[SynthEntity] = Field(default_factory=list)
 
@@ -78,6 +82,25 @@ class SynthReport(BaseModel):
     entities_not_in_text: int = 0
     entities_unknown_label: int = 0
     llm_calls: int = 0
+
+
+def answer_schema(labels: list[str], n: int) -> dict[str, Any]:
+    """The JSON schema the server enforces: stricter than `SynthAnswer`, which also reads answers
+    from servers that ignore schemas. Every sentence must name its target mentions first (at
+    least one), and entity labels must be the guideline's."""
+    schema = SynthAnswer.model_json_schema()
+    defs = schema["$defs"]
+    sent = defs["SynthSentence"]
+    sent["required"] = ["mentions", "text", "entities"]
+    sent["properties"]["mentions"] = {
+        "type": "array",
+        "items": {"type": "string", "minLength": 1},
+        "minItems": 1,
+        "maxItems": 3,
+    }
+    defs["SynthEntity"]["properties"]["label"] = {"type": "string", "enum": labels}
+    schema["properties"]["sentences"].update({"minItems": 1, "maxItems": n})
+    return schema
 
 
 def approved_counts(store: Store) -> dict[str, int]:
@@ -143,13 +166,19 @@ def synthesize(
 
     # Ask for every label first: a malformed answer fails the run before anything is stored.
     answers: list[tuple[str, SynthAnswer, list[int]]] = []
+    models: set[str] = set()
     for i, label in enumerate(targets):
-        messages = prompt.render(guideline=guideline, label=label, n=s.n, examples=_style_examples(store, label, s))
-        req = Request(
-            messages, operation=f"synth:{prompt.id}", temperature=s.temperature, max_tokens=s.max_tokens, seed=s.seed
+        target = next(lab for lab in guideline.labels if lab.name == label)
+        messages = prompt.render(
+            guideline=guideline, label=label, target=target, n=s.n, examples=_style_examples(store, label, s)
         )
+        req = Request(
+            messages, operation=f"synth:{prompt.id}", temperature=s.temperature, max_tokens=s.max_tokens, seed=s.seed,
+            schema=answer_schema(names, s.n), schema_name="SynthAnswer",
+        )  # fmt: skip
         answer, results = llm.structured_model(req, SynthAnswer)
         report.llm_calls += len(results)
+        models.update(r.model for r in results if r.model)
         answers.append((label, answer, [r.call_id or 0 for r in results]))
         if on_progress:
             on_progress(f"asked for {label}", (i + 1) / (len(targets) + 1))
@@ -166,7 +195,10 @@ def synthesize(
             if not text:
                 report.dropped["empty"] += 1
                 continue
-            mentions = []
+            # A target mention the model also lists under another label (it chose "Meta" as a
+            # PERSON, then annotated it ORG) keeps the entity's label: that is the annotation.
+            other = {e.text.strip() for e in sent.entities if e.label != label}
+            mentions = [Mention(text=m, label=label) for m in sent.mentions if m.strip() and m.strip() not in other]
             for e in sent.entities:
                 if e.label in names:
                     mentions.append(Mention(text=e.text, label=e.label))
@@ -191,10 +223,11 @@ def synthesize(
             kept_vecs.append(vec)
     report.kept = len(kept)
 
-    model = llm.spec.describe()
+    # The model that wrote the text (the recorded one when replaying), then the spec it came through.
+    model = ", ".join(sorted(models)) or llm.spec.describe()
     with store.transaction():
         for label, text, spans, call_ids in kept:
-            prov = {"synthetic": True, "model": model, "prompt": prompt.id, "seed": s.seed, "label": label,
+            prov = {"synthetic": True, "model": model, "llm": llm.spec.describe(), "prompt": prompt.id, "seed": s.seed, "label": label,
                     "batch": report.batch}  # fmt: skip
             doc_id, is_new = store.add_document(Document(text=text, source="synthetic", provenance=prov))
             if not is_new:  # the same text already stored: it was counted as a copy above
@@ -232,16 +265,3 @@ def synthesize(
     if on_progress:
         on_progress(f"kept {report.kept}/{report.generated} sentences", 1.0)
     return report
-
-
-def _payload(a: Any, call_ids: list[int], prompt_id: str, version: int) -> dict[str, Any]:
-    return {
-        "span": a.span.model_dump(),
-        "sources": {"synth": 1.0},
-        "context": "",
-        "method": a.method,
-        "llm_call_ids": sorted(set(call_ids)),
-        "prompt": prompt_id,
-        "guideline_version": version,
-        "synthetic": True,
-    }
