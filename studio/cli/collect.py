@@ -185,10 +185,12 @@ def crawls(c: Ctx, as_json: bool) -> None:
 @click.option("--column", default="text", show_default=True, help="The text column of .csv files.")
 @click.option("--lang", default="en", show_default=True, help="Language of the documents (a .jsonl 'lang' wins).")
 @click.option("--per-line", is_flag=True, help="In .txt files, one document per non-empty line (default: per file).")
+@click.option("--near-dups/--no-near-dups", default=True, show_default=True,
+              help="Report new documents that nearly copy another document.")  # fmt: skip
 @json_option
 @pass_ctx
 def import_cmd(
-    c: Ctx, paths: tuple[Path, ...], field: str, column: str, lang: str, per_line: bool, as_json: bool
+    c: Ctx, paths: tuple[Path, ...], field: str, column: str, lang: str, per_line: bool, near_dups: bool, as_json: bool
 ) -> None:
     """Import documents from .txt, .jsonl, .csv and .html files, or folders of them.
 
@@ -204,7 +206,7 @@ def import_cmd(
     """
     from studio.ops.collect.importer import ImportProgress, ImportSettings, import_paths
 
-    settings = ImportSettings(field=field, column=column, lang=lang, per_line=per_line)
+    settings = ImportSettings(field=field, column=column, lang=lang, per_line=per_line, near_dups=near_dups)
     bar = _progress_bar(0, "import")
 
     def on_progress(p: ImportProgress) -> None:
@@ -227,6 +229,13 @@ def import_cmd(
     )
     if result.skipped_files:
         click.echo(f"Skipped {len(result.skipped_files)} files of other types (e.g. {result.skipped_files[0]}).")
+    if result.near_duplicates:
+        shown = ", ".join(f"{d['document_id']}~{d['of']}" for d in result.near_duplicates[:10])
+        more = " ..." if len(result.near_duplicates) > 10 else ""
+        click.echo(
+            f"{len(result.near_duplicates)} new documents nearly copy another ({result.similarity} similarity; "
+            f"new~existing: {shown}{more}). They were kept: see studio dups."
+        )
     for e in result.errors[:50]:
         click.echo(f"  {e}")
     if len(result.errors) > 50:

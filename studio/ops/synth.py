@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from studio.errors import InvalidState, StudioError
 from studio.llm import LLM, Request
 from studio.llm.prompts import load_prompt
-from studio.ops.embed import Backend, cosine, similarity_backend
+from studio.ops.embed import THRESHOLDS, Backend, cosine, similarity_backend
 from studio.ops.ner.align import align_mentions
 from studio.ops.ner.label import chunk_text
 from studio.ops.ner.parse import Mention
@@ -28,10 +28,6 @@ from studio.schema import Document, Proposal
 from studio.store import Store
 
 Progress = Callable[[str, float | None], None]
-# Near-copy thresholds per backend (cosine). Hashed n-grams: a corpus sentence with a clause
-# added scores ~0.87, unrelated news sentences ~0.2-0.3. MiniLM: paraphrases score ~0.75, so
-# only near-verbatim reuse reaches 0.9.
-THRESHOLDS = {"hashed": 0.8, "minilm": 0.9}
 
 
 class SynthEntity(BaseModel):

@@ -42,6 +42,7 @@ class ImportSettings(BaseModel):
     column: str = Field(default="text", description="the text column of .csv files")
     lang: str = "en"
     per_line: bool = Field(default=False, description=".txt: one document per non-empty line")
+    near_dups: bool = Field(default=True, description="report new documents that nearly copy stored ones")
 
 
 class ImportIssue(BaseModel):
@@ -69,6 +70,9 @@ class ImportResult(BaseModel):
     by_format: dict[str, int] = Field(default_factory=dict)
     errors: list[ImportIssue] = Field(default_factory=list)
     skipped_files: list[str] = Field(default_factory=list)  # in folders, of a type we do not read
+    # new documents that nearly copy another document (stored before or imported now): kept, reported
+    near_duplicates: list[dict[str, Any]] = Field(default_factory=list)
+    similarity: str | None = None  # the backend that judged them
 
 
 class _Undecodable(Exception):
@@ -288,10 +292,13 @@ def import_paths(
     files = _iter_files([p.resolve() for p in roots], result)
     batch: list[Document] = []
 
+    new_ids: list[int] = []
+
     def flush() -> None:
         if batch:
-            for _, is_new in store.add_documents(batch, actor="tool", rationale="import"):
+            for doc_id, is_new in store.add_documents(batch, actor="tool", rationale="import"):
                 if is_new:
+                    new_ids.append(doc_id)
                     result.imported += 1
                 else:
                     result.duplicates += 1
@@ -336,6 +343,8 @@ def import_paths(
                 )
             )
     flush()
+    if s.near_dups and new_ids:
+        _near_duplicates(store, new_ids, result)
     store.record(
         "tool",
         "import.run",
@@ -351,6 +360,30 @@ def import_paths(
             },
             "by_format": result.by_format,
             "errors": [str(e) for e in result.errors[:100]],
+            "near_duplicates": result.near_duplicates[:1000],
+            "similarity": result.similarity,
         },
     )
     return result
+
+
+def _near_duplicates(store: Store, new_ids: list[int], result: ImportResult) -> None:
+    """Pair each new document with the most similar other document it nearly copies, if any.
+
+    Exact copies never get here (same content hash: skipped as duplicates); this catches the same
+    article with a different footer, a re-export with fixed typos, a crawled page imported again.
+    """
+    from studio.ops.dedup import find_near_duplicates
+
+    report = find_near_duplicates(store, only=new_ids)
+    result.similarity = report.backend
+    fresh = set(new_ids)
+    best: dict[int, tuple[int, float]] = {}
+    for p in report.pairs:
+        # the newer document of a pair is the near-copy; both may be new (two copies in one import)
+        doc, of = (p.b, p.a) if p.b in fresh else (p.a, p.b)
+        if doc in fresh and (doc not in best or p.similarity > best[doc][1]):
+            best[doc] = (of, p.similarity)
+    result.near_duplicates = [
+        {"document_id": d, "of": of, "similarity": round(sim, 4)} for d, (of, sim) in sorted(best.items())
+    ]
