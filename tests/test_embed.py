@@ -79,3 +79,36 @@ def test_few_shot_with_a_similarity_backend(store: Store) -> None:
     # k=2: the closest example comes last, next to the text to label.
     two = FewShot(store, ["ORG", "PERSON"], k=2, mode="similar", similarity=HashedNgrams())
     assert two.pick("Apple unveiled the iPhone 17.")[-1]["text"].startswith("Apple")
+
+
+PARAPHRASE = ["Apple released a new iPhone on Monday.", "On Monday, a new iPhone was launched by Apple."]
+OTHERS = ["Heavy rain flooded streets in Seoul.", "The central bank raised interest rates again."]
+
+
+def test_diversity_step_uses_the_backend(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Word TF-IDF sees the paraphrase as different (cosine ~0.43), so both land in one batch;
+    MiniLM (with the embed extra) sees ~0.91 and keeps the second out."""
+    from studio.ops.active.diversity import diverse_batch, diversity_features
+
+    texts = PARAPHRASE + OTHERS
+    monkeypatch.setenv("STUDIO_EMBED", "hashed")
+    feats, name = diversity_features(texts, store)
+    assert name == "tfidf"
+    assert diverse_batch([0, 1, 2, 3], 3, feats) == ([0, 1, 2], [])
+    if missing_parts():
+        pytest.skip(f"embed extra not installed ({', '.join(missing_parts())})")
+    monkeypatch.setenv("STUDIO_EMBED", "minilm")
+    feats, name = diversity_features(texts, store)
+    assert name == "minilm"
+    assert diverse_batch([0, 1, 2, 3], 3, feats) == ([0, 2, 3], [1])
+
+
+def test_query_names_its_diversity_features(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from studio.ops.active.query import QuerySettings, run_query
+
+    monkeypatch.setenv("STUDIO_EMBED", "hashed")
+    store.add_documents([Document(text=t) for t in PARAPHRASE + OTHERS])
+    result = run_query(store, QuerySettings(task="ner", strategy="random", batch=2))
+    assert result.diversity == "tfidf"
+    [run] = store.decisions(action="query.run")
+    assert run.payload["diversity"] == "tfidf"

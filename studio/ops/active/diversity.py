@@ -2,8 +2,9 @@
 
 A human reviewing twenty copies of the same uncertain text learns one thing twenty times. The
 greedy step walks the ranking and skips an item whose similarity to an item already chosen is
-above a threshold. Similarity is a parameter (default: cosine over TF-IDF rows), so dense
-embeddings can replace it without touching the selection.
+above a threshold. Similarity is a parameter (cosine over row-normalized features), and the
+features are MiniLM sentence embeddings when the `embed` extra is installed (paraphrases count
+as near-duplicates too), word TF-IDF rows otherwise (`diversity_features`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,21 @@ def tfidf_features(texts: Sequence[str]) -> Any:
 
     vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, lowercase=True)
     return vec.fit_transform(list(texts))
+
+
+def diversity_features(texts: Sequence[str], store: Any = None) -> tuple[Any, str]:
+    """Rows for the diversity step and the name of what made them: `minilm` sentence vectors
+    (cached in the store) with the embed extra, `tfidf` word 1-2 grams otherwise.
+
+    Hashed character n-grams, the other similarity fallback, are not used here: word TF-IDF is
+    what the diversity threshold was tuned on, and it needs no model either.
+    """
+    from studio.ops.embed import similarity_backend
+
+    backend = similarity_backend(store)
+    if backend.name == "minilm":
+        return backend.encode(list(texts)), "minilm"
+    return tfidf_features(texts), "tfidf"
 
 
 def cosine_similarity(features: Any, rows_a: Sequence[int], rows_b: Sequence[int]) -> np.ndarray:

@@ -63,6 +63,7 @@ class QueryResult(BaseModel):
     pool: int
     labeled: int
     skipped_near_duplicates: int = 0
+    diversity: str = "tfidf"  # what the diversity step compared: minilm embeddings or tfidf rows
     items: list[QueryItem]
     problems: list[str] = Field(default_factory=list)
 
@@ -134,6 +135,7 @@ def _empty_pool(task: str) -> StudioError:
 
 
 def _classification(store: Store, s: QuerySettings) -> QueryResult:
+    from studio.ops.active.diversity import diversity_features
     from studio.ops.active.textclf import TextClassifier, TextClfParams, select
 
     ids, texts = _docs(store)
@@ -146,7 +148,8 @@ def _classification(store: Store, s: QuerySettings) -> QueryResult:
     if not candidates:
         raise _empty_pool("classification")
     clf = TextClassifier(texts, TextClfParams(committee=s.committee))
-    sel = select(clf, labeled, candidates, s.strategy, s.batch, s.seed, classes, s.threshold)
+    features, diversity = diversity_features(texts, store)
+    sel = select(clf, labeled, candidates, s.strategy, s.batch, s.seed, classes, s.threshold, features=features)
     items = [
         QueryItem(rank=k + 1, document_id=ids[r], item=f"doc:{ids[r]}", score=round(sc, 6), snippet=snippet(texts[r]))
         for k, (r, sc) in enumerate(zip(sel.indices, sel.scores, strict=True))
@@ -162,13 +165,14 @@ def _classification(store: Store, s: QuerySettings) -> QueryResult:
         pool=len(candidates),
         labeled=len(labeled),
         skipped_near_duplicates=sel.skipped_near_duplicates,
+        diversity=diversity,
         items=items,
     )
 
 
 def _ner(store: Store, s: QuerySettings) -> QueryResult:
     from studio.ops.active import ner
-    from studio.ops.active.diversity import diverse_batch, tfidf_features
+    from studio.ops.active.diversity import diverse_batch, diversity_features
     from studio.ops.active.textclf import model_version
 
     ids, texts = _docs(store)
@@ -211,7 +215,8 @@ def _ner(store: Store, s: QuerySettings) -> QueryResult:
             used = "random"
         scores = ner.combine(model_scores, weak, has_weak, s.seed)
     order = [candidates[i] for i in strategies.rank(scores)]
-    chosen, skipped = diverse_batch(order, s.batch, tfidf_features(texts), s.threshold)
+    features, diversity = diversity_features(texts, store)
+    chosen, skipped = diverse_batch(order, s.batch, features, s.threshold)
     score_of = dict(zip(candidates, scores.tolist(), strict=True))
     items = [
         QueryItem(
@@ -237,6 +242,7 @@ def _ner(store: Store, s: QuerySettings) -> QueryResult:
         pool=len(candidates),
         labeled=len(spans),
         skipped_near_duplicates=len(skipped),
+        diversity=diversity,
         items=items,
     )
 
@@ -289,6 +295,7 @@ def _record(store: Store, s: QuerySettings, r: QueryResult) -> QueryResult:
         "pool": r.pool,
         "labeled": r.labeled,
         "skipped_near_duplicates": r.skipped_near_duplicates,
+        "diversity": r.diversity,
         "items": [{"rank": i.rank, "document_id": i.document_id, "item": i.item, "score": i.score} for i in r.items],
     }
     if s.predictions:
@@ -372,6 +379,7 @@ def read_queue(store: Store, query_id: int | None = None, include_done: bool = T
         pool=int(p.get("pool", 0)),
         labeled=int(p.get("labeled", 0)),
         skipped_near_duplicates=int(p.get("skipped_near_duplicates", 0)),
+        diversity=str(p.get("diversity", "tfidf")),
         items=items,
     )
 

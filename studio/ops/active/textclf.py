@@ -143,6 +143,7 @@ def select(
     classes: Sequence[str] | None = None,
     threshold: float = DEFAULT_THRESHOLD,
     similarity: Similarity = cosine_similarity,
+    features: Any = None,
 ) -> Selection:
     """Pick the next batch among `candidates` (row indices of the classifier's pool).
 
@@ -180,7 +181,8 @@ def select(
     order = strategies.rank(s, tie)
     ordered_rows = [cand[i] for i in order]
     score_of = {cand[i]: float(s[i]) for i in range(len(cand))}
-    chosen, skipped = diverse_batch(ordered_rows, batch, clf.X, threshold, similarity)
+    # features: rows for the diversity step (default: the classifier's own TF-IDF rows)
+    chosen, skipped = diverse_batch(ordered_rows, batch, clf.X if features is None else features, threshold, similarity)
     return Selection(
         indices=chosen,
         scores=[score_of[r] for r in chosen],
