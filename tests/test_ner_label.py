@@ -68,6 +68,7 @@ def test_label_documents_through_a_real_server(project: Store) -> None:
     assert [project.document(i).text for i in unlabeled_documents(project)] == ["This answer will be garbage."]
     run = project.decisions(action="weak_label.run")[-1]
     assert run.payload["proposals"] == report.proposals and run.payload["prompt"] == "ner.v2"
+    assert run.payload["few_shot_similarity"] is None  # no approved documents: the guideline's example
     # nothing became a label
     assert project.status()["approved_labels"] == 0
 
@@ -108,11 +109,12 @@ def test_few_shot_picks_the_most_similar_approved_document(project: Store) -> No
         )
         project.accept_span(pid, "human:tester")
     few = FewShot(project, ["ORG", "PRODUCT", "LOC", "PERSON"], k=1, mode="similar")
+    assert few.similarity is not None and few.similarity.name in ("minilm", "hashed")  # the best installed
     assert few.pick("Nvidia shares fell on Monday.")[0]["text"].startswith("Nvidia")
     assert few.pick("Apple unveiled the iPhone 17.")[0]["text"].startswith("Apple")
     assert json.loads(few.pick("Apple")[0]["answer"]) == {"entities": [{"text": "Apple", "label": "ORG"}]}
     fixed = FewShot(project, ["ORG"], k=1, mode="fixed")
-    assert fixed.pick("Nvidia shares fell")[0]["text"].startswith("Apple")
+    assert fixed.pick("Nvidia shares fell")[0]["text"].startswith("Apple") and fixed.similarity is None
 
 
 def test_prompt_renders_fully() -> None:

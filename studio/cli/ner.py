@@ -213,6 +213,10 @@ def label_cmd(
         f"({report.hallucinated} hallucinated mentions dropped, {report.repaired} answers repaired, "
         f"{report.cache_hits}/{report.llm_calls} calls from cache)."
     )
+    if report.few_shot_similarity == "hashed":
+        echo_err(
+            "Few-shot examples were chosen by hashed n-gram similarity; for semantic choice: pip install 'studio[embed]'."
+        )
     for doc_id, reason in list(report.failed.items())[:10]:
         echo_err(f"  document {doc_id} failed: {reason}")
     if report.failed:

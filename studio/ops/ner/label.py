@@ -63,13 +63,14 @@ class LabelReport:
     repaired: int = 0
     llm_calls: int = 0
     cache_hits: int = 0
+    few_shot_similarity: str | None = None  # the backend that chose the examples (None: no approved ones)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "batch": self.batch, "documents": self.documents, "labeled": self.labeled, "failed": len(self.failed),
             "failures": {str(k): v for k, v in list(self.failed.items())[:20]}, "proposals": self.proposals,
             "hallucinated": self.hallucinated, "repaired_answers": self.repaired, "llm_calls": self.llm_calls,
-            "cache_hits": self.cache_hits,
+            "cache_hits": self.cache_hits, "few_shot_similarity": self.few_shot_similarity,
         }  # fmt: skip
 
 
@@ -209,6 +210,7 @@ def label_documents(
     prompt = load_prompt("ner")
     labels = guideline.label_names()
     few = FewShot(store, labels, s.few_shot, s.few_shot_mode, guideline=guideline)
+    report.few_shot_similarity = few.similarity.name if few.similarity else None
     gazetteer = Gazetteer.build(guideline, store)
     weak_sources: list[Any] = [gazetteer] if len(gazetteer) else []
     if s.spacy_model:
@@ -225,8 +227,7 @@ def label_documents(
                 f"labeled {min(start + s.docs_per_batch, len(ids))}/{len(ids)} documents",
                 (start + len(batch_ids)) / max(1, len(ids)),
             )
-    similarity = {"few_shot_similarity": few.similarity.name if few.similarity else None}
-    store.record("tool", "weak_label.run", [], {**report.as_dict(), **similarity, "prompt": prompt.id, "model": llm.spec.describe(), "guideline_version": version,
+    store.record("tool", "weak_label.run", [], {**report.as_dict(), "prompt": prompt.id, "model": llm.spec.describe(), "guideline_version": version,
                  "settings": {k: v for k, v in s.__dict__.items() if k not in ("spacy_map", "request_extra")}})  # fmt: skip
     return report
 
