@@ -145,7 +145,9 @@ def query(
     if result.reason:
         click.echo(result.reason)
     if result.skipped_near_duplicates:
-        click.echo(f"{result.skipped_near_duplicates} near-duplicates kept out of this batch ({result.diversity} similarity)")
+        click.echo(
+            f"{result.skipped_near_duplicates} near-duplicates kept out of this batch ({result.diversity} similarity)"
+        )
     columns = ["rank", "item", "score", "snippet"] + (["status"] if show else [])
     emit_table([i.model_dump() for i in result.items], columns, title="Review next")
 
