@@ -56,7 +56,7 @@ def synth(
     click.echo(
         f"Synthetic examples for {', '.join(report.labels)}: kept {report.kept}/{report.generated} sentences "
         f"({len(report.documents)} documents, {report.proposals} span proposals); dropped: {dropped}; "
-        f"{report.entities_not_in_text} entities not in their sentence."
+        f"{report.entities_not_in_text} {'entity' if report.entities_not_in_text == 1 else 'entities'} not in their sentence."
     )
     if report.backend == "hashed":
         echo_err("Similarity used hashed n-grams; for semantic near-copy checks: pip install 'studio[embed]'.")
