@@ -171,6 +171,24 @@ def test_keep_near_duplicates_marks_provenance(web: Site, store: Store) -> None:
     assert 0.8 <= marked[0].provenance["near_duplicate_of"]["similarity"] < 1.0
 
 
+def test_a_page_that_nearly_copies_an_imported_document_is_a_near_duplicate(web: Site, tmp_path: Path) -> None:
+    # The article's text as the crawler extracts it, from a first project ...
+    first = Store.init(tmp_path / "first")
+    run_crawl(first, [web.url("/article.html")], FAST | {"max_depth": 0})
+    [article] = list(first.documents())
+    first.close()
+    # ... imported into a second one with a line added; then the crawl meets the page.
+    store = Store.init(tmp_path / "second")
+    imported, _ = store.add_document(
+        Document(text=article.text + "\nCopied into our notes.", source="import", provenance={"path": "notes.txt"})
+    )
+    result = run_crawl(store, [web.url("/article.html")], FAST | {"max_depth": 0})
+    [row] = frontier.rows(store, result.crawl_id)
+    assert (row["status"], row["reason"], row["duplicate_of"]) == ("duplicate", "near_duplicate", imported)
+    assert result.counts["near_duplicates"] == 1 and [d.id for d in store.documents()] == [imported]
+    store.close()
+
+
 def test_cancel_then_resume_fetches_nothing_twice(web: Site, tmp_path: Path) -> None:
     # Baseline: what one uninterrupted crawl requests, on its own server.
     with Site() as ref:

@@ -145,6 +145,11 @@ class _Crawl:
         for url, doc_id, text in frontier.documents(store, crawl_id):
             self.index.add(url, text)
             self.doc_ids[url] = doc_id
+        # Every other stored document too (imports, synthetic sentences, earlier crawls): a page
+        # that nearly copies one of them is a near duplicate whatever brought the first one in.
+        for doc_id, text in frontier.other_documents(store, set(self.doc_ids.values())):
+            self.index.add(f"doc:{doc_id}", text)
+            self.doc_ids[f"doc:{doc_id}"] = doc_id
         self.fetched_before = frontier.fetched_count(store, crawl_id)
         self.budget = settings.max_pages - self.fetched_before
         self.counts: Counter[str] = Counter()
@@ -308,7 +313,8 @@ class _Crawl:
         near: dict[str, Any] | None = None
         match = self.index.match_hash(m)
         if match is not None:
-            near = {"document_id": self._doc_for_url(match[0]), "url": match[0], "similarity": round(match[1], 3)}
+            url = match[0] if "://" in match[0] else None  # None: a document not from this crawl
+            near = {"document_id": self._doc_for_url(match[0]), "url": url, "similarity": round(match[1], 3)}
             self.counts["near_duplicates"] += 1
             if self.s.near_duplicates == "skip":
                 self._finish(

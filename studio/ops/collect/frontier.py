@@ -88,6 +88,12 @@ def documents(store: Store, crawl_id: int) -> list[tuple[str, int, str]]:
     return [(r[0], int(r[1]), r[2]) for r in rows]
 
 
+def other_documents(store: Store, exclude: set[int]) -> list[tuple[int, str]]:
+    """(document id, text) of every stored document not in `exclude`, for the near-dup index."""
+    rows = store.conn.execute("SELECT id, text FROM documents ORDER BY id")
+    return [(int(r[0]), r[1]) for r in rows if int(r[0]) not in exclude]
+
+
 def counts(store: Store, crawl_id: int) -> dict[str, int]:
     rows = store.conn.execute("SELECT status, COUNT(*) FROM frontier WHERE crawl_id = ? GROUP BY status", (crawl_id,))
     return {r[0]: int(r[1]) for r in rows}
