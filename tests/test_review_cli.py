@@ -49,3 +49,22 @@ def test_review_answers_become_decisions(tmp_path: Path) -> None:
     assert actions == ["label.reject", "label.accept", "label.undo", "label.accept"]
     assert s.decisions(action="label.reject")[0].rationale == "not a company"
     s.close()
+
+
+def test_synthetic_sentences_are_marked_and_not_hidden_by_the_threshold(tmp_path: Path) -> None:
+    s = Store.init(tmp_path)
+    text = "Lisa Su told reporters the chips ship in May."
+    doc_id, _ = s.add_document(Document(text=text, source="synthetic", provenance={"synthetic": True}))
+    span = Span(start=0, end=7, label="PERSON", text="Lisa Su")
+    [pid] = s.add_proposals([Proposal(kind="span", document_id=doc_id, source="synth:synth.v2",
+                                      payload={"span": span.model_dump(), "synthetic": True})])  # fmt: skip
+    s.close()
+    proc = subprocess.run(
+        [sys.executable, "-m", "studio", "--project", str(tmp_path), "--user", "ann", "review", "--min-confidence", "0.9"],
+        input="a\n", capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "PERSON  synthetic sentence (synth:synth.v2)" in proc.stdout and "confidence" not in proc.stdout
+    s = Store.open(tmp_path)
+    assert s.proposal(pid).status == "accepted"
+    s.close()

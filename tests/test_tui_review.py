@@ -159,3 +159,23 @@ def test_pager_order_follows_the_query_then_ids(store: Store) -> None:
     for p in pager.pending(ids[1]):
         store.decide(int(p.id or 0), "human:ann", "reject")
     assert pager.next_document(pager.cursor_of(ids[4])).doc_id == ids[0]  # type: ignore[union-attr]
+
+
+async def test_a_synthetic_sentence_is_marked(tmp_path: Path) -> None:
+    root = build_project(tmp_path / "p")
+    store = Store.open(root)
+    text = "Lisa Su told reporters the chips ship in May."
+    doc_id, _ = store.add_document(Document(text=text, source="synthetic", provenance={"synthetic": True}))
+    span = {"start": 0, "end": 7, "label": "PERSON", "text": "Lisa Su"}
+    [pid] = store.add_proposals([Proposal(kind="span", document_id=doc_id, source="synth:synth.v2",
+                                          payload={"span": span, "synthetic": True})])  # fmt: skip
+    store.close()
+    app = make_app(root, user="ann", screen="review")
+    async with app.run_test(size=(100, 24)) as pilot:
+        screen = _review(app)
+        while screen.current() is not None and screen.current().id != pid:  # type: ignore[union-attr]
+            await pilot.press("space")
+        info = str(screen.query_one("#review-info").render())
+        assert "synthetic sentence" in info and "synth:synth.v2" in info and "confidence" not in info
+        await pilot.press("a")
+        assert app.store.proposal(pid).status == "accepted"

@@ -19,7 +19,10 @@ def _show(text: str, span: dict, width: int = 70) -> str:
 @click.command()
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=None, help="Review at most N proposals.")
 @click.option(
-    "--min-confidence", type=click.FloatRange(0, 1), default=0.0, help="Skip proposals below this confidence."
+    "--min-confidence",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Skip proposals below this confidence (synthetic sentences have none and are shown).",
 )
 @pass_ctx
 def review(c: Ctx, limit: int | None, min_confidence: float) -> None:
@@ -42,12 +45,16 @@ def review(c: Ctx, limit: int | None, min_confidence: float) -> None:
             if p is None:
                 click.echo(f"Reviewed {len(done)}. No more pending proposals.")
                 return
-        if p.status != "pending" or (p.confidence or 0) < min_confidence:
+        # synthetic sentences have no confidence: the threshold does not hide them
+        if p.status != "pending" or (not p.payload.get("synthetic") and (p.confidence or 0) < min_confidence):
             continue
         doc = store.document(int(p.document_id or 0))
         span = p.payload["span"]
-        sources = ", ".join(f"{k} {v:.2f}" for k, v in (p.payload.get("sources") or {}).items())
-        click.echo(f"\n#{p.id} doc {doc.id}  {span['label']}  confidence {p.confidence or 0:.2f}  ({sources})")
+        if p.payload.get("synthetic"):
+            click.echo(f"\n#{p.id} doc {doc.id}  {span['label']}  synthetic sentence ({p.source}): check it reads true")
+        else:
+            sources = ", ".join(f"{k} {v:.2f}" for k, v in (p.payload.get("sources") or {}).items())
+            click.echo(f"\n#{p.id} doc {doc.id}  {span['label']}  confidence {p.confidence or 0:.2f}  ({sources})")
         click.echo(_show(doc.text, span))
         while True:
             key = click.prompt("a/x/e/s/u/q", default="a", show_default=False).strip().lower()[:1]

@@ -162,8 +162,13 @@ class ReviewScreen(StudioScreen):
         t = Text()
         t.append(f"#{p.id} ", style="dim")
         t.append(f" {span.label} ", style=f"bold black on {label_color(span.label)}")
-        t.append(f"  confidence {p.confidence if p.confidence is not None else 0:.2f}  ", style="bold")
-        t.append(src)
+        if p.payload.get("synthetic"):
+            # written by the model with its annotation (studio synth): no confidence to show
+            t.append("  synthetic sentence  ", style="bold yellow")
+            t.append(f"{p.source or 'synth'} · is the sentence plausible, and the span right?")
+        else:
+            t.append(f"  confidence {p.confidence if p.confidence is not None else 0:.2f}  ", style="bold")
+            t.append(src)
         t.append(
             f"\ndoc {self.doc.id if self.doc else '?'} · {self.idx + 1} of {len(self.items)} here"
             f" · {self.pending_total:,} pending",
