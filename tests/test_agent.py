@@ -127,7 +127,7 @@ def test_replay_english_goal_rejection_revision_and_injection(tmp_path: Path) ->
     assert (
         p.kind == "action"
         and p.status == "pending"
-        and p.payload["tool"] in {"crawl", "import", "weak_label", "cleanse_boxes", "query", "release"}
+        and p.payload["tool"] in {"crawl", "import", "weak_label", "cleanse_boxes", "query", "synth", "release"}
     )
     actions = {d.action for d in store.decisions()}
     assert not actions & {"agent.action.approve", "agent.action.done", "release.create", "label.accept"}
@@ -144,6 +144,48 @@ def test_replay_korean_goal(tmp_path: Path) -> None:
     assert g.language == "ko" and len(g.labels) >= 2
     assert any("\uac00" <= ch <= "\ud7a3" for lab in g.labels for ch in lab.definition), "definitions not in Korean"
     store.close()
+
+
+def test_replay_agent_proposes_synth_for_a_thin_label_and_it_runs_after_approval(tmp_path: Path) -> None:
+    """Recorded with the embedded model: ten documents, all labeled by a human; PERSON has 5
+    approved spans against ORG's 12. The agent proposes synth for PERSON, a human approves, and
+    the run writes synthetic sentences whose spans wait for review."""
+    from studio.agent.loop import state_summary, suggest_next
+
+    store, out = sessions.replay("agent_synth", tmp_path)
+    p = store.proposal(out["action"])
+    assert p.payload["tool"] == "synth" and p.payload["args"]["labels"] == ["PERSON"]
+    assert p.payload["prompt"] == "agent.v2"
+    [approval] = store.decisions(action="agent.action.approve")
+    assert approval.actor == sessions.HUMAN
+    result = out["result"]
+    assert result["labels"] == ["PERSON"] and result["kept"] >= 1 and result["proposals"] >= result["kept"]
+    synthetic = list(store.documents(source="synthetic"))
+    assert [d.id for d in synthetic] == result["documents"]
+    pending = [q for q in store.proposals(kind="span", status="pending")]
+    assert pending and all(store.document(q.document_id or 0).source == "synthetic" for q in pending)
+    assert store.decisions(action="agent.action.done")[-1].payload["tool"] == "synth"
+    # the state the agent saw, and where the rules pointed
+    state = state_summary(store)
+    assert state["unlabeled_documents"] == 0
+    calls = [m for (m,) in store.conn.execute("SELECT messages FROM llm_calls WHERE operation LIKE 'agent%'")]
+    assert "thin labels (under half the spans of the most common label): PERSON" in calls[0]
+    assert "The rules point to: synth with labels ['PERSON']" in calls[0]
+    assert suggest_next({**state, "pending_proposals": 25}).startswith("query")
+    store.close()
+
+
+def test_rules_suggest_a_step_for_each_state() -> None:
+    from studio.agent.loop import suggest_next
+
+    base = {"documents": 10, "unlabeled_documents": 0, "pending_proposals": 0, "approved_labels": 31,
+            "thin_labels": [], "target_size": 30}  # fmt: skip
+    assert suggest_next({**base, "documents": 0}).startswith("collect documents")
+    assert suggest_next({**base, "unlabeled_documents": 4}).startswith("weak_label the 4")
+    assert suggest_next({**base, "pending_proposals": 20}).startswith("query")
+    assert suggest_next({**base, "thin_labels": ["PERSON"]}) == "synth with labels ['PERSON']"
+    assert suggest_next(base).startswith("release")
+    assert suggest_next({**base, "approved_labels": 3}).startswith("collect more")
 
 
 def test_replay_invalid_output_then_successful_retry(tmp_path: Path) -> None:

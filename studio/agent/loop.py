@@ -64,15 +64,46 @@ def state_summary(store: Store) -> dict[str, Any]:
     for d in store.decisions(action="agent.action", limit=8):
         if d.action.endswith((".approve", ".reject", ".edit", ".done", ".fail")):
             recent.append(f"{d.payload.get('tool', '?')} {d.action.rsplit('.', 1)[1]}")
+    from studio.ops.ner.label import unlabeled_documents
+    from studio.ops.synth import approved_counts
+
+    counts = approved_counts(store)
+    names = approved[0].label_names() if approved else sorted(counts)
+    most = max(counts.values(), default=0)
     return {
         "documents": s["documents"],
+        "unlabeled_documents": len(unlabeled_documents(store)),
         "pending_proposals": s["pending_proposals"],
         "approved_labels": s["approved_labels"],
+        "approved_by_label": {name: counts.get(name, 0) for name in names},
+        # labels with under half the approved spans of the most common one: candidates for synth
+        "thin_labels": [name for name in names if most and counts.get(name, 0) < most / 2],
         "labeled_documents": s["labeled_documents"],
         "guideline_version": approved[1] if approved else None,
         "target_size": approved[0].target_size if approved else None,
         "recent_actions": recent,
     }
+
+
+def suggest_next(state: dict[str, Any]) -> str:
+    """The step the prompt's rules point to for this state, spelled out for the model.
+
+    A 1.5B model reads "how to choose" rules but, given counts, mostly proposes crawling. The
+    same rules applied in code give it a suggestion it may follow or overrule (a rejection, the
+    guideline, or a stronger model's judgment); the person still approves whatever it proposes.
+    """
+    if not state["documents"]:
+        return "collect documents: crawl the guideline's seed URLs, or import its files"
+    if state["unlabeled_documents"] and state["pending_proposals"] < 20:
+        return f"weak_label the {state['unlabeled_documents']} unlabeled documents"
+    if state["pending_proposals"] >= 20:
+        return "query, to rank the pending proposals for review"
+    target = state.get("target_size") or 0
+    if state["thin_labels"]:
+        return f"synth with labels {state['thin_labels']}"
+    if target and state["approved_labels"] >= target:
+        return "release: the target size is reached"
+    return "collect more documents (crawl or import)"
 
 
 def _recent_rejections(store: Store, n: int = 3) -> list[dict[str, Any]]:
@@ -92,9 +123,11 @@ def propose_next_action(store: Store, llm: LLM, retries: int = 2) -> int:
     guideline, version = approved
     prompt = load_prompt("agent")
     tools = [{"name": t.name, "description": t.description, "args": args_schema_text(t)} for t in TOOLS.values()]
+    state = state_summary(store)
     messages = prompt.render(
-        guideline=to_yaml(guideline), state=state_summary(store), tools=tools, rejections=_recent_rejections(store)
-    )
+        guideline=to_yaml(guideline), state=state, suggestion=suggest_next(state), tools=tools,
+        rejections=_recent_rejections(store),
+    )  # fmt: skip
     req = Request(
         messages,
         operation=f"agent.next:{prompt.id}",

@@ -10,6 +10,7 @@ from studio.agent.tools import (
     ImportArgs,
     QueryArgs,
     ReleaseArgs,
+    SynthArgs,
     ToolContext,
     WeakLabelArgs,
     runner,
@@ -44,6 +45,15 @@ def _query(ctx: ToolContext, args: QueryArgs) -> dict[str, Any]:
     result = run_query(ctx.store, QuerySettings(strategy=strategy, batch=args.batch))
     return {"query_id": result.query_id, "task": result.task, "strategy": result.used, "cold_start": result.cold_start,
             "items": [i.document_id for i in result.items]}  # fmt: skip
+
+
+@runner("synth")
+def _synth(ctx: ToolContext, args: SynthArgs) -> dict[str, Any]:
+    from studio.ops.synth import SynthSettings, synthesize
+
+    report = synthesize(ctx.store, ctx.llm, args.labels or None, SynthSettings(n=args.n), on_progress=ctx.on_progress)
+    return {"labels": report.labels, "kept": report.kept, "generated": report.generated, "documents": report.documents,
+            "proposals": report.proposals, "dropped": report.dropped}  # fmt: skip
 
 
 @runner("release")

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from studio.errors import StudioError
 from studio.store import Store
 
-ToolName = Literal["crawl", "import", "weak_label", "cleanse_boxes", "query", "release"]
+ToolName = Literal["crawl", "import", "weak_label", "cleanse_boxes", "query", "synth", "release"]
 Progress = Callable[[str, float | None], None]  # (message, fraction done or None)
 
 
@@ -46,6 +46,13 @@ class CleanseArgs(Args):
 class QueryArgs(Args):
     strategy: Literal["margin", "entropy", "least_confidence", "qbc", "random"] = "margin"
     batch: int = Field(default=20, ge=1, le=10_000)
+
+
+class SynthArgs(Args):
+    labels: list[str] = Field(
+        default_factory=list, description="labels to write for; empty: those with few approved spans"
+    )
+    n: int = Field(default=5, ge=1, le=50, description="sentences per label")
 
 
 class ReleaseArgs(Args):
@@ -95,6 +102,12 @@ TOOLS: dict[str, Tool] = {
             "query",
             "rank pending documents by uncertainty so the person reviews the most useful first.",
             QueryArgs,
+            True,
+        ),
+        Tool(
+            "synth",
+            "write new example sentences for labels with few approved spans (pending proposals, reviewed like others).",
+            SynthArgs,
             True,
         ),
         Tool("release", "write a versioned dataset from human-approved labels only.", ReleaseArgs, True),
