@@ -135,7 +135,7 @@ def find_near_duplicates(
         return report
     if progress:
         progress(f"embedding {len(docs)} documents ({backend.name})", 0.0)
-    vectors = backend.encode([d.text for d in docs])
+    vectors = backend.encode([d.text for d in docs], progress=progress)
     index = {doc_id: i for i, doc_id in enumerate(ids)}
     queries = None if only is None else [index[i] for i in only if i in index]
     pairs = similar_pairs(vectors, threshold, queries, progress)

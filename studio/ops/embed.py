@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,11 +39,14 @@ MAX_TOKENS = 256  # the model's max_seq_length (sentence_bert_config.json)
 THRESHOLDS = {"hashed": 0.8, "minilm": 0.9}
 
 
+Progress = Callable[[str, float | None], None]  # (message, fraction done)
+
+
 class Backend(Protocol):
     name: str
     reason: str  # why this backend was chosen (shown to the user, logged in run decisions)
 
-    def encode(self, texts: Sequence[str]) -> Any: ...
+    def encode(self, texts: Sequence[str], progress: Progress | None = None) -> Any: ...
 
 
 def cosine(a: Any, b: Any) -> np.ndarray:
@@ -61,7 +64,7 @@ class HashedNgrams:
         self.reason = reason
         self.n_features = n_features
 
-    def encode(self, texts: Sequence[str]) -> Any:
+    def encode(self, texts: Sequence[str], progress: Progress | None = None) -> Any:
         from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 
         vec = HashingVectorizer(
@@ -137,7 +140,7 @@ class MiniLM:
         self.batch = batch
         self.key = f"{MODEL_PACKAGE}:mean:l2"
 
-    def _embed(self, texts: list[str]) -> np.ndarray:
+    def _embed(self, texts: list[str], progress: Progress | None = None) -> np.ndarray:
         import torch
 
         tok, model = _load(str(self.path))
@@ -156,15 +159,18 @@ class MiniLM:
                 mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                 out.append(torch.nn.functional.normalize(pooled, p=2, dim=1).numpy())
+                if progress:
+                    done = min(i + self.batch, len(texts))
+                    progress(f"embedded {done}/{len(texts)} texts (MiniLM)", done / len(texts))
         return np.vstack(out).astype(np.float32) if out else np.zeros((0, MINILM_DIM), np.float32)
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         texts = list(texts)
         hashes = [content_hash(t) for t in texts]
         found: dict[str, np.ndarray] = self._cached(sorted(set(hashes))) if self.store else {}
         todo = sorted({h: t for h, t in zip(hashes, texts, strict=True) if h not in found}.items())
         if todo:
-            vecs = self._embed([t for _, t in todo])
+            vecs = self._embed([t for _, t in todo], progress)
             new = {h: v for (h, _), v in zip(todo, vecs, strict=True)}
             found.update(new)
             if self.store is not None:
