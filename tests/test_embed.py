@@ -112,3 +112,30 @@ def test_query_names_its_diversity_features(store: Store, monkeypatch: pytest.Mo
     assert result.diversity == "tfidf"
     [run] = store.decisions(action="query.run")
     assert run.payload["diversity"] == "tfidf"
+
+
+def test_minilm_few_shot_picks_by_meaning_where_ngrams_cannot(store: Store) -> None:
+    """Three approved documents on three topics that share no names or words with the texts to
+    label. Hashed n-grams pick the sports example for all three; MiniLM picks by topic."""
+    if missing_parts():
+        pytest.skip(f"embed extra not installed ({', '.join(missing_parts())})")
+    examples = [
+        ("The striker scored twice in the cup final on Sunday.", "Sunday", "DATE"),
+        ("Apple unveiled a new phone at its Cupertino campus.", "Apple", "ORG"),
+        ("The central bank raised interest rates by half a point.", "central bank", "ORG"),
+    ]
+    ids = [i for i, _ in store.add_documents([Document(text=t) for t, _, _ in examples])]
+    for doc_id, (text, sub, label) in zip(ids, examples, strict=True):
+        s = text.index(sub)
+        span = Span(start=s, end=s + len(sub), label=label, text=sub)
+        [pid] = store.add_proposals([Proposal(kind="span", document_id=doc_id, payload={"span": span.model_dump()})])
+        store.accept_span(pid, "human:tester")
+    queries = [
+        "The goalkeeper saved a penalty in extra time.",
+        "Samsung showed a foldable handset in Seoul.",
+        "Inflation slowed as borrowing costs climbed.",
+    ]
+    semantic = FewShot(store, ["ORG", "DATE"], k=1, mode="similar", similarity=similarity_backend(store, "minilm"))
+    assert [semantic.pick(q)[0]["text"] for q in queries] == [t for t, _, _ in examples]
+    ngrams = FewShot(store, ["ORG", "DATE"], k=1, mode="similar", similarity=HashedNgrams())
+    assert [ngrams.pick(q)[0]["text"] for q in queries] == [examples[0][0]] * 3
