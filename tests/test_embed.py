@@ -59,18 +59,23 @@ def test_minilm_vectors_when_installed(store: Store) -> None:
     assert np.allclose(b.encode([NEAR[0]])[0], v[0], atol=1e-6)
 
 
+def _approve(store: Store, examples: list[tuple[str, str, str]]) -> None:
+    """Add each (text, mention, label) as a document whose one span a human accepted."""
+    ids = [i for i, _ in store.add_documents([Document(text=t) for t, _, _ in examples])]
+    for doc_id, (text, sub, label) in zip(ids, examples, strict=True):
+        s = text.index(sub)
+        span = Span(start=s, end=s + len(sub), label=label, text=sub)
+        [pid] = store.add_proposals([Proposal(kind="span", document_id=doc_id, payload={"span": span.model_dump()})])
+        store.accept_span(pid, "human:tester")
+
+
 def test_few_shot_with_a_similarity_backend(store: Store) -> None:
     texts = [
         ("Nvidia shares rose on Tuesday after strong chip sales.", "Nvidia", "ORG"),
         ("Apple unveiled the iPhone 16 in Cupertino.", "Apple", "ORG"),
         ("Satya Nadella spoke in Seattle about cloud growth.", "Satya Nadella", "PERSON"),
     ]
-    ids = [i for i, _ in store.add_documents([Document(text=t) for t, _, _ in texts])]
-    for doc_id, (text, sub, label) in zip(ids, texts, strict=True):
-        s = text.index(sub)
-        span = Span(start=s, end=s + len(sub), label=label, text=sub)
-        [pid] = store.add_proposals([Proposal(kind="span", document_id=doc_id, payload={"span": span.model_dump()})])
-        store.accept_span(pid, "human:tester")
+    _approve(store, texts)
     few = FewShot(store, ["ORG", "PERSON"], k=1, mode="similar", similarity=HashedNgrams())
     assert few.pick("Nvidia shares fell on Monday.")[0]["text"].startswith("Nvidia")
     assert few.pick("Apple unveiled the iPhone 17.")[0]["text"].startswith("Apple")
@@ -124,12 +129,7 @@ def test_minilm_few_shot_picks_by_meaning_where_ngrams_cannot(store: Store) -> N
         ("Apple unveiled a new phone at its Cupertino campus.", "Apple", "ORG"),
         ("The central bank raised interest rates by half a point.", "central bank", "ORG"),
     ]
-    ids = [i for i, _ in store.add_documents([Document(text=t) for t, _, _ in examples])]
-    for doc_id, (text, sub, label) in zip(ids, examples, strict=True):
-        s = text.index(sub)
-        span = Span(start=s, end=s + len(sub), label=label, text=sub)
-        [pid] = store.add_proposals([Proposal(kind="span", document_id=doc_id, payload={"span": span.model_dump()})])
-        store.accept_span(pid, "human:tester")
+    _approve(store, examples)
     queries = [
         "The goalkeeper saved a penalty in extra time.",
         "Samsung showed a foldable handset in Seoul.",

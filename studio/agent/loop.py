@@ -98,9 +98,9 @@ def suggest_next(state: dict[str, Any]) -> str:
         return f"weak_label the {state['unlabeled_documents']} unlabeled documents"
     if state["pending_proposals"] >= 20:
         return "query, to rank the pending proposals for review"
-    target = state.get("target_size") or 0
     if state["thin_labels"]:
         return f"synth with labels {state['thin_labels']}"
+    target = state.get("target_size") or 0
     if target and state["approved_labels"] >= target:
         return "release: the target size is reached"
     return "collect more documents (crawl or import)"

@@ -179,13 +179,17 @@ def synthesize(
         if on_progress:
             on_progress(f"asked for {label}", (i + 1) / (len(targets) + 1))
 
-    corpus = [chunk for d in store.documents() if d.source != "synthetic" for _, chunk in chunk_text(d.text, 400)]
-    folded_corpus = [_fold(d.text) for d in store.documents()]
+    docs = list(store.documents())
+    corpus = [chunk for d in docs if d.source != "synthetic" for _, chunk in chunk_text(d.text, 400)]
+    folded_corpus = [_fold(d.text) for d in docs]
     corpus_vecs = backend.encode(corpus) if corpus else None
+    # every answer sentence in one encode call (row k: the k-th sentence over all answers)
+    sentence_vecs = backend.encode([sent.text.strip() for _, answer, _ in answers for sent in answer.sentences])
     kept: list[tuple[str, str, list[Any], list[int]]] = []  # (label, text, aligned spans, call ids)
     kept_vecs: list[Any] = []
     for label, answer, call_ids in answers:
         for sent in answer.sentences:
+            row = report.generated
             report.generated += 1
             text = sent.text.strip()
             if not text:
@@ -209,7 +213,7 @@ def synthesize(
             if any(folded in doc for doc in folded_corpus) or any(folded == _fold(k[1]) for k in kept):
                 report.dropped["copy"] += 1
                 continue
-            vec = backend.encode([text])
+            vec = sentence_vecs[row : row + 1]
             sims = [cosine(vec, corpus_vecs).max()] if corpus_vecs is not None else []
             sims += [cosine(vec, v)[0, 0] for v in kept_vecs]
             if sims and max(sims) >= threshold:

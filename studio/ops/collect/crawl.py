@@ -147,7 +147,7 @@ class _Crawl:
             self.doc_ids[url] = doc_id
         # Every other stored document too (imports, synthetic sentences, earlier crawls): a page
         # that nearly copies one of them is a near duplicate whatever brought the first one in.
-        for doc_id, text in frontier.other_documents(store, set(self.doc_ids.values())):
+        for doc_id, text in frontier.other_documents(store, crawl_id):
             self.index.add(f"doc:{doc_id}", text)
             self.doc_ids[f"doc:{doc_id}"] = doc_id
         self.fetched_before = frontier.fetched_count(store, crawl_id)

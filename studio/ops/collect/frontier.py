@@ -88,10 +88,16 @@ def documents(store: Store, crawl_id: int) -> list[tuple[str, int, str]]:
     return [(r[0], int(r[1]), r[2]) for r in rows]
 
 
-def other_documents(store: Store, exclude: set[int]) -> list[tuple[int, str]]:
-    """(document id, text) of every stored document not in `exclude`, for the near-dup index."""
-    rows = store.conn.execute("SELECT id, text FROM documents ORDER BY id")
-    return [(int(r[0]), r[1]) for r in rows if int(r[0]) not in exclude]
+def other_documents(store: Store, crawl_id: int) -> list[tuple[int, str]]:
+    """(document id, text) of every stored document this crawl did not store (imports, synthetic
+    sentences, other crawls), for the near-dup index."""
+    rows = store.conn.execute(
+        "SELECT id, text FROM documents WHERE id NOT IN"
+        " (SELECT document_id FROM frontier WHERE crawl_id = ? AND status = 'stored' AND document_id IS NOT NULL)"
+        " ORDER BY id",
+        (crawl_id,),
+    )
+    return [(int(r[0]), r[1]) for r in rows]
 
 
 def counts(store: Store, crawl_id: int) -> dict[str, int]:

@@ -380,10 +380,9 @@ def _near_duplicates(store: Store, new_ids: list[int], result: ImportResult) -> 
     fresh = set(new_ids)
     best: dict[int, tuple[int, float]] = {}
     for p in report.pairs:
-        # the newer document of a pair is the near-copy; both may be new (two copies in one import)
-        doc, of = (p.b, p.a) if p.b in fresh else (p.a, p.b)
-        if doc in fresh and (doc not in best or p.similarity > best[doc][1]):
-            best[doc] = (of, p.similarity)
+        # ids grow, so p.b (the newer) is the near-copy; p.a may be new too (two copies in one import)
+        if p.b in fresh and (p.b not in best or p.similarity > best[p.b][1]):
+            best[p.b] = (p.a, p.similarity)
     result.near_duplicates = [
         {"document_id": d, "of": of, "similarity": round(sim, 4)} for d, (of, sim) in sorted(best.items())
     ]
