@@ -19,3 +19,11 @@ class NotFound(StudioError):
 
 class InvalidState(StudioError):
     """The request does not fit the current state (e.g. approving a decided proposal)."""
+
+
+class ReplayMiss(StudioError):
+    """A replay asked for something its recording does not hold (an LLM request or an HTTP fetch)."""
+
+
+class ReplayDivergence(StudioError):
+    """A replay did not reproduce the recording (a decision, a tool result or a release differs)."""

@@ -48,8 +48,10 @@ class CrawlSettings(FetchSettings):
     near_dup_threshold: float = Field(default=0.8, gt=0, le=1)
     lang: str = "en"
     min_chars: int = Field(default=1, ge=1, description="pages with less main text are skipped")
+    # Results are written every `flush_every` results (in the order their URLs left the queue),
+    # never on a timer: each write is a `documents.add` decision, so a timer would let the
+    # machine's speed change the decision log and a replay would diverge under load.
     flush_every: int = Field(default=16, ge=1, description="results written per transaction")
-    flush_seconds: float = Field(default=1.0, gt=0, description="longest time a result waits to be written")
 
 
 class CrawlProgress(BaseModel):
@@ -165,7 +167,7 @@ class _Crawl:
         self.cancelled = False
         self.budget_hit = False
         self.error: BaseException | None = None
-        self.started = self.last_flush = time.monotonic()
+        self.started = time.monotonic()
         fetcher.should_stop = self._should_stop
 
     # -- the work loop -----------------------------------------------------------------------
@@ -364,14 +366,13 @@ class _Crawl:
         if counter:
             self.counts[counter] += 1
         self.pending_rows.append(row)
-        if len(self.pending_rows) >= self.s.flush_every or time.monotonic() - self.last_flush >= self.s.flush_seconds:
+        if len(self.pending_rows) >= self.s.flush_every:
             self.flush()
         if self.on_progress is not None:
             self.on_progress(self.progress(row["url"]))
 
     def flush(self) -> None:
         """Write pending documents, results and new links in one transaction."""
-        self.last_flush = time.monotonic()
         if not (self.pending_rows or self.new_links):
             return
         with self.store.transaction():
