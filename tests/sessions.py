@@ -121,7 +121,6 @@ FLOWS: dict[str, Callable[[Runner], dict[str, Any]]] = {
 def run_flow(name: str, root: Path, llm_spec: str) -> tuple[Store, dict[str, Any]]:
     store = Store.init(root)
     store.start_session(name)
-    store.record_human_events = True
     with recorded_similarity(SIMILARITY, store):
         return store, FLOWS[name](Runner(store, llm_spec))
 

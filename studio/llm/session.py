@@ -202,7 +202,7 @@ def rename_paths(obj: Any, mapping: dict[str, str]) -> Any:
 def list_sessions(store: Store) -> list[dict[str, Any]]:
     rows = store.conn.execute(
         "SELECT s.id, s.name, s.started_at, s.ended_at, COUNT(e.id) AS events FROM sessions s"
-        " LEFT JOIN session_events e ON e.session_id = s.id GROUP BY s.id ORDER BY s.started_at, s.rowid"
+        " LEFT JOIN session_events e ON e.session_id = s.id GROUP BY s.id ORDER BY s.rowid"
     )
     return [dict(r) for r in rows]
 

@@ -34,7 +34,8 @@ class Store:
         self._lock = threading.RLock()
         self._depth = 0
         # When set, human decisions are appended to the session recording (see studio/flows).
-        self.record_human_events = False
+        # Human decisions outside tool runs are session events, so any session can be replayed.
+        self.record_human_events = True
         self._quiet = 0
 
     # -- opening -------------------------------------------------------------------------
