@@ -79,15 +79,19 @@ class OpContext:
     progress: Progress | None = None
     cancel: threading.Event | None = None
     transport: Any = None  # an httpx transport for fetches (recording or replaying a session)
+    llm_factory: Callable[[], Any] | None = None  # e.g. the app's one shared model
     _llm: Any = field(default=None, repr=False)
 
     @property
     def llm(self) -> Any:
         """The project's model (studio.llm.LLM), opened on first use."""
         if self._llm is None:
-            from studio.llm import open_llm
+            if self.llm_factory is not None:
+                self._llm = self.llm_factory()
+            else:
+                from studio.llm import open_llm
 
-            self._llm = open_llm(self.store, self.llm_spec)
+                self._llm = open_llm(self.store, self.llm_spec)
         return self._llm
 
     def report(self, stage: str, done: int, total: int | None = None) -> None:
