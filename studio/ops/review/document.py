@@ -302,8 +302,10 @@ def add_span(store: Store, doc_id: int, start: int, end: int, label: str, actor:
     for what happens to pending proposals under it. Refused over an approved span."""
     view = _open_view(store, doc_id)
     chk = check_span(store, doc_id, start, end, label, view=view)
-    _refuse_overlap(chk.overlaps_approved, chk.span, "remove or change it first")
     span = chk.span
+    if any((v.start, v.end, v.label) == (span.start, span.end, span.label) for v in chk.overlaps_approved):
+        raise ReviewError(f"{_show(span)} is already approved")
+    _refuse_overlap(chk.overlaps_approved, span, "remove or change it first")
     ids: list[int] = []
     notes: list[str] = []
     with store.transaction():
@@ -372,9 +374,12 @@ def reject(store: Store, doc_id: int, key: str, actor: str, reason: str = "") ->
 
 
 def relabel(store: Store, doc_id: int, key: str, label: str, actor: str) -> Change:
-    """Change the label of a proposal (approving it as edited) or of an approved span."""
+    """Change the label of a proposal (approving it as edited; its own label accepts it) or of an
+    approved span."""
     view = _open_view(store, doc_id)
     v = view.item(key)
+    if v.kind == "proposal" and check_label(view.labels or guideline_labels(store), label) == v.label:
+        return accept(store, doc_id, key, actor)  # the label it already has: a plain accept
     return set_span(store, doc_id, key, v.start, v.end, label, actor, view=view, action="relabel")
 
 
@@ -486,7 +491,7 @@ def complete(store: Store, doc_id: int, actor: str) -> Change:
             int(n),
         )
     spans = len(store.approved_spans(doc_id))
-    return _status_change(store, doc_id, actor, "complete", None, f"document {doc_id} complete ({spans} spans)",
+    return _status_change(store, doc_id, actor, "complete", None, f"document {doc_id} complete ({spans} span{'' if spans == 1 else 's'})",
                           {"spans": spans})  # fmt: skip
 
 
