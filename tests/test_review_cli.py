@@ -102,7 +102,7 @@ def test_two_sessions_skip_what_the_other_decided(tmp_path: Path) -> None:
     for pid in ids:
         other.decide(pid, "human:ann", "reject", "not companies")
     other.close()
-    out, err = proc.communicate("a\na\na\na\nq\n".encode(), timeout=60)
+    out, err = proc.communicate(b"a\na\na\na\nq\n", timeout=60)
     text = out.decode()
     assert proc.returncode == 0, err.decode()
     assert text.count("was decided elsewhere (rejected); skipped") == 1
