@@ -27,3 +27,7 @@ class ReplayMiss(StudioError):
 
 class ReplayDivergence(StudioError):
     """A replay did not reproduce the recording (a decision, a tool result or a release differs)."""
+
+
+class LogTampered(StudioError):
+    """The decision log's hash chain is broken: a row was changed, removed or forged."""
