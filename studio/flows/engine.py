@@ -40,6 +40,7 @@ from studio.llm.session import (
 from studio.store import Store
 
 Progress = Callable[[str, float | None], None]
+ACTOR = "human:user"  # who runs an operation whose recording does not name anyone
 TransportWrap = Callable[[Any], Any]
 __all__ = ["ReplayDivergence", "Runner", "load_recording", "outcome", "replay_file", "save_recording"]
 
@@ -184,7 +185,17 @@ class Runner:
         q = Path(p.replace(PROJECT, str(self.store.root)))
         return q if q.is_absolute() else self.store.root / q
 
-    def tool(self, name: str, **args: Any) -> Any:
+    def tool(self, name: str, run_as: str | None = None, **args: Any) -> Any:
+        """Run a registry operation (or, until every area has moved onto the registry, one of the
+        older session tools in TOOLS), recorded."""
+        from studio.ops import registry
+
+        if name in registry.load_all():
+            ctx = registry.OpContext(
+                store=self.store, actor=run_as or ACTOR, llm_factory=lambda: self.llm, transport=self.transport(),
+                progress=self._progress(),
+            )  # fmt: skip
+            return registry.run(name, args, ctx)
         if name not in TOOLS:
             raise StudioError(f"unknown session tool {name!r}")
         # Input paths are made absolute, so the recorder finds (and records) the files.
@@ -192,6 +203,16 @@ class Runner:
             v = args[key]
             args[key] = [str(self.path(x)) for x in v] if isinstance(v, list) else str(self.path(v))
         return recorded(self.store, name, args, lambda: TOOLS[name](self, **args))
+
+    def _progress(self) -> Any:
+        if self.on_progress is None:
+            return None
+        show = self.on_progress
+
+        def progress(stage: str, done: int, total: int | None) -> None:
+            show(stage, done / total if total else None)
+
+        return progress
 
 
 @dataclass
@@ -208,6 +229,8 @@ class _Replay:
         recorded_path = ev["path"]
         if recorded_path.startswith(PROJECT):
             base = Path(recorded_path.replace(PROJECT, str(self.store.root), 1))
+        elif not Path(recorded_path).is_absolute():  # relative to the project, as operations read it
+            base = self.store.root / recorded_path
         else:
             base = self.store.root / "inputs" / f"{len(self.inputs) + 1}" / Path(recorded_path).name
             base = Path(self.inputs.setdefault(recorded_path, str(base)))
@@ -227,7 +250,7 @@ class _Replay:
 
     def tool(self, ev: dict[str, Any]) -> None:
         try:
-            got = self.runner.tool(ev["name"], **self.args(ev["args"]))
+            got = self.runner.tool(ev["name"], run_as=ev.get("actor"), **self.args(ev["args"]))
         except StudioError as exc:
             if "error" not in ev:
                 raise

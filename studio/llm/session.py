@@ -3,11 +3,11 @@
 A session (an app session, one CLI command, an agent or flow run) appends events to
 `session_events`, in order:
 - `tool`: an operation run through `recorded()` (the registry's `run` and the flows engine):
-  name, arguments (the project folder written `<project>`), nesting depth, then its result or
-  error. Only depth-0 runs are re-executed by a replay; nested ones (an agent action's tool)
-  run again inside their parent.
-- `file`: an input file a depth-0 tool was given (path argument, bytes), so a replay in a
-  fresh folder reads the same input.
+  name, arguments (the project folder written `<project>`), actor, then its result or error.
+  A run inside a run (an agent action's tool) is part of the outer one and is not recorded:
+  the replay runs the outer one again.
+- `file`: an input file a tool was given (path argument, bytes), so a replay in a fresh folder
+  reads the same input.
 - `llm`: a model call (appended by the LLM seam), `http`: a fetched response (the crawler's
   recording transport), `decision`: a human decision made outside any tool run.
 
@@ -50,20 +50,31 @@ _depth: ContextVar[int] = ContextVar("studio_tool_depth", default=0)
 
 
 # -- recording ------------------------------------------------------------------------------
-def recorded(store: Store, name: str, args: dict[str, Any], fn: Callable[[], T]) -> T:
-    """Run `fn` (the operation `name` with `args`) as a recorded tool run.
+def recorded(
+    store: Store,
+    name: str,
+    args: dict[str, Any],
+    fn: Callable[[], T],
+    actor: str | None = None,
+    inputs: list[str] | None = None,
+) -> T:
+    """Run `fn` (the operation `name` with `args`, for `actor`) as a recorded tool run.
 
     The `tool` event is appended before the run (so later events follow it) and completed with
-    the result or the error after it. Human decisions the run makes are part of the run, not
-    separate events.
+    the result or the error after it; the files named by the `inputs` arguments (default: the
+    usual path argument names) are recorded first. A run inside a run is part of the outer one
+    and is not recorded. Human decisions the run makes are part of it, not separate events.
     """
     depth = _depth.get()
-    if depth == 0:
-        capture_inputs(store, args)
+    if depth > 0:
+        with store.quiet_human_events():
+            return fn()
+    capture_inputs(store, args, inputs)
     root = str(store.root)
-    seq = store.add_event(
-        "tool", name, {"name": name, "args": normalize(jsonable(args), root, drop=()), "depth": depth}
-    )
+    event = {"name": name, "args": normalize(jsonable(args), root, drop=())}
+    if actor:
+        event["actor"] = actor
+    seq = store.add_event("tool", name, event)
     token = _depth.set(depth + 1)
     try:
         with store.quiet_human_events():
@@ -106,9 +117,9 @@ def jsonable(obj: Any) -> Any:
     return str(obj)
 
 
-def input_paths(args: dict[str, Any]) -> list[str]:
+def input_paths(args: dict[str, Any], keys: list[str] | None = None) -> list[str]:
     out: list[str] = []
-    for key in sorted(INPUT_KEYS & set(args)):
+    for key in sorted((INPUT_KEYS if keys is None else set(keys)) & set(args)):
         value = args[key]
         for v in value if isinstance(value, (list, tuple)) else [value]:
             if isinstance(v, (str, Path)) and str(v):
@@ -116,14 +127,18 @@ def input_paths(args: dict[str, Any]) -> list[str]:
     return out
 
 
-def capture_inputs(store: Store, args: dict[str, Any]) -> int:
+def capture_inputs(store: Store, args: dict[str, Any], keys: list[str] | None = None) -> int:
     """Append a `file` event for each input file the arguments name (folders: every file in them),
-    unless this session already holds the same bytes for it. Returns the bytes recorded."""
+    unless this session already holds the same bytes for it. Relative paths are relative to the
+    project, as operations read them. Returns the bytes recorded."""
     root = str(store.root)
     have = {(e["key"], e["payload"]["sha256"]) for e in store.events(kind="file")}
     total = 0
-    for arg in input_paths(args):
+    for arg in input_paths(args, keys):
+        if "://" in arg:
+            continue
         base = Path(arg).expanduser()
+        base = base if base.is_absolute() else store.root / base
         if base.is_file():
             members = [(base, "")]
         elif base.is_dir():
