@@ -171,14 +171,15 @@ def agent(c: Ctx, goal: str | None, steps: int, auto: tuple[str, ...]) -> None:
     """
     from studio.agent.guideline import propose_guideline, to_yaml
     from studio.agent.loop import AUTO_APPROVE, approve_action, propose_next_action, reject_action, run_action
-    from studio.agent.tools import TOOLS
+    from studio.agent.tools import agent_tools
 
     store = c.store()
     llm = _llm(c)
     if auto:
-        unknown = sorted(set(auto) - set(TOOLS))
+        tools = agent_tools()
+        unknown = sorted(set(auto) - set(tools))
         if unknown:
-            raise StudioError(f"unknown tool(s) {', '.join(unknown)}; tools: {', '.join(TOOLS)}")
+            raise StudioError(f"unknown tool(s) {', '.join(unknown)}; tools: {', '.join(tools)}")
         store.set_setting(AUTO_APPROVE, sorted(set(auto)), actor=c.actor)
     if store.approved_guideline() is None:
         if not goal:
