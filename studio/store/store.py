@@ -88,7 +88,7 @@ class Store:
                 finally:
                     self._depth -= 1
                 return
-            self.conn.execute("BEGIN IMMEDIATE")
+            db.begin_write(self.conn, self.root / DB_NAME)
             self._depth = 1
             try:
                 yield self.conn
