@@ -13,7 +13,7 @@ from typing import Any
 
 from studio.errors import InvalidState, NotFound, ProjectNotFound, StudioError
 from studio.schema import Decision, Document, Guideline, Proposal, Span, check_actor, utcnow
-from studio.store import db, state
+from studio.store import db, state, versions
 
 DB_NAME = "studio.db"
 # The action prefix of decisions about each kind of proposal: label.accept, boxes.fix.reject, ...
@@ -136,6 +136,8 @@ class Store:
             rationale=rationale,
         )
         with self.transaction() as c:
+            if d.payload and d.actor.startswith("human:"):  # in a team project: the annotator's own version
+                d.payload = versions.route(c, d.actor, d.action, d.payload)
             cur = c.execute(
                 "INSERT INTO decisions (ts, session_id, actor, action, subject_ids, payload, rationale)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
