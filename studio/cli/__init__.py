@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "studio.cli.boxes",
     "studio.cli.active",
     "studio.cli.release",
+    "studio.cli.team",
 ]
 
 
