@@ -8,37 +8,11 @@ from typing import Any
 import click
 
 from studio.cli.common import Ctx, emit_json, emit_table, json_option, pass_ctx, stage_progress
+from studio.cli.ops import op_command
 from studio.errors import StudioError
 
 
-def _ctx(c: Ctx, progress: Any = None) -> Any:
-    from studio.ops.team.context import OpContext
-
-    return OpContext(c.store(), c.actor, progress)
-
-
-@click.command()
-@click.option("--annotators", required=True, help="Comma-separated names, as each passes --user (ana,ben,cho).")
-@click.option("--overlap", type=click.IntRange(min=1), default=2, show_default=True, help="Annotators per document.")
-@click.option("--seed", type=int, default=0, show_default=True, help="The same seed gives the same assignment.")
-@click.option("--documents", default=None, help="Only these ids (1-60,75); default: every unassigned document.")
-@json_option
-@pass_ctx
-def assign(c: Ctx, annotators: str, overlap: int, seed: int, documents: str | None, as_json: bool) -> None:
-    """Spread documents over annotators so each is seen by OVERLAP of them (balanced, seeded).
-
-    Run it again after new documents come in: only unassigned documents are assigned, on top
-    of the loads each annotator already has. From then on, what an annotator decides on an
-    assigned document (`studio --user ana review`, or the app) is their own version; a reviewer
-    makes it the project's labels with `studio adjudicate`.
-    """
-    from studio.ops.team.assign import AssignArgs
-    from studio.ops.team.assign import assign as run
-
-    result = run(_ctx(c), AssignArgs(annotators=annotators, overlap=overlap, seed=seed, documents=documents))
-    if as_json:
-        emit_json(result.model_dump())
-        return
+def _render_assign(result: Any, c: Ctx) -> None:
     click.echo(result.summary())
     if result.documents:
         click.echo("pairs (documents seen by both): " + ", ".join(f"{k} {v}" for k, v in result.pairs.items()))
@@ -67,26 +41,7 @@ def team(c: Ctx, as_json: bool) -> None:
     click.echo(f"{waiting} documents wait for a reviewer (studio adjudicate); {adjudicated} adjudicated.")
 
 
-@click.command()
-@click.option("--top", type=click.IntRange(min=0), default=10, show_default=True, help="Most disagreed documents.")
-@json_option
-@pass_ctx
-def agreement(c: Ctx, top: int, as_json: bool) -> None:
-    """Agreement between annotators on the documents they both finished.
-
-    NER: span F1 per pair of annotators (strict: same start, end and label; partial: overlapping
-    with the same label) and token-level Cohen's kappa, per label; classification and box fixes:
-    Cohen's kappa; Krippendorff's alpha over all annotators. Then the documents with the most
-    disagreement and the most frequent kinds of disagreement (label, boundary, missing).
-    """
-    from studio.ops.team.agreement import AgreementArgs
-    from studio.ops.team.agreement import agreement as run
-
-    with stage_progress() as progress:
-        r = run(_ctx(c, progress), AgreementArgs(top=top))
-    if as_json:
-        emit_json(r.model_dump())
-        return
+def _render_agreement(r: Any, c: Ctx) -> None:
     click.echo(r.summary())
     if not r.documents:
         return
@@ -154,8 +109,12 @@ def adjudicate(c: Ctx, doc_ids: tuple[int, ...], accept_agreed: bool, dry_run: b
 
     store = c.store()
     if accept_agreed:
+        from studio.cli.ops import _adapt
+        from studio.ops import registry
+
         with stage_progress() as progress:
-            r = adj.accept_agreed(_ctx(c, progress), adj.AcceptAgreedArgs(dry_run=dry_run))
+            ctx = registry.OpContext(store=store, actor=c.actor, progress=_adapt(progress))
+            r = registry.run("adjudicate_agreed", {"dry_run": dry_run}, ctx)
         if as_json:
             emit_json(r.model_dump())
         elif dry_run:
@@ -256,4 +215,9 @@ def _show_draft(text: str, draft: set[tuple[int, int, str]]) -> None:
     click.echo(f"  draft: {shown or '(no spans)'}")
 
 
-COMMANDS = [assign, team, agreement, adjudicate]
+COMMANDS = [
+    op_command("assign", render=_render_assign),
+    team,
+    op_command("agreement", render=_render_agreement),
+    adjudicate,
+]

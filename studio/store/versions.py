@@ -25,6 +25,7 @@ ROUTED = {
     "label.edit",
     "label.add",
     "label.remove",
+    "label.change",
     "boxes.fix.accept",
     "boxes.fix.reject",
     "document.complete",
@@ -85,6 +86,51 @@ def route(conn: sqlite3.Connection, actor: str, action: str, payload: dict[str, 
     return {**payload, "annotator": name}
 
 
+# -- reading an annotator's version (for the review screens and queue) ---------------------------
+def annotator_for(conn: sqlite3.Connection, document_id: int, actor: str | None) -> str | None:
+    """The annotator whose version `actor` works on in this document, or None (the project's labels)."""
+    name = annotator_of(actor or "")
+    if name is None:
+        return None
+    row = conn.execute(
+        "SELECT 1 FROM assignments WHERE document_id = ? AND annotator = ?", (document_id, name)
+    ).fetchone()
+    return name if row is not None else None
+
+
+def version_spans(conn: sqlite3.Connection, document_id: int, name: str) -> list[sqlite3.Row]:
+    return conn.execute(
+        'SELECT start, "end", label, text, proposal_id FROM version_spans WHERE document_id = ? AND annotator = ?'
+        ' ORDER BY start, "end", label',
+        (document_id, name),
+    ).fetchall()
+
+
+def undecided(conn: sqlite3.Connection, document_id: int, name: str, kind: str = "span") -> list[int]:
+    """Proposals of the document still open for the project that `name` has not decided."""
+    rows = conn.execute(
+        "SELECT id FROM proposals p WHERE document_id = ? AND kind = ? AND status = 'pending' AND NOT EXISTS"
+        " (SELECT 1 FROM version_verdicts v WHERE v.proposal_id = p.id AND v.annotator = ?) ORDER BY id",
+        (document_id, kind, name),
+    )
+    return [int(r[0]) for r in rows]
+
+
+def version_status(conn: sqlite3.Connection, document_id: int, name: str) -> str:
+    """complete, partial (something decided) or untouched: the annotator's own review status."""
+    row = conn.execute(
+        "SELECT status FROM versions WHERE document_id = ? AND annotator = ?", (document_id, name)
+    ).fetchone()
+    if row is not None and row[0] == "complete":
+        return "complete"
+    touched = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM version_spans WHERE document_id = ? AND annotator = ?)"
+        " OR EXISTS (SELECT 1 FROM version_verdicts WHERE document_id = ? AND annotator = ?)",
+        (document_id, name, document_id, name),
+    ).fetchone()[0]
+    return "partial" if touched else "untouched"
+
+
 def handles(conn: sqlite3.Connection, action: str, payload: dict[str, Any]) -> bool:
     """True for decisions this module applies: versions, assignments, adjudications and their undo."""
     if "annotator" in payload or action in (ADJUDICATE, "team.assign", "team.unassign"):
@@ -112,6 +158,8 @@ def apply(conn: sqlite3.Connection, decision_id: int, action: str, payload: dict
         _insert_span(conn, int(payload["document_id"]), name, payload["span"], None, decision_id)
     elif action == "label.remove":
         _delete_span(conn, int(payload["document_id"]), name, payload["span"])
+    elif action == "label.change":
+        _change_span(conn, int(payload["document_id"]), name, payload["before"], payload["span"], decision_id)
     elif action in ("document.complete", "document.reopen"):
         status = "complete" if verb == "complete" else "open"
         conn.execute(
@@ -155,6 +203,22 @@ def _delete_span(conn: sqlite3.Connection, doc: int, name: str, span: dict[str, 
     )
 
 
+def _change_span(
+    conn: sqlite3.Connection, doc: int, name: str, before: dict[str, Any], after: dict[str, Any], decision_id: int
+) -> None:
+    row = conn.execute(
+        'SELECT proposal_id FROM version_spans WHERE document_id = ? AND annotator = ? AND start = ? AND "end" = ?'
+        " AND label = ?",
+        (doc, name, before["start"], before["end"], before["label"]),
+    ).fetchone()
+    if row is None:
+        raise NotFound(
+            f"{name}'s version of document {doc} has no span {before['label']} [{before['start']}:{before['end']}]"
+        )
+    _delete_span(conn, doc, name, before)
+    _insert_span(conn, doc, name, after, row[0], decision_id)
+
+
 def _undo(conn: sqlite3.Connection, decision_id: int, payload: dict[str, Any]) -> None:
     target = conn.execute("SELECT id, action, payload FROM decisions WHERE id = ?", (payload["undoes"],)).fetchone()
     if target is None:
@@ -169,6 +233,8 @@ def _undo(conn: sqlite3.Connection, decision_id: int, payload: dict[str, Any]) -
         _delete_span(conn, int(t_payload["document_id"]), name, t_payload["span"])
     elif t_action == "label.remove":
         _insert_span(conn, int(t_payload["document_id"]), name, t_payload["span"], None, decision_id)
+    elif t_action == "label.change":
+        _change_span(conn, int(t_payload["document_id"]), name, t_payload["span"], t_payload["before"], decision_id)
     elif t_action in ("document.complete", "document.reopen"):
         status = "open" if t_action == "document.complete" else "complete"
         conn.execute(
@@ -213,6 +279,11 @@ def _adjudicate(conn: sqlite3.Connection, decision_id: int, payload: dict[str, A
         "INSERT OR REPLACE INTO adjudications (document_id, decision_id, method, closed) VALUES (?, ?, ?, ?)",
         (doc, decision_id, str(payload.get("method", "")), json.dumps(closed)),
     )
+    # The settled document is finished for the project (releases hold complete documents).
+    conn.execute(
+        "INSERT OR REPLACE INTO document_status (document_id, status, decision_id) VALUES (?, 'complete', ?)",
+        (doc, decision_id),
+    )
 
 
 def _unsettle(conn: sqlite3.Connection, doc: int) -> None:
@@ -221,6 +292,7 @@ def _unsettle(conn: sqlite3.Connection, doc: int) -> None:
     if row is None:
         return
     conn.execute("DELETE FROM labels WHERE document_id = ?", (doc,))
+    conn.execute("DELETE FROM document_status WHERE document_id = ? AND decision_id = ?", (doc, row["decision_id"]))
     for pid in json.loads(row["closed"]):
         conn.execute("UPDATE proposals SET status = 'pending' WHERE id = ?", (pid,))
     conn.execute("DELETE FROM adjudications WHERE document_id = ?", (doc,))
@@ -231,7 +303,7 @@ def _resettle(conn: sqlite3.Connection, doc: int, before: int) -> None:
     rows = conn.execute(
         "SELECT id, payload FROM decisions WHERE action = ? AND id < ? AND json_extract(payload, '$.document_id') = ?"
         " AND id NOT IN (SELECT json_extract(payload, '$.undoes') FROM decisions WHERE action LIKE '%.undo'"
-        " AND id < ?) ORDER BY id DESC LIMIT 1",
+        " AND id <= ?) ORDER BY id DESC LIMIT 1",
         (ADJUDICATE, before, doc, before),
     ).fetchall()
     for r in rows:

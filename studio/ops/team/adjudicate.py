@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field
 
 from studio.errors import InvalidState, NotFound, StudioError
-from studio.ops.team.context import Args, OpContext, Result
+from studio.ops.registry import Args, OpContext, Result, operation
 from studio.ops.team.metrics import SpanT
 from studio.ops.team.versions import Version, finished, load
 from studio.schema import Decision, Span
@@ -154,6 +154,13 @@ class AcceptAgreedResult(Result):
         )
 
 
+@operation(
+    "adjudicate_agreed",
+    args=AcceptAgreedArgs,
+    result=AcceptAgreedResult,
+    help="Accept in bulk every document whose annotators all finished with exactly the same version.",
+    side_effects=True,
+)
 def accept_agreed(ctx: OpContext, args: AcceptAgreedArgs) -> AcceptAgreedResult:
     """Adjudicate in bulk every finished document whose versions are identical (method `agreed`)."""
     store = ctx.store
@@ -193,3 +200,22 @@ def versions_of(store: Store, document_id: int) -> dict[str, Any]:
         n: {"complete": v.complete, "spans": [{"start": s[0], "end": s[1], "label": s[2]} for s in sorted(v.spans)]}
         for n, v in sorted(c.versions.items())
     }
+
+
+def unsettled_note(store: Store, document_id: int) -> str | None:
+    """Why a team document has no labels yet (for `studio why`), or None if it is not a team document."""
+    by_doc = load(store, document_id)
+    if document_id not in by_doc:
+        return None
+    if store.conn.execute("SELECT 1 FROM adjudications WHERE document_id = ?", (document_id,)).fetchone():
+        return None
+    parts = []
+    for name, v in sorted(by_doc[document_id].items()):
+        state = "finished" if v.complete else "not finished"
+        spans = ", ".join(f"[{s}:{e}] {lab}" for s, e, lab in sorted(v.spans)) or "no spans"
+        parts.append(f"{name} ({state}): {spans}")
+    return (
+        f"document {document_id} is not adjudicated yet, so it has no project labels; versions: "
+        + "; ".join(parts)
+        + f". A reviewer settles it with `studio adjudicate -d {document_id}`"
+    )

@@ -17,8 +17,8 @@ from typing import Any
 
 from pydantic import Field
 
+from studio.ops.registry import Args, OpContext, Result, operation
 from studio.ops.team import metrics
-from studio.ops.team.context import Args, OpContext, Result
 from studio.ops.team.versions import Version, finished, load
 from studio.store import Store
 
@@ -96,6 +96,18 @@ def _doc_class(store: Store, doc_id: int, v: Version, lengths: dict[int, int]) -
     return whole[-1][2] if whole else None
 
 
+@operation(
+    "agreement",
+    args=AgreementArgs,
+    result=AgreementResult,
+    help="Agreement between annotators on the documents they both finished.\n\n"
+    "NER: span F1 per pair of annotators (strict: same start, end and label; partial: overlapping with "
+    "the same label) and token-level Cohen's kappa, per label; classification and box fixes: Cohen's "
+    "kappa; Krippendorff's alpha over all annotators. Then the documents with the most disagreement and "
+    "the most frequent kinds of disagreement (label, boundary, missing).",
+    side_effects=False,
+    agent=True,
+)
 def agreement(ctx: OpContext, args: AgreementArgs) -> AgreementResult:
     store = ctx.store
     task = _task(store)

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import Field
 
 from studio.errors import StudioError
-from studio.ops.team.context import Args, OpContext, Result
+from studio.ops.registry import Args, OpContext, Result, operation
 from studio.store import Store
 
 _NAME_RE = re.compile(r"^[^\s,:]+$")
@@ -107,6 +107,17 @@ def plan(
     return dict(sorted(out.items()))
 
 
+@operation(
+    "assign",
+    args=AssignArgs,
+    result=AssignResult,
+    help="Spread documents over annotators so each is seen by OVERLAP of them (balanced, seeded).\n\n"
+    "Run it again after new documents come in: only unassigned documents are assigned, on top of the "
+    "loads each annotator already has. From then on, what an annotator decides on an assigned document "
+    "(`studio --user ana review`, or the app) is their own version; a reviewer makes it the project's "
+    "labels with `studio adjudicate`.",
+    side_effects=True,
+)
 def assign(ctx: OpContext, args: AssignArgs) -> AssignResult:
     store = ctx.store
     names = parse_names(args.annotators)
