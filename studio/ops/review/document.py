@@ -313,8 +313,10 @@ def add_span(store: Store, doc_id: int, start: int, end: int, label: str, actor:
     for what happens to pending proposals under it. Refused over an approved span."""
     view = _open_view(store, doc_id, actor)
     chk = check_span(store, doc_id, start, end, label, view=view)
-    _refuse_overlap(chk.overlaps_approved, chk.span, "remove or change it first")
     span = chk.span
+    if any((v.start, v.end, v.label) == (span.start, span.end, span.label) for v in chk.overlaps_approved):
+        raise ReviewError(f"{_show(span)} is already approved")
+    _refuse_overlap(chk.overlaps_approved, span, "remove or change it first")
     ids: list[int] = []
     notes: list[str] = []
     with store.transaction():
@@ -383,9 +385,12 @@ def reject(store: Store, doc_id: int, key: str, actor: str, reason: str = "") ->
 
 
 def relabel(store: Store, doc_id: int, key: str, label: str, actor: str) -> Change:
-    """Change the label of a proposal (approving it as edited) or of an approved span."""
+    """Change the label of a proposal (approving it as edited; its own label accepts it) or of an
+    approved span."""
     view = _open_view(store, doc_id, actor)
     v = view.item(key)
+    if v.kind == "proposal" and check_label(view.labels or guideline_labels(store), label) == v.label:
+        return accept(store, doc_id, key, actor)  # the label it already has: a plain accept
     return set_span(store, doc_id, key, v.start, v.end, label, actor, view=view, action="relabel")
 
 
@@ -498,7 +503,7 @@ def complete(store: Store, doc_id: int, actor: str) -> Change:
             int(n),
         )
     spans = len(store.approved_spans(doc_id) if who is None else versions.version_spans(store.conn, doc_id, who))
-    return _status_change(store, doc_id, actor, "complete", None, f"document {doc_id} complete ({spans} spans)",
+    return _status_change(store, doc_id, actor, "complete", None, f"document {doc_id} complete ({spans} span{'' if spans == 1 else 's'})",
                           {"spans": spans})  # fmt: skip
 
 
