@@ -58,11 +58,16 @@ def _render_agreement(r: Any, c: Ctx) -> None:
         emit_table(rows, ["label", "strict_f1", "partial_f1", "token_kappa", "alpha", "spans"], title="Per label")
         rows = [
             {"pair": p.pair, "documents": p.documents, "strict_f1": f(p.strict_f1), "partial_f1": f(p.partial_f1),
-             "token_kappa": f(p.token_kappa),
-             **{f"{lab} F1": f(v["strict_f1"]) for lab, v in p.per_label.items()}}
+             "token_kappa": f(p.token_kappa)}
             for p in r.pairs
         ]  # fmt: skip
-        emit_table(rows, list(rows[0]) if rows else ["pair"], title="Per pair (strict F1 per label)")
+        emit_table(rows, ["pair", "documents", "strict_f1", "partial_f1", "token_kappa"], title="Per pair")
+        rows = [
+            {"pair": p.pair, "label": lab, **{m: f(v[m]) for m in ("strict_f1", "partial_f1", "token_kappa")}}
+            for p in r.pairs
+            for lab, v in p.per_label.items()
+        ]
+        emit_table(rows, ["pair", "label", "strict_f1", "partial_f1", "token_kappa"], title="Per pair and label")
     for name, part in (("classification", r.classification), ("box fixes", r.box_fixes)):
         if part:
             pairs = ", ".join(f"{k} {f(v['kappa'])}" for k, v in part["pairs"].items())
@@ -145,8 +150,14 @@ def _one(c: Ctx, doc_id: int, saved: list[int]) -> str:
     for name, v in sorted(case.versions.items()):
         click.echo(f"  {name}: " + "; ".join(f"{case.text[s:e]!r} {lab}" for s, e, lab in sorted(v.spans)))
     draft = set(case.agreed)
+    stdin = click.get_text_stream("stdin")
     while True:
-        line = click.prompt("adjudicate (? for help)", default="", show_default=False).strip()
+        click.echo("adjudicate (? for help)> ", nl=False)
+        raw = stdin.readline()
+        if not raw:  # end of input: stop here, what was saved stays
+            click.echo("")
+            return "quit"
+        line = raw.strip()
         if not line:
             continue
         cmd, _, rest = line.partition(" ")

@@ -258,9 +258,15 @@ def _adjudicate(conn: sqlite3.Connection, decision_id: int, payload: dict[str, A
     # The settled spans are the document's labels: whatever was approved before gives way.
     conn.execute("DELETE FROM labels WHERE document_id = ?", (doc,))
     spans = payload.get("spans") or []
-    for span in spans:
-        state._insert_label(conn, doc, span, None, decision_id)
     keep = {(s["start"], s["end"], s["label"]) for s in spans}
+    # A settled span that a proposal made keeps the link to it (so `studio why` finds its source).
+    proposed: dict[tuple[Any, Any, Any], int] = {}
+    for row in conn.execute("SELECT id, payload FROM proposals WHERE document_id = ? AND kind = 'span'", (doc,)):
+        s = json.loads(row["payload"]).get("span") or {}
+        proposed.setdefault((s.get("start"), s.get("end"), s.get("label")), int(row["id"]))
+    for span in spans:
+        pid = proposed.get((span["start"], span["end"], span["label"]))
+        state._insert_label(conn, doc, span, pid, decision_id)
     closed = []
     for row in conn.execute(
         "SELECT id, kind, payload FROM proposals WHERE document_id = ? AND status = 'pending' ORDER BY id", (doc,)
