@@ -242,6 +242,12 @@ def test_adjudicated_release_equals_gold(team_project: tuple[Path, dict, dict]) 
             row = json.loads(line)
             released[row["id"]] = {(s["start"], s["end"], s["label"]) for s in row["spans"]}
     assert released == gold  # strict F1 1.0 against gold, every document in
+    # the card reports how the documents were settled and the agreement per label
+    card = (Path(out["path"]) / "README.md").read_text(encoding="utf-8")
+    assert "## Annotators and agreement" in card and "60 of the released documents were settled" in card
+    team = json.loads((Path(out["path"]) / "release.json").read_text(encoding="utf-8"))["team"]
+    assert team["adjudicated"] == 60 and team["agreement"]["documents"] == 60
+    assert set(team["agreement"]["per_label"]) == set(team_sim.LABELS)
 
 
 def test_bulk_accept_where_all_agree_and_why_shows_the_versions(store: Store) -> None:

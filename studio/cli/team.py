@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shlex
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
@@ -132,14 +132,15 @@ def adjudicate(c: Ctx, doc_ids: tuple[int, ...], accept_agreed: bool, dry_run: b
         click.echo("Nothing to adjudicate: no document has all its versions finished (see `studio team`).")
         return
     saved: list[int] = []
+    stdin = click.get_text_stream("stdin")  # one reader for the whole run: it buffers ahead
     for doc_id in todo:
-        outcome = _one(c, doc_id, saved)
+        outcome = _one(c, doc_id, saved, stdin)
         if outcome == "quit":
             break
     click.echo(f"Adjudicated {len(saved)}.")
 
 
-def _one(c: Ctx, doc_id: int, saved: list[int]) -> str:
+def _one(c: Ctx, doc_id: int, saved: list[int], stdin: TextIO) -> str:
     from studio.ops.team import adjudicate as adj
 
     store = c.store()
@@ -150,7 +151,6 @@ def _one(c: Ctx, doc_id: int, saved: list[int]) -> str:
     for name, v in sorted(case.versions.items()):
         click.echo(f"  {name}: " + "; ".join(f"{case.text[s:e]!r} {lab}" for s, e, lab in sorted(v.spans)))
     draft = set(case.agreed)
-    stdin = click.get_text_stream("stdin")
     while True:
         click.echo("adjudicate (? for help)> ", nl=False)
         raw = stdin.readline()

@@ -109,12 +109,17 @@ def _doc_class(store: Store, doc_id: int, v: Version, lengths: dict[int, int]) -
     agent=True,
 )
 def agreement(ctx: OpContext, args: AgreementArgs) -> AgreementResult:
-    store = ctx.store
+    return compute(ctx.store, top=args.top, progress=ctx.report)
+
+
+def compute(store: Store, doc_ids: set[int] | None = None, top: int = 10, progress: Any = None) -> AgreementResult:
+    """Agreement over every document with two finished versions (or only those in `doc_ids`)."""
     task = _task(store)
-    docs = {d: finished(vs) for d, vs in load(store).items()}
+    docs = {d: finished(vs) for d, vs in load(store).items() if doc_ids is None or d in doc_ids}
     docs = {d: vs for d, vs in docs.items() if len(vs) >= 2}
     annotators = sorted({n for vs in docs.values() for n in vs})
-    ctx.report("agreement", 0, len(docs))
+    report = progress or (lambda *a: None)
+    report("agreement", 0, len(docs))
     labels = sorted({s[2] for vs in docs.values() for v in vs.values() for s in v.spans})
     tokens = _tokens(store, sorted(docs)) if task == "ner" else {}
 
@@ -216,7 +221,7 @@ def agreement(ctx: OpContext, args: AgreementArgs) -> AgreementResult:
     box_fixes = None
     if fix_pairs:
         box_fixes = {"pairs": fix_pairs, "alpha": _r(metrics.krippendorff_alpha(_fix_units(store, docs)))}
-    ctx.report("agreement", len(docs), len(docs))
+    report("agreement", len(docs), len(docs))
     return AgreementResult(
         task=task,
         annotators=annotators,
@@ -226,7 +231,7 @@ def agreement(ctx: OpContext, args: AgreementArgs) -> AgreementResult:
         pairs=pairs,
         classification=classification,
         box_fixes=box_fixes,
-        disagreements=most_disagreed(store, docs, args.top) if args.top else [],
+        disagreements=most_disagreed(store, docs, top) if top else [],
         patterns=patterns(docs),
     )
 
