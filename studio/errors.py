@@ -19,3 +19,7 @@ class NotFound(StudioError):
 
 class InvalidState(StudioError):
     """The request does not fit the current state (e.g. approving a decided proposal)."""
+
+
+class LogTampered(StudioError):
+    """The decision log's hash chain is broken: a row was changed, removed or forged."""

@@ -31,7 +31,11 @@ COMMAND_MODULES = [
     "studio.cli.boxes",
     "studio.cli.active",
     "studio.cli.release",
+<<<<<<< HEAD
     "studio.cli.team",
+=======
+    "studio.cli.integrity",
+>>>>>>> main
 ]
 
 

@@ -37,6 +37,8 @@ class Ctx:
         """Open the project (once per command) and start a session named after the command."""
         if self._store is None:
             self._store = Store.open(self.project)
+            for warning in self._store.warnings:
+                click.echo(f"warning: {warning}", err=True)
             cmd = click.get_current_context().info_name or "cli"
             self._store.start_session(name=f"cli:{cmd}")
         return self._store

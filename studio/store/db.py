@@ -17,8 +17,11 @@ from pathlib import Path
 
 from studio.errors import StudioError
 from studio.schema import utcnow
+from studio.store import chain
 
 _MIGRATION_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+# Steps SQL cannot do, run after a migration's SQL inside its transaction.
+_PYTHON_STEPS = {12: chain.backfill}
 
 
 class DatabaseTooNew(StudioError):
@@ -130,6 +133,8 @@ def migrate(conn: sqlite3.Connection, path: Path) -> int:
                 continue
             for statement in _split_sql(sql):
                 conn.execute(statement)
+            if version in _PYTHON_STEPS:
+                _PYTHON_STEPS[version](conn)
             conn.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                 (version, name, utcnow()),

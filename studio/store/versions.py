@@ -256,7 +256,7 @@ def _adjudicate(conn: sqlite3.Connection, decision_id: int, payload: dict[str, A
     doc = int(payload["document_id"])
     _unsettle(conn, doc)
     # The settled spans are the document's labels: whatever was approved before gives way.
-    conn.execute("DELETE FROM labels WHERE document_id = ?", (doc,))
+    _clear_labels(conn, doc)
     spans = payload.get("spans") or []
     keep = {(s["start"], s["end"], s["label"]) for s in spans}
     # A settled span that a proposal made keeps the link to it (so `studio why` finds its source).
@@ -297,11 +297,16 @@ def _unsettle(conn: sqlite3.Connection, doc: int) -> None:
     row = conn.execute("SELECT decision_id, closed FROM adjudications WHERE document_id = ?", (doc,)).fetchone()
     if row is None:
         return
-    conn.execute("DELETE FROM labels WHERE document_id = ?", (doc,))
+    _clear_labels(conn, doc)
     conn.execute("DELETE FROM document_status WHERE document_id = ? AND decision_id = ?", (doc, row["decision_id"]))
     for pid in json.loads(row["closed"]):
         conn.execute("UPDATE proposals SET status = 'pending' WHERE id = ?", (pid,))
     conn.execute("DELETE FROM adjudications WHERE document_id = ?", (doc,))
+
+
+def _clear_labels(conn: sqlite3.Connection, doc: int) -> None:
+    conn.execute("DELETE FROM label_support WHERE document_id = ?", (doc,))
+    conn.execute("DELETE FROM labels WHERE document_id = ?", (doc,))
 
 
 def _resettle(conn: sqlite3.Connection, doc: int, before: int) -> None:
