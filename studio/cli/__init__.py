@@ -31,11 +31,8 @@ COMMAND_MODULES = [
     "studio.cli.boxes",
     "studio.cli.active",
     "studio.cli.release",
-<<<<<<< HEAD
-    "studio.cli.team",
-=======
     "studio.cli.integrity",
->>>>>>> main
+    "studio.cli.team",
 ]
 
 
