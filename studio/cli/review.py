@@ -377,7 +377,7 @@ def _review_proposals(store: Store, actor: str, limit: int | None, min_confidenc
         line = stdin.readline()
         return None if not line else line.strip()
 
-    queue = rv.review_queue(store)
+    queue = rv.review_queue(store, actor=actor)
     again: list[int] = []  # proposals whose decision was undone: shown again first
     done: list[tuple[int, int]] = []  # (proposal id, decision id), newest last
     while not limit or len(done) < limit:

@@ -38,3 +38,24 @@ def annotator_where(store: Store, actor: str | None, pending_only: bool = False)
             f" WHERE w.proposal_id = p.id AND w.annotator = {q}))"
         )
     return where
+
+
+def proposal_where(store: Store, actor: str | None) -> str:
+    """A condition on `proposals` for the per-proposal queue: the annotator's own assigned proposals
+    not yet decided by them, or (anyone else) proposals of unassigned documents; '' without assignments."""
+    if store.conn.execute("SELECT 1 FROM assignments LIMIT 1").fetchone() is None:
+        return ""
+    name = annotator_of(actor or "")
+    mine = (
+        name is not None
+        and store.conn.execute("SELECT 1 FROM assignments WHERE annotator = ? LIMIT 1", (name,)).fetchone()
+    )
+    if not mine or name is None:
+        return " AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.document_id = proposals.document_id)"
+    q = _quote(name)
+    return (
+        f" AND document_id IN (SELECT document_id FROM assignments WHERE annotator = {q})"
+        f" AND NOT EXISTS (SELECT 1 FROM version_verdicts w WHERE w.proposal_id = proposals.id AND w.annotator = {q})"
+        f" AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.document_id = proposals.document_id AND v.annotator = {q}"
+        " AND v.status = 'complete')"
+    )
