@@ -48,10 +48,15 @@ class Case:
     def agreed(self) -> list[SpanT]:
         return [c.span for c in self.candidates if len(c.by) == len(self.versions)]
 
+    fixes: set[int] = field(default_factory=set)  # box-fix proposals of the document
+
     def all_agree(self) -> bool:
+        """Every version has the same spans and the same accept / reject of each box fix."""
         spans = {tuple(sorted(set(v.spans))) for v in self.versions.values()}
-        verdicts = {tuple(sorted(v.verdicts.items())) for v in self.versions.values()}
-        return len(spans) == 1 and len(verdicts) <= 1
+        fixes = {
+            tuple(sorted((p, s) for p, s in v.verdicts.items() if p in self.fixes)) for v in self.versions.values()
+        }
+        return len(spans) == 1 and len(fixes) <= 1
 
 
 def case(store: Store, document_id: int, only_finished: bool = True) -> Case:
@@ -65,7 +70,14 @@ def case(store: Store, document_id: int, only_finished: bool = True) -> Case:
         for s in v.spans:
             cands.setdefault(s, Candidate(s, doc.text[s[0] : s[1]], [])).by.append(name)
     done = store.conn.execute("SELECT 1 FROM adjudications WHERE document_id = ?", (document_id,)).fetchone()
-    return Case(document_id, doc.text, versions, sorted(cands.values(), key=lambda c: c.span), done is not None)
+    fixes = {
+        int(r[0])
+        for r in store.conn.execute(
+            "SELECT id FROM proposals WHERE document_id = ? AND kind = 'box_fix'", (document_id,)
+        )
+    }
+    cands_sorted = sorted(cands.values(), key=lambda c: c.span)
+    return Case(document_id, doc.text, versions, cands_sorted, done is not None, fixes)
 
 
 def queue(store: Store, include_done: bool = False) -> list[int]:
@@ -129,7 +141,7 @@ def settle(
 
 def _agreed_fixes(c: Case) -> list[int]:
     """Box-fix proposals every annotator accepted."""
-    votes = [set(p for p, s in v.verdicts.items() if s != "rejected") for v in c.versions.values()]
+    votes = [{p for p, s in v.verdicts.items() if s != "rejected" and p in c.fixes} for v in c.versions.values()]
     return sorted(set.intersection(*votes)) if votes else []
 
 

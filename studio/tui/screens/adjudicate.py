@@ -165,8 +165,8 @@ class AdjudicateScreen(StudioScreen):
             out.append(text[pos:s])
             differs = n_versions and len(self.by.get((s, e, lab), [])) != n_versions
             style = f"black on {label_color(lab)}" + (" underline" if differs else "")
-            out.append(text[s:e], style=style)
-            out.append(("*" if differs else "") + lab, style=f"dim {label_color(lab)}")
+            out.append(f"[{text[s:e]}]", style=style)
+            out.append(("*" if differs else "") + lab, style=f"bold {label_color(lab)}")
             pos = e
         out.append(text[pos:])
         return out
