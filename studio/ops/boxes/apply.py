@@ -25,7 +25,7 @@ from studio.ops.boxes.coco import load_json, pixel_bbox
 from studio.ops.boxes.io import boxes_equal, read_dataset, resolve_source
 from studio.ops.boxes.model import BoxDataset, Format, ImageLabels
 from studio.ops.boxes.report import build_report, proposal_class, report_markdown
-from studio.ops.boxes.yolo import format_box, label_path
+from studio.ops.boxes.yolo import format_box, join_label_text, label_path, split_label_text
 from studio.schema import Box, Model, Proposal
 from studio.store import Store
 
@@ -87,7 +87,7 @@ def apply_fixes(
         skip_paths |= {label_path(p) for p in skip_paths}
     skip_paths |= {(root / f).resolve() for f in plan.drop_files}
     out_dir.mkdir(parents=True, exist_ok=True)
-    _copy_tree(root, out_dir, skip_paths, progress)
+    outside = _copy_listed(ds, out_dir, skip_paths, progress)
     if ds.format == "yolo":
         _write_yolo_edits(ds, out_dir, plan)
     else:
@@ -108,6 +108,7 @@ def apply_fixes(
         {"images": len(ds.images), "boxes": ds.box_count()},
         {"images": len(kept), "boxes": after_boxes},
     )
+    report["not_copied"] = outside
     rj, rm = out_dir / REPORT_JSON, out_dir / REPORT_MD
     rj.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     rm.write_text(report_markdown(report), encoding="utf-8")
@@ -224,16 +225,35 @@ def _plan(ds: BoxDataset, accepted: list[Proposal]) -> tuple[_Plan, list[dict[st
     return plan, outcomes
 
 
-def _copy_tree(root: Path, out: Path, skip: set[Path], progress: Progress | None) -> None:
-    files = [p for p in sorted(root.rglob("*")) if p.is_file()]
+def dataset_files(ds: BoxDataset) -> list[Path]:
+    """Every file the dataset lists (images, label files, orphan labels, yaml/JSON, split lists), resolved.
+
+    Only these are copied: a yaml whose `path` names a big folder (even `~`) copies nothing else.
+    """
+    root = Path(ds.root)
+    files = [Path(im.path) for im in ds.images if im.exists]
+    files += [root / im.label_file for im in ds.images if im.label_file]
+    files += [root / f for f in [*ds.orphan_labels, *ds.meta_files]]
+    return sorted({f.resolve() for f in files})
+
+
+def _copy_listed(ds: BoxDataset, out: Path, skip: set[Path], progress: Progress | None) -> list[str]:
+    """Copy the dataset's own files under the same relative paths; return those outside the root (not copied)."""
+    root = Path(ds.root).resolve()
+    files = dataset_files(ds)
+    outside: list[str] = []
     for i, src in enumerate(files):
-        if src.resolve() in skip:
+        if src in skip or not src.is_file():
+            continue
+        if root not in src.parents:
+            outside.append(str(src))
             continue
         dst = out / src.relative_to(root)
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dst)
         if progress and (i % 200 == 0 or i == len(files) - 1):
             progress("copy", i + 1, len(files))
+    return outside
 
 
 def _write_yolo_edits(ds: BoxDataset, out: Path, plan: _Plan) -> None:
@@ -245,20 +265,28 @@ def _write_yolo_edits(ds: BoxDataset, out: Path, plan: _Plan) -> None:
         if not edits and not adds:
             continue
         src = root / im.label_file if im.label_file else label_path(Path(im.path))
-        text = src.read_text(encoding="utf-8", errors="replace") if im.label_file else ""
-        new: list[str] = []
-        for n, line in enumerate(text.splitlines(), start=1):
-            if n in edits:
-                box = edits[n]
-                if box is not None:
-                    new.append(format_box(box))
-            else:
-                new.append(line)
-        new += [format_box(b) for b in adds]
+        bom, lines = split_label_text(src.read_bytes()) if im.label_file else ("", [])
         dst = out / _rel(src, root)
         dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_text("".join(line + "\n" for line in new), encoding="utf-8")
+        dst.write_bytes(join_label_text(bom, edit_lines(lines, edits, adds)))
     _rewrite_yaml(ds, out)
+
+
+def edit_lines(lines: list[str], edits: dict[int, Box | None], adds: list[Box]) -> list[str]:
+    """Label lines (with endings) after the edits: untouched lines stay byte for byte; new lines
+    take the file's own line ending (the first one found, else LF)."""
+    eol = next((ln[len(ln.rstrip("\r\n")) :] for ln in lines if ln.endswith(("\n", "\r"))), "\n")
+    new: list[str] = []
+    for n, line in enumerate(lines, start=1):
+        if n not in edits:
+            new.append(line)
+        elif (box := edits[n]) is not None:
+            end = line[len(line.rstrip("\r\n")) :]
+            new.append(format_box(box) + end)
+    if adds and new and not new[-1].endswith(("\n", "\r")):
+        new[-1] += eol
+    new += [format_box(b) + eol for b in adds]
+    return new
 
 
 def _rewrite_yaml(ds: BoxDataset, out: Path) -> None:
@@ -268,10 +296,10 @@ def _rewrite_yaml(ds: BoxDataset, out: Path) -> None:
         return
     root = Path(ds.root)
     dst = out / _rel(src, root) if root in src.parents else out / src.name
-    text = src.read_text(encoding="utf-8")
-    if re.search(r"^path\s*:", text, flags=re.M):
-        text = re.sub(r"^path\s*:.*$", f"path: {json.dumps(str(out))}", text, count=1, flags=re.M)
-    dst.write_text(text, encoding="utf-8")
+    text = src.read_bytes().decode("utf-8", errors="surrogateescape")  # line endings and odd bytes kept
+    line = f"path: {json.dumps(str(out))}"
+    text = re.sub(r"^path[ \t]*:[^\r\n]*", lambda _: line, text, count=1, flags=re.M)
+    dst.write_bytes(text.encode("utf-8", errors="surrogateescape"))
 
 
 def _write_coco_edits(ds: BoxDataset, out: Path, plan: _Plan) -> None:

@@ -68,6 +68,8 @@ class BoxDataset(Model):
     names_known: bool = True  # False when no class list was found (class-id check is skipped)
     images: list[ImageLabels] = Field(default_factory=list)
     orphan_labels: list[str] = Field(default_factory=list)  # label files (relative to root) with no image
+    # Other files of the dataset (relative to root): the yaml, split lists, classes.txt, the COCO JSON.
+    meta_files: list[str] = Field(default_factory=list)
     problems: list[Problem] = Field(default_factory=list)
 
     def box_count(self) -> int:

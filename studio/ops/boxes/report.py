@@ -89,4 +89,7 @@ def report_markdown(r: dict[str, Any]) -> str:
         lines += ["", "## Approved but not applied", ""]
         for o in r["skipped"]:
             lines.append(f"- #{o['proposal_id']} {o['check']}: {o['fix']} {o['image']}: {o['reason']}")
+    if r.get("not_copied"):
+        lines += ["", "## Listed files outside the dataset root (not copied)", ""]
+        lines += [f"- `{f}`" for f in r["not_copied"]]
     return "\n".join(lines) + "\n"
