@@ -24,6 +24,7 @@ from studio.errors import StudioError
 from studio.ops.boxes.coco import load_json, pixel_bbox
 from studio.ops.boxes.io import boxes_equal, read_dataset, resolve_source
 from studio.ops.boxes.model import BoxDataset, Format, ImageLabels
+from studio.ops.boxes.preview import write_previews
 from studio.ops.boxes.report import build_report, proposal_class, report_markdown
 from studio.ops.boxes.yolo import format_box, join_label_text, label_path, split_label_text
 from studio.schema import Box, Model, Proposal
@@ -32,6 +33,7 @@ from studio.store import Store
 Progress = Callable[[str, int, int], None]
 REPORT_JSON = "cleanse_report.json"
 REPORT_MD = "cleanse_report.md"
+PREVIEWS = "previews"  # PNG pictures of the applied and skipped fixes, linked from the report
 
 
 class ApplyResult(Model):
@@ -72,6 +74,7 @@ def apply_fixes(
     images_dir: str | None = None,
     requested_by: str = "",
     progress: Progress | None = None,
+    preview_limit: int = 200,
 ) -> ApplyResult:
     """Write the cleaned copy of `dataset` to `out` with every accepted box fix for it."""
     ds = read_dataset(dataset, format, images_dir)
@@ -109,6 +112,9 @@ def apply_fixes(
         {"images": len(kept), "boxes": after_boxes},
     )
     report["not_copied"] = outside
+    decided = {o["proposal_id"] for o in outcomes}
+    shown = write_previews(ds, [p for p in accepted if p.id in decided], out_dir / PREVIEWS, limit=preview_limit)
+    report["previews"] = {str(pid): f"{PREVIEWS}/{name}" for pid, name in shown.items()}
     rj, rm = out_dir / REPORT_JSON, out_dir / REPORT_MD
     rj.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     rm.write_text(report_markdown(report), encoding="utf-8")
