@@ -108,8 +108,12 @@ def render_fix(
     proposal: Proposal | dict[str, Any],
     dataset: BoxDataset | None = None,
     names: dict[int, str] | None = None,
+    line: int = LINE,
 ) -> Preview:
-    """The picture of a fix (a `box_fix` proposal or its payload), on its image from `dataset`."""
+    """The picture of a fix (a `box_fix` proposal or its payload), on its image from `dataset`.
+
+    `line` is the outline width of highlighted boxes: the app draws them bolder for half-block terminals,
+    where a picture is shown at about a tenth of its size."""
     payload = proposal.payload if isinstance(proposal, Proposal) else proposal
     pid = proposal.id if isinstance(proposal, Proposal) else payload.get("id")
     names = names if names is not None else (dataset.names if dataset else {})
@@ -156,7 +160,7 @@ def render_fix(
         # Grey first, highlighted last, so a highlighted outline is never painted over.
         spots: list[tuple[int, int]] = []
         for box, colour in sorted(boxes, key=lambda bc: bc[1] != OTHER):
-            _draw_box(draw, panel, box, colour, names, font, spots)
+            _draw_box(draw, panel, box, colour, names, font, spots, line)
         panels.append(panel)
     if note:
         draw.text((PAD, canvas.height - PAD - 14), note, fill=(255, 200, 80), font=font)
@@ -180,6 +184,7 @@ def _draw_box(
     names: dict[int, str],
     font: ImageFont.ImageFont | ImageFont.FreeTypeFont,
     spots: list[tuple[int, int]],
+    line: int = LINE,
 ) -> None:
     x1, y1 = panel.to_px(box.cx - box.w / 2, box.cy - box.h / 2)
     x2, y2 = panel.to_px(box.cx + box.w / 2, box.cy + box.h / 2)
@@ -189,11 +194,11 @@ def _draw_box(
     lo_y, hi_y = panel.y0 - PAD // 2, panel.y0 + round(panel.height * panel.scale) + PAD // 2 - 1
     x1, x2 = max(lo_x, min(x1, hi_x)), max(lo_x, min(x2, hi_x))
     y1, y2 = max(lo_y, min(y1, hi_y)), max(lo_y, min(y2, hi_y))
-    draw.rectangle((x1, y1, x2, y2), outline=colour, width=LINE if colour != OTHER else 2)
+    draw.rectangle((x1, y1, x2, y2), outline=colour, width=line if colour != OTHER else max(2, line // 2))
     label = names.get(box.class_id, f"#{box.class_id}")
     if colour == PREDICTION:
         label = f"model: {label}"
-    tx, ty = x1 + LINE + 1, y1 + LINE + 1
+    tx, ty = x1 + line + 1, y1 + line + 1
     while any(abs(tx - sx) < 30 and abs(ty - sy) < 13 for sx, sy in spots):
         ty += 14  # another label is there (a duplicate box, a prediction on a label): write below it
     spots.append((tx, ty))
@@ -215,14 +220,16 @@ def write_previews(dataset: BoxDataset, proposals: list[Proposal], out_dir: Path
 
 
 def fix_dataset(
-    store: Store, proposal: Proposal, cache: dict[str, BoxDataset | None] | None = None
+    proposal: Proposal, saved: dict[str, Any] | None = None, cache: dict[str, BoxDataset | None] | None = None
 ) -> BoxDataset | None:
-    """The dataset a fix was found in (read once per source when `cache` is given); None if it is gone."""
+    """The dataset a fix was found in (read once per source when `cache` is given); None if it is gone.
+
+    `saved` is the setting `boxes.dataset` (it holds the COCO images folder of the dataset being cleansed).
+    """
     source = str(proposal.payload.get("dataset") or "")
     if cache is not None and source in cache:
         return cache[source]
-    saved = store.get_setting(SETTING) or {}
-    images_dir = saved.get("images_dir") if saved.get("path") == source else None
+    images_dir = saved.get("images_dir") if saved and saved.get("path") == source else None
     ds: BoxDataset | None = None
     if source and Path(source).exists():
         try:
@@ -234,13 +241,23 @@ def fix_dataset(
     return ds
 
 
-def preview_proposal(store: Store, pid: int, cache: dict[str, BoxDataset | None] | None = None) -> Preview:
-    """The picture of box fix `pid` on its image (read from the dataset the fix was found in)."""
-    p = store.proposal(pid)
-    if p.kind not in ("box_fix", "box_augment"):
-        raise StudioError(f"proposal {pid} is a {p.kind} proposal, not a box fix; see `studio cleanse --list`")
+def render_proposal(
+    p: Proposal,
+    saved: dict[str, Any] | None = None,
+    cache: dict[str, BoxDataset | None] | None = None,
+    line: int = LINE,
+) -> Preview:
+    """The picture of a box fix or of a proposed augmented image (no store access: safe in a worker thread)."""
     if p.kind == "box_augment":
         from studio.ops.boxes.augment import render_augment
 
-        return render_augment(p)
-    return render_fix(p, fix_dataset(store, p, cache))
+        return render_augment(p, line=line)
+    return render_fix(p, fix_dataset(p, saved, cache), line=line)
+
+
+def preview_proposal(store: Store, pid: int, cache: dict[str, BoxDataset | None] | None = None) -> Preview:
+    """The picture of proposal `pid` (a box fix or an augmented image) on its image."""
+    p = store.proposal(pid)
+    if p.kind not in ("box_fix", "box_augment"):
+        raise StudioError(f"proposal {pid} is a {p.kind} proposal, not a box fix; see `studio cleanse --list`")
+    return render_proposal(p, store.get_setting(SETTING), cache)
