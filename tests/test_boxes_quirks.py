@@ -98,5 +98,6 @@ def test_apply_copies_only_the_files_the_dataset_lists(
         "data/labels/train/orphan.txt",
         "data/labels/val/img3.txt",
         "dataset.yaml",
+        f"previews/fix-{res.applied[0]['proposal_id']}.png",
     ]
     assert read_dataset(out).box_count() == read_dataset(yaml_dir / "dataset.yaml").box_count() - 1

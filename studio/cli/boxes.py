@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from studio.cli.common import Ctx, echo_err, emit_json, emit_table, json_option, pass_ctx, stage_progress
+from studio.cli.ops import op_command
 from studio.errors import StudioError
 
 LIST_COLUMNS = ["id", "status", "check", "fix", "image", "lines", "classes", "detail", "confidence"]
@@ -364,4 +365,4 @@ def cleanse(
         emit_json(out_json if dataset or apply_out or approve_ids or reject_ids else out_json.get("fixes", []))
 
 
-COMMANDS = [cleanse]
+COMMANDS = [cleanse, op_command("augment")]

@@ -26,6 +26,13 @@ from studio.ops.boxes.io import boxes_equal, read_dataset, resolve_source
 from studio.ops.boxes.model import BoxDataset, Format, ImageLabels
 from studio.ops.boxes.preview import write_previews
 from studio.ops.boxes.report import build_report, proposal_class, report_markdown
+from studio.ops.boxes.synthetic import (
+    accepted_augments,
+    add_synthetic_coco,
+    plan_synthetic,
+    write_manifest,
+    write_synthetic_yolo,
+)
 from studio.ops.boxes.yolo import format_box, join_label_text, label_path, split_label_text
 from studio.schema import Box, Model, Proposal
 from studio.store import Store
@@ -83,6 +90,8 @@ def apply_fixes(
     props = [p for p in store.proposals(kind="box_fix", status=None) if p.payload.get("dataset") == source]
     accepted = [p for p in props if p.status == "accepted"]
     plan, outcomes = _plan(ds, accepted)
+    changed = set(plan.drop_images) | {n for n, e in plan.edits.items() if e} | {n for n, a in plan.adds.items() if a}
+    synth, synth_skipped = plan_synthetic(ds, accepted_augments(store, source), changed, store.root)
 
     root = Path(ds.root)
     skip_paths = {Path(ds.image(n).path).resolve() for n in plan.drop_images}
@@ -93,10 +102,12 @@ def apply_fixes(
     outside = _copy_listed(ds, out_dir, skip_paths, progress)
     if ds.format == "yolo":
         _write_yolo_edits(ds, out_dir, plan)
+        write_synthetic_yolo(ds, out_dir, synth)
     else:
-        _write_coco_edits(ds, out_dir, plan)
+        _write_coco_edits(ds, out_dir, plan, synth)
 
     kept = [im for im in ds.images if im.name not in plan.drop_images]
+    write_manifest(ds, out_dir, synth, {im.name for im in kept})
     after_boxes = sum(len(im.boxes) for im in kept)
     for name, edits in plan.edits.items():
         if name not in plan.drop_images:
@@ -109,8 +120,12 @@ def apply_fixes(
         props,
         outcomes,
         {"images": len(ds.images), "boxes": ds.box_count()},
-        {"images": len(kept), "boxes": after_boxes},
+        {"images": len(kept) + len(synth), "boxes": after_boxes + sum(len(n.boxes) for _, n, _ in synth)},
     )
+    report["synthetic"] = {
+        "added": [{"proposal_id": p.id, "image": n.name, "source_image": src.name} for p, n, src in synth],
+        "skipped": synth_skipped,
+    }
     report["not_copied"] = outside
     decided = {o["proposal_id"] for o in outcomes}
     shown = write_previews(ds, [p for p in accepted if p.id in decided], out_dir / PREVIEWS, limit=preview_limit)
@@ -130,6 +145,8 @@ def apply_fixes(
             "applied": [o["proposal_id"] for o in applied],
             "skipped": [{"proposal_id": o["proposal_id"], "reason": o["reason"]} for o in skipped],
             "requested_by": requested_by,
+            "augmented": [p.id for p, _, _ in synth],
+            "augment_skipped": [{"proposal_id": o["proposal_id"], "reason": o["reason"]} for o in synth_skipped],
             "boxes": report["boxes"],
             "images": report["images"],
         },
@@ -308,7 +325,9 @@ def _rewrite_yaml(ds: BoxDataset, out: Path) -> None:
     dst.write_bytes(text.encode("utf-8", errors="surrogateescape"))
 
 
-def _write_coco_edits(ds: BoxDataset, out: Path, plan: _Plan) -> None:
+def _write_coco_edits(
+    ds: BoxDataset, out: Path, plan: _Plan, synth: list[tuple[Proposal, ImageLabels, ImageLabels]] | None = None
+) -> None:
     src = Path(ds.source)
     data = load_json(src)
     by_name: dict[str, ImageLabels] = {im.name: im for im in ds.images}
@@ -342,6 +361,8 @@ def _write_coco_edits(ds: BoxDataset, out: Path, plan: _Plan) -> None:
             _set_bbox(ann, box, im)
             anns_out.append(ann)
     data["annotations"] = anns_out
+    if synth:
+        add_synthetic_coco(data, synth, out, Path(ds.root))
     dst = out / _rel(src, Path(ds.root))
     dst.parent.mkdir(parents=True, exist_ok=True)
     dst.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")

@@ -56,6 +56,8 @@ class ImageLabels(Model):
     label_file: str | None = None
     image_id: int | str | None = None  # COCO image id
     exists: bool = True
+    # Made by `studio augment` and approved (listed in the dataset's studio_synthetic.json): its recipe.
+    synthetic: dict[str, Any] | None = None
 
 
 class BoxDataset(Model):

@@ -93,15 +93,9 @@ def _finite(b: Box) -> bool:
 
 def _load(im: ImageLabels | None, size: tuple[int, int] | None) -> tuple[Image.Image, str]:
     if im is not None and im.exists:
-        try:
-            with Image.open(im.path) as f:
-                return f.convert("RGB"), ""
-        except OSError as exc:
-            note = f"cannot open the image ({exc})"
-    else:
-        note = "image not found: boxes drawn on a blank canvas"
+        return _open(Path(im.path), size or (640, 480))
     w, h = size or (640, 480)
-    return Image.new("RGB", (w, h), CANVAS), note
+    return Image.new("RGB", (w, h), CANVAS), "image not found: boxes drawn on a blank canvas"
 
 
 def render_fix(
@@ -140,31 +134,72 @@ def render_fix(
     else:
         panels_spec.append((fix or "fix", grey + before + preds))
 
-    scale = TARGET / max(src.width, src.height)
-    pw, ph = round(src.width * scale), round(src.height * scale)
-    n = len(panels_spec)
-    canvas = Image.new("RGB", (PAD + n * (pw + PAD), HEADER + TITLE + ph + PAD), BACKGROUND)
-    draw = ImageDraw.Draw(canvas)
-    font = _font()
     header = f"#{pid} " if pid is not None else ""
     header += f"{payload.get('check', '?')} -> {fix}   {payload.get('image', '')}"
+    return compose(header, [(title, src, boxes) for title, boxes in panels_spec], names, line, note)
+
+
+Boxes = list[tuple[Box, tuple[int, int, int]]]
+
+
+def compose(
+    header: str, specs: list[tuple[str, Image.Image, Boxes]], names: dict[int, str], line: int = LINE, note: str = ""
+) -> Preview:
+    """Panels side by side under a header line, each an image scaled to TARGET px with its boxes drawn."""
+    sizes = []
+    for _, img, _ in specs:
+        scale = TARGET / max(img.width, img.height)
+        sizes.append((round(img.width * scale), round(img.height * scale), scale))
+    width = PAD + sum(w + PAD for w, _, _ in sizes)
+    canvas = Image.new("RGB", (width, HEADER + TITLE + max(h for _, h, _ in sizes) + PAD), BACKGROUND)
+    draw = ImageDraw.Draw(canvas)
+    font = _font()
     draw.text((PAD, 5), header, fill=TEXT, font=font)
-    scaled = src.resize((pw, ph), Image.Resampling.BILINEAR)
     panels = []
-    for k, (title, boxes) in enumerate(panels_spec):
-        x0 = PAD + k * (pw + PAD)
-        y0 = HEADER + TITLE
+    x0, y0 = PAD, HEADER + TITLE
+    for (title, img, boxes), (pw, ph, scale) in zip(specs, sizes, strict=True):
         draw.text((x0, HEADER + 3), title, fill=TEXT, font=font)
-        canvas.paste(scaled, (x0, y0))
-        panel = Panel(title, x0, y0, src.width, src.height, scale)
+        canvas.paste(img.resize((pw, ph), Image.Resampling.BILINEAR), (x0, y0))
+        panel = Panel(title, x0, y0, img.width, img.height, scale)
         # Grey first, highlighted last, so a highlighted outline is never painted over.
         spots: list[tuple[int, int]] = []
         for box, colour in sorted(boxes, key=lambda bc: bc[1] != OTHER):
             _draw_box(draw, panel, box, colour, names, font, spots, line)
         panels.append(panel)
+        x0 += pw + PAD
     if note:
         draw.text((PAD, canvas.height - PAD - 14), note, fill=(255, 200, 80), font=font)
     return Preview(canvas, panels, note)
+
+
+def render_augment(p: Proposal, root: Path | None = None, line: int = LINE) -> Preview:
+    """A proposed augmented image: its source (boxes grey) and the new image (boxes of the grown classes green)."""
+    pl = p.payload
+    names = {int(b["class_id"]): str(b["class"]) for b in [*pl.get("source_boxes", []), *pl.get("boxes", [])]}
+    grown = {k for k, v in names.items() if v in set(pl.get("classes") or [])}
+    recipe = pl.get("recipe") or {}
+    new_path = (root / pl["file"]) if root is not None else Path(pl["file"])
+    src_img, note = _open(Path(str(pl.get("source_path", ""))), (640, 480))
+    new_img, note2 = _open(new_path, (int(pl.get("width") or 640), int(pl.get("height") or 480)))
+    src_boxes: Boxes = [(b, OTHER) for b in (_box_of(d) for d in pl.get("source_boxes") or []) if b]
+    new_boxes = [b for b in (_box_of(d) for d in pl.get("boxes") or []) if b]
+    if recipe.get("transform") == "copy_paste":
+        drawn: Boxes = [(b, OTHER) for b in new_boxes[:-1]] + [(b, AFTER) for b in new_boxes[-1:]]
+    else:
+        drawn = [(b, AFTER if b.class_id in grown else OTHER) for b in new_boxes]
+    header = (
+        f"#{p.id} augment -> {recipe.get('transform', '?')}  seed {recipe.get('seed')}  from {pl.get('source_image')}"
+    )
+    specs = [("source", src_img, src_boxes), (f"new ({recipe.get('transform', '')})", new_img, drawn)]
+    return compose(header, specs, names, line, note or note2)
+
+
+def _open(path: Path, size: tuple[int, int]) -> tuple[Image.Image, str]:
+    try:
+        with Image.open(path) as f:
+            return f.convert("RGB"), ""
+    except OSError:
+        return Image.new("RGB", size, CANVAS), f"image not found: {path.name}"
 
 
 def _find_image(ds: BoxDataset | None, name: str) -> ImageLabels | None:
@@ -246,12 +281,13 @@ def render_proposal(
     saved: dict[str, Any] | None = None,
     cache: dict[str, BoxDataset | None] | None = None,
     line: int = LINE,
+    root: Path | None = None,
 ) -> Preview:
-    """The picture of a box fix or of a proposed augmented image (no store access: safe in a worker thread)."""
-    if p.kind == "box_augment":
-        from studio.ops.boxes.augment import render_augment
+    """The picture of a box fix or of a proposed augmented image (`root`: the project folder).
 
-        return render_augment(p, line=line)
+    No store access, so it is safe in a worker thread."""
+    if p.kind == "box_augment":
+        return render_augment(p, root, line=line)
     return render_fix(p, fix_dataset(p, saved, cache), line=line)
 
 
@@ -260,4 +296,4 @@ def preview_proposal(store: Store, pid: int, cache: dict[str, BoxDataset | None]
     p = store.proposal(pid)
     if p.kind not in ("box_fix", "box_augment"):
         raise StudioError(f"proposal {pid} is a {p.kind} proposal, not a box fix; see `studio cleanse --list`")
-    return render_proposal(p, store.get_setting(SETTING), cache)
+    return render_proposal(p, store.get_setting(SETTING), cache, root=store.root)

@@ -101,6 +101,12 @@ def report_markdown(r: dict[str, Any]) -> str:
             "",
             f"Pictures for the first {len(previews)} of {n_fixes} fixes (`studio cleanse --show ID -o F.png`).",
         ]
+    syn = r.get("synthetic") or {}
+    if syn.get("added") or syn.get("skipped"):
+        lines += ["", "## Synthetic images (studio augment, approved)", ""]
+        lines += [f"- #{a['proposal_id']} {a['image']} (from {a['source_image']})" for a in syn.get("added", [])]
+        lines += [f"- #{a['proposal_id']} skipped: {a['reason']}" for a in syn.get("skipped", [])]
+        lines.append("\nListed with their recipes in `studio_synthetic.json`; releases keep them in train only.")
     if r.get("not_copied"):
         lines += ["", "## Listed files outside the dataset root (not copied)", ""]
         lines += [f"- `{f}`" for f in r["not_copied"]]

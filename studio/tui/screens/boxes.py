@@ -147,7 +147,8 @@ class BoxesScreen(StudioScreen):
     def _picture(self, p: Proposal, saved: dict[str, Any] | None) -> Any:
         from studio.ops.boxes.preview import render_proposal
 
-        return render_proposal(p, saved, self.datasets, line=10 if coarse(self.studio.images) else 3).image
+        line = 10 if coarse(self.studio.images) else 3
+        return render_proposal(p, saved, self.datasets, line=line, root=self.store.root).image
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="picture")
     def _render_picture(self, p: Proposal, saved: dict[str, Any] | None) -> None:
