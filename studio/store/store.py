@@ -17,7 +17,13 @@ from studio.store import chain, db, state, versions
 
 DB_NAME = "studio.db"
 # The action prefix of decisions about each kind of proposal: label.accept, boxes.fix.reject, ...
-KIND_PREFIX = {"span": "label", "box_fix": "boxes.fix", "action": "agent.action", "document": "document"}
+KIND_PREFIX = {
+    "span": "label",
+    "box_fix": "boxes.fix",
+    "box_augment": "boxes.augment",
+    "action": "agent.action",
+    "document": "document",
+}
 
 
 def _dumps(obj: Any) -> str:
