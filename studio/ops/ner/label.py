@@ -60,6 +60,7 @@ class LabelReport:
     failed: dict[int, str] = field(default_factory=dict)
     proposals: int = 0
     hallucinated: int = 0
+    already_proposed: int = 0  # spans found again on a relabeled document and not proposed twice
     repaired: int = 0
     llm_calls: int = 0
     cache_hits: int = 0
@@ -69,7 +70,7 @@ class LabelReport:
         return {
             "batch": self.batch, "documents": self.documents, "labeled": self.labeled, "failed": len(self.failed),
             "failures": {str(k): v for k, v in list(self.failed.items())[:20]}, "proposals": self.proposals,
-            "hallucinated": self.hallucinated, "repaired_answers": self.repaired, "llm_calls": self.llm_calls,
+            "already_proposed": self.already_proposed, "hallucinated": self.hallucinated, "repaired_answers": self.repaired, "llm_calls": self.llm_calls,
             "cache_hits": self.cache_hits, "few_shot_similarity": self.few_shot_similarity,
         }  # fmt: skip
 
@@ -256,18 +257,19 @@ def _label_batch(
     calls: dict[int, list[int]] = {i: [] for i in range(len(docs))}
     contexts: dict[int, dict[tuple[int, int, str], str]] = {i: {} for i in range(len(docs))}
     methods: dict[int, dict[tuple[int, int, str], str]] = {i: {} for i in range(len(docs))}
+    failed: dict[int, str] = {}  # batch position -> reason (a position, not a document id)
     for (di, off, chunk, k), res in zip(where, results, strict=True):
-        if di in report.failed:
+        if di in failed:
             continue
         if isinstance(res, Exception):
-            report.failed[docs[di].id or 0] = str(res)
+            failed[di] = str(res)
             continue
         _count(report, res)
         calls[di].append(res.call_id or 0)
         try:
             parsed = parse_answer(res.text, labels)
         except ParseFailure as exc:
-            report.failed[docs[di].id or 0] = exc.reason
+            failed[di] = exc.reason
             continue
         report.repaired += int(parsed.repaired)
         aligned = align_mentions(
@@ -282,20 +284,20 @@ def _label_batch(
             contexts[di].setdefault(key, a.mention.context)
             methods[di].setdefault(key, a.method)
     for di, doc in enumerate(docs):
-        if doc.id in report.failed:
-            store.record(
-                "tool",
-                "weak_label.fail",
-                [f"doc:{doc.id}"],
-                {"document_id": doc.id, "reason": report.failed[doc.id or 0]},
-            )
+        if di in failed:
+            report.failed[doc.id or 0] = failed[di]
+            store.record("tool", "weak_label.fail", [f"doc:{doc.id}"], {"document_id": doc.id, "reason": failed[di]})
             continue
         samples = [per_doc[di].get(k, []) for k in range(s.samples)]
         weak = {src.name: src.predict(doc.text) for src in weak_sources}
         combined = combine_spans(doc.text, samples, weak, llm_name="llm", accuracies=accuracies)
         props = []
+        known = proposed_keys(store, doc.id or 0)
         for z in combined.spans:
             key = (z.span.start, z.span.end, z.span.label)
+            if key in known:  # `--doc N` again: a span already proposed (or decided) is not proposed twice
+                report.already_proposed += 1
+                continue
             payload = {
                 "span": z.span.model_dump(), "sources": z.sources, "context": contexts[di].get(key, ""),
                 "method": methods[di].get(key, "weak"), "llm_call_ids": sorted(set(calls[di])), "prompt": prompt.id,
@@ -308,6 +310,8 @@ def _label_batch(
                                   source=f"llm:{prompt.id}" if main == "llm" else main, batch=report.batch))  # fmt: skip
         if props:
             store.add_proposals(props, actor="agent", rationale=f"weak labels from {report.batch}")
+        elif known:
+            pass  # relabeled: everything it found was proposed before
         else:
             # an empty answer is an answer: record it so the document is not labeled again
             store.record(
@@ -315,6 +319,21 @@ def _label_batch(
             )
         report.proposals += len(props)
         report.labeled += 1
+
+
+def proposed_keys(store: Store, doc_id: int) -> set[tuple[int, int, str]]:
+    """(start, end, label) of the document's span proposals that are not withdrawn, and its labels."""
+    keys = {
+        (int(r[0]), int(r[1]), str(r[2]))
+        for r in store.conn.execute(
+            "SELECT json_extract(payload, '$.span.start'), json_extract(payload, '$.span.end'),"
+            " json_extract(payload, '$.span.label') FROM proposals"
+            " WHERE document_id = ? AND kind = 'span' AND status != 'withdrawn'",
+            (doc_id,),
+        )
+        if r[0] is not None
+    }
+    return keys | {(s.start, s.end, s.label) for s in store.approved_spans(doc_id)}
 
 
 def _count(report: LabelReport, res: LLMResult) -> None:
