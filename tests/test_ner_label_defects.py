@@ -104,13 +104,14 @@ def test_labeling_a_document_again_does_not_duplicate_its_proposals(project: Sto
     assert third.proposals == 0 and len(project.proposals(kind="span", document_id=1, status=None)) == 2
 
 
-def test_two_model_servers_write_separate_logs(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_two_model_servers_write_separate_logs(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from studio.errors import StudioError
     from studio.llm.local import LocalServer
     from studio.llm.models import runtime_available
 
     if not runtime_available():
         pytest.skip("the local extra (xllamacpp) is not installed")
+    monkeypatch.setenv("STUDIO_MODEL_CACHE", str(tmp_path / "cache"))
     bad = tmp_path / "not-a-model.gguf"
     bad.write_text("not a model")
     a, b = LocalServer(bad), LocalServer(bad)

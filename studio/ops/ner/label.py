@@ -53,6 +53,7 @@ class LabelSettings:
     student: bool = True  # the newest student model (models/<student_name>/) votes when it exists
     student_name: str = "student"
     retrain_every: int | None = None  # retrain the student first when this many new complete documents exist
+    retrain_args: dict[str, Any] = field(default_factory=dict)  # TrainArgs for that retraining (e.g. base, max_epochs)
     cascade: bool = False  # documents the student is sure of skip the LLM
     cascade_threshold: float = 0.9
     learned_weights: bool = True  # source weights from complete documents (weights.py) instead of fixed priors
@@ -246,7 +247,7 @@ def label_documents(
                 (start + len(batch_ids)) / max(1, len(ids)),
             )
     store.record("tool", "weak_label.run", [], {**report.as_dict(), "prompt": prompt.id, "model": llm.spec.describe(), "guideline_version": version,
-                 "settings": {k: v for k, v in s.__dict__.items() if k not in ("spacy_map", "request_extra")}})  # fmt: skip
+                 "settings": {k: v for k, v in s.__dict__.items() if k not in ("spacy_map", "request_extra", "retrain_args")}})  # fmt: skip
     return report
 
 
@@ -396,7 +397,7 @@ def _student(store: Store, s: LabelSettings, report: LabelReport) -> StudentSour
             from studio.ops import registry
 
             ctx = registry.OpContext(store=store, actor="tool")
-            registry.run("train", {"name": s.student_name}, ctx)
+            registry.run("train", {**s.retrain_args, "name": s.student_name}, ctx)
             report.retrained = True
     student = newest_student(store.root, s.student_name)
     if student is not None:
