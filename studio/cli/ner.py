@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from studio.cli.ops import op_command
 from studio.cli.common import Ctx, echo_err, emit_json, emit_table, json_option, pass_ctx, stage_progress
 from studio.errors import StudioError
 
@@ -225,4 +226,4 @@ def label_cmd(
         click.echo("Next: review them in the app (studio), or studio review.")
 
 
-COMMANDS: list[click.Command] = [eval_cmd, label_cmd]
+COMMANDS: list[click.Command] = [eval_cmd, label_cmd, op_command("train")]

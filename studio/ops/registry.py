@@ -38,6 +38,7 @@ OP_MODULES: list[str] = [
     "studio.ops.team.agreement",
     "studio.ops.team.adjudicate",
     "studio.ops.boxes.augment",
+    "studio.ops.ner.train",
 ]
 
 
