@@ -25,7 +25,7 @@ def project(tmp_path: Path) -> Path:
     ("screen", "press"),
     [
         ("review", []),
-        ("review", ["a", "e", "shift+right", "2"]),  # edit mode after one accept
+        ("review", ["a", "e", "ctrl+shift+right", "2"]),  # edit mode after one accept
         ("review", ["question_mark"]),
         ("guideline", []),
         ("agent", []),
