@@ -200,8 +200,11 @@ def document_status(store: Store, doc_id: int) -> DocStatus:
     return "partial" if touched else "untouched"
 
 
-def document_view(store: Store, doc_id: int) -> DocumentView:
-    """The document as a reviewer sees it: text, tokens, approved spans, pending proposals, status."""
+def document_view(store: Store, doc_id: int, with_tokens: bool = True) -> DocumentView:
+    """The document as a reviewer sees it: text, tokens, approved spans, pending proposals, status.
+
+    `with_tokens=False` leaves the tokens out: the app paints with that first, because the
+    tokenizer's first load takes seconds (spaCy imports torch)."""
     doc = store.document(doc_id)
     approved = [
         ViewSpan(key=_label_key(s.start, s.end, s.label), kind="approved", start=s.start, end=s.end, label=s.label,
@@ -224,7 +227,7 @@ def document_view(store: Store, doc_id: int) -> DocumentView:
         text=doc.text,
         lang=doc.lang,
         status=document_status(store, doc_id),
-        tokens=tokenize(doc.text, doc.lang),
+        tokens=tokenize(doc.text, doc.lang) if with_tokens else [],
         approved=approved,
         pending=pending,
         labels=approved_g[0].label_names() if approved_g else [],

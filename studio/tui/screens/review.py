@@ -1,14 +1,18 @@
 """Label review: a whole document at a time, with all its proposals and approved spans.
 
 The person moves between spans (tab), accepts, rejects or relabels them, adds what the model
-missed by selecting words, and marks the document done. Each key is one call in
-`studio.tui.review_calls` (one core function); this module only keeps the screen's place.
+missed by selecting words, and marks the document done. Every change is one core function
+(`studio.ops.review`) run in a worker that posts the `Change`; the document is then read again
+(`document_view`, in a worker) and the screen picks its place. Keys pressed while a change is
+on its way wait their turn, so fast typing is kept in order.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from functools import partial
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -17,58 +21,61 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static
+from textual.worker import Worker
 
 from studio.errors import StudioError
-from studio.schema import Decision, Span
-from studio.tui import review_calls as core
+from studio.ops import review as rv
 from studio.tui.colors import label_color
-from studio.tui.pager import Cursor, ReviewPager
-from studio.tui.review_calls import DocView, Item
+from studio.tui.edit_cursor import move_edge
 from studio.tui.screens.base import StudioScreen
 from studio.tui.widgets.document import Mark, render_document
 from studio.tui.widgets.nav import SCREENS
 
 HELP = """\
 [b]Label review[/b]: one whole document at a time, with its pending proposals
-(underlined) and approved spans (coloured background); the current span is reversed.
+(underlined) and approved spans (coloured background); the current span is reversed,
+and each span's label follows it.
 
   tab / shift+tab  next / previous span
   a                accept the current proposal
   x                reject it (on an approved span: remove it)
   A                accept all proposals still pending on this document
-  1..9             relabel the current span (the numbers are on screen)
+  1..9             relabel the current span (the numbers are on the line above the text)
   e                edit the current span's boundaries; in edit mode
-    ←/→              move the start by a word   (ctrl: by a character)
-    shift+←/→        move the end by a word     (ctrl+shift: by a character)
+    ←/→              move the start by a word   (ctrl+←/→: by a character)
+    shift+←/→        move the end by a word     (ctrl+shift+←/→: by a character)
     1..9             change the label
-    enter            save (the span's text is shown before)
+    enter            save (the span's text is shown first)
     escape           leave without saving
 Add what the model missed:
   ←/→              word cursor: select the word before / after
   shift+←/→        extend the selection by a word
-  ctrl+←/→ …       fine-tune by a character, as in edit mode
-  1..9             label the selection (the selection's text is shown first)
+  1..9             label the selection (its text is shown first; it snaps to whole words)
   escape           clear the selection
 The document:
   d                done: every proposal decided, every entity labelled
                    (refused while proposals are pending)
   n                next document, leaving this one as it is
-  u                undo your last decision here (a new decision; reopens a done one)
+  u                undo your last change here (a new decision; reopens a done document)
   g then 1-8       go to another screen (the number keys here are labels)
   ?                this help
 
-A selection snaps to whole words; an edit or an add that does not fit the
-text is refused with a message and nothing is saved."""
+Labels must be in the approved guideline; a span that overlaps an approved one,
+or does not fit the text, is refused with a message and nothing is saved."""
+
+# Keys that act on the document: while a change is on its way they wait their turn.
+QUEUED = {"next_span", "prev_span", "accept", "reject", "accept_all", "number", "word", "extend", "char", "edit",
+          "save", "done", "undo", "next_document", "clear"}  # fmt: skip
 
 
 @dataclass
 class Draft:
-    """A span being made: a selection (target None) or an edit of `target`."""
+    """A span being made: a word selection (`target` None) or an edit of the span `target`."""
 
     start: int
     end: int
     label: str | None = None
-    target: Item | None = None
+    target: rv.ViewSpan | None = None
     anchor: int = 0  # token indexes of a word selection: it runs from anchor to caret
     caret: int = 0
 
@@ -83,7 +90,7 @@ class ReviewScreen(StudioScreen):
         ("done", "mark this document done"),
         ("next_document", "next document"),
         ("edit", "edit the current span's boundaries or label"),
-        ("undo", "undo my last review decision"),
+        ("undo", "undo my last review change"),
     ]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("tab", "next_span", "next"),
@@ -112,25 +119,33 @@ class ReviewScreen(StudioScreen):
         *StudioScreen.BINDINGS,
     ]
 
-    class TokensRead(Message):
-        def __init__(self, doc_id: int, tokens: list[tuple[int, int]]) -> None:
+    class Changed(Message):
+        def __init__(self, change: rv.Change, undo: bool) -> None:
             super().__init__()
-            self.doc_id = doc_id
-            self.tokens = tokens
+            self.change = change
+            self.undo = undo
+
+    class ViewRead(Message):
+        def __init__(self, view: rv.DocumentView, seq: int) -> None:
+            super().__init__()
+            self.view = view
+            self.seq = seq
 
     def __init__(self) -> None:
         super().__init__()
-        self.pager: ReviewPager | None = None
-        self.cursor: Cursor | None = None
-        self.view: DocView | None = None
-        self.cur: int | None = None  # index into view.items
+        self.queue: rv.DocumentQueue | None = None
+        self.view: rv.DocumentView | None = None
+        self.spans: list[rv.ViewSpan] = []
+        self.cur: int | None = None  # index into self.spans
         self.draft: Draft | None = None
-        self.history: list[tuple[list[int], int, str]] = []  # (decision ids, document id, what)
+        self.history: list[rv.Change] = []
         self.pending_total = 0
         self.labels: list[str] = []
-        self.lang = "en"
         self.goto_armed = False
-        self.token_cache: dict[int, list[tuple[int, int]]] = {}
+        self.busy = False  # a change (and the read after it) is on its way
+        self.reads = 0  # the newest read asked for; older answers are dropped
+        self.waiting: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+        self.keep: tuple[int | None, tuple[int, int] | None] = (None, None)  # where to land after a read
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="review"):
@@ -141,81 +156,135 @@ class ReviewScreen(StudioScreen):
 
     # -- loading -------------------------------------------------------------------------
     def reload(self) -> None:
-        self.pager = ReviewPager(self.store)
-        self.pending_total = self.pager.pending_count()
+        self.queue = rv.DocumentQueue(self.store)
         approved = self.store.approved_guideline()
         self.labels = approved[0].label_names() if approved else []
-        self.lang = (getattr(approved[0], "language", None) or "en") if approved else "en"
-        if self.view is not None and self.cursor is not None:
-            self.open_document(self.cursor, keep=self._current_start())
-        else:
-            self.next_document()
+        self._count()
+        doc_id = self.view.document_id if self.view is not None else None
+        if doc_id is None or not self.queue.is_open(doc_id):
+            doc_id = self.queue.next_document()
+        self.open_document(doc_id, keep=self._current_start())
 
-    def open_document(self, cursor: Cursor, keep: int | None = None, select: int | None = None) -> None:
-        """Read the document's spans again (after any decision) and pick the current span."""
-        self.cursor = cursor
-        self.view = core.document_view(self.store, cursor.doc_id, self._pending(cursor.doc_id))
-        self.view.tokens = self.token_cache.get(cursor.doc_id)
-        if self.view.tokens is None:
-            self.read_tokens(cursor.doc_id, self.view.text, self.lang)
-        for it in self.view.items:  # labels the guideline does not name yet can still be kept
-            if it.label not in self.labels and it.label != "?":
-                self.labels.append(it.label)
+    def _count(self) -> None:
+        row = self.store.conn.execute("SELECT COUNT(*) FROM proposals WHERE status = 'pending' AND kind = 'span'")
+        self.pending_total = int(row.fetchone()[0])
+
+    def open_document(self, doc_id: int | None, keep: int | None = None) -> None:
+        """Paint the document at once (without tokens), then read the core's view in a worker."""
         self.draft = None
+        if doc_id is None:
+            self.view, self.spans, self.cur = None, [], None
+            self.show()
+            return
+        if self.view is None or self.view.document_id != doc_id or not self.view.tokens:
+            self._set_view(rv.document_view(self.store, doc_id, with_tokens=False), keep, None)
+        self.keep = (keep, None)
+        self._read(doc_id)
+
+    def _read(self, doc_id: int) -> None:
+        self.reads += 1
+        self.read_view(doc_id, self.reads)
+
+    def _set_view(self, view: rv.DocumentView, keep: int | None, select: tuple[int, int] | None) -> None:
+        self.view = view
+        self.spans = view.spans
+        for s in self.spans:  # labels the guideline does not name yet are shown (and refused on save)
+            if s.label and s.label not in self.labels:
+                self.labels.append(s.label)
         self.cur = self._pick(keep, select)
         self.show()
 
-    def _pending(self, doc_id: int) -> list:
-        assert self.pager is not None
-        return self.pager.pending(doc_id)
-
-    def _pick(self, keep: int | None, select: int | None) -> int | None:
-        """The span to make current: `select` (a proposal id), else the first pending one at or
-        after `keep` (a character offset), else the first pending one, else the first span."""
-        assert self.view is not None
-        items = self.view.items
-        for i, it in enumerate(items):
-            if select is not None and it.pid == select:
+    def _pick(self, keep: int | None, select: tuple[int, int] | None) -> int | None:
+        """The span to make current: the one at `select`, else the first pending one at or after
+        `keep` (a character offset), else the first pending one, else the first span."""
+        for i, s in enumerate(self.spans):
+            if select is not None and (s.start, s.end) == select:
                 return i
-        if keep is not None:
-            for i, it in enumerate(items):
-                if it.kind == "pending" and it.start >= keep:
-                    return i
-        for i, it in enumerate(items):
-            if it.kind == "pending":
-                return i
-        return 0 if items else None
+        pending = [i for i, s in enumerate(self.spans) if s.kind == "proposal"]
+        after = [i for i in pending if keep is not None and self.spans[i].start >= keep]
+        return (after or pending or [0] if self.spans else [None])[0]
 
-    def next_document(self) -> None:
-        assert self.pager is not None
-        nxt = self.pager.next_document(self.cursor)
-        if nxt is None and self.cursor is not None:
-            nxt = self.pager.next_document(None)
-            if nxt is not None and nxt.doc_id != self.cursor.doc_id:
-                self.say("End of the queue: back to the first document with pending proposals.")
-        if nxt is None:
-            self.cursor, self.view, self.cur, self.draft = None, None, None, None
-            self.show()
-            return
-        self.open_document(nxt)
+    @work(thread=True, exclusive=True, exit_on_error=False, group="review-read")
+    def read_view(self, doc_id: int, seq: int) -> None:
+        self.post_message(self.ViewRead(rv.document_view(self.store, doc_id), seq))
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="tokens")
-    def read_tokens(self, doc_id: int, text: str, lang: str) -> None:
-        self.post_message(self.TokensRead(doc_id, core.document_tokens(text, lang)))
+    def on_review_screen_view_read(self, message: ViewRead) -> None:
+        if message.seq != self.reads:
+            return  # an older read (a change came after it)
+        keep, select = self.keep
+        it = self.current()
+        if (
+            not self.busy
+            and it is not None
+            and self.view is not None
+            and self.view.document_id == message.view.document_id
+        ):
+            select = (it.start, it.end)  # the tokens came in: stay where the person has moved to
+        draft = self.draft if not self.busy else None
+        self._set_view(message.view, keep, select)
+        self.draft = draft
+        self.busy = False
+        self._run_waiting()
 
-    def on_review_screen_tokens_read(self, message: TokensRead) -> None:
-        self.token_cache = {message.doc_id: message.tokens}
-        if self.view is not None and self.view.doc_id == message.doc_id:
-            self.view.tokens = message.tokens
-
-    def current(self) -> Item | None:
-        if self.view is None or self.cur is None or not 0 <= self.cur < len(self.view.items):
-            return None
-        return self.view.items[self.cur]
+    def current(self) -> rv.ViewSpan | None:
+        return self.spans[self.cur] if self.cur is not None and 0 <= self.cur < len(self.spans) else None
 
     def _current_start(self) -> int | None:
-        it = self.current()
-        return it.start if it else None
+        s = self.current()
+        return s.start if s else None
+
+    # -- changes: one core function in a worker ------------------------------------------------
+    def _change(self, fn: Callable[..., rv.Change], *args: Any, keep: int | None = None,
+                select: tuple[int, int] | None = None) -> None:  # fmt: skip
+        assert self.view is not None
+        self.busy = True
+        self.keep = (keep, select)
+        self.run_change(fn, (self.store, *args), False)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="review-change")
+    def run_change(self, fn: Callable[..., rv.Change], args: tuple[Any, ...], undo: bool) -> None:
+        self.post_message(self.Changed(fn(*args), undo))
+
+    def on_review_screen_changed(self, message: Changed) -> None:
+        change = message.change
+        if not message.undo:
+            self.history.append(change)
+        self._count()
+        self.draft = None
+        doc_id = change.document_id
+        keep = self.keep[0]
+        if change.action == "complete":
+            assert self.queue is not None
+            nxt = self.queue.next_document(doc_id) or self.queue.next_document()
+            self.say(f"{change.message}; u reopens it" + ("" if nxt else ". No other document is open."))
+            doc_id, keep = (nxt if nxt is not None else doc_id), None
+        else:
+            self.say(change.message)
+        if self.view is None or self.view.document_id != doc_id:
+            self.open_document(doc_id, keep)
+        else:
+            self._read(doc_id)
+
+    def work_failed(self, worker: Worker[object]) -> None:
+        # Refused by the core (or changed elsewhere): the message is on the status line. Keys
+        # typed after it were meant for a state that did not happen: drop them, read again.
+        self.waiting.clear()
+        self.busy = False
+        if self.view is not None and worker.group == "review-change":
+            self.keep = (self._current_start(), None)
+            self._read(self.view.document_id)
+
+    def _run_waiting(self) -> None:
+        while self.waiting and not self.busy:
+            fn, args = self.waiting.pop(0)
+            fn(*args)
+
+    def _wait_turn(self, fn: Callable[..., Any], *args: Any) -> bool:
+        """True when a change is on its way: the key is kept and run after it."""
+        if self.busy:
+            self.waiting.append((fn, args))
+            return True
+        return False
 
     # -- drawing -------------------------------------------------------------------------
     def show(self) -> None:
@@ -225,15 +294,18 @@ class ReviewScreen(StudioScreen):
         edit = self.query_one("#review-edit", Static)
         v = self.view
         if v is None:
-            info.update(Text("Nothing to review: no pending span proposals.", style="bold"))
+            info.update(Text("Nothing to review: every document is done or withdrawn.", style="bold"))
             legend.update("")
-            body.update("Propose weak labeling on the Agent screen (3), or run `studio label`.")
+            body.update(
+                "Import documents (`studio import`), propose labels on the Agent screen (3) or with "
+                "`studio label`, then come back here."
+            )
             edit.update("")
             self.refresh_bindings()
             return
         info.update(self._info(v))
         legend.update(self._legend())
-        marks = [Mark(i.start, i.end, i.label, i.kind) for i in v.items]
+        marks = [Mark(s.start, s.end, s.label, "approved" if s.kind == "approved" else "pending") for s in self.spans]
         it, d = self.current(), self.draft
         if d is not None:
             marks.append(Mark(d.start, d.end, d.label or "", "selection"))
@@ -241,18 +313,16 @@ class ReviewScreen(StudioScreen):
             marks.append(Mark(it.start, it.end, it.label, "current"))
         focus = (d.start, d.end) if d else (it.start, it.end) if it else None
         body.update(render_document(v.text, marks, focus=focus))
-        edit.update(self._draft_line(v, d) if d else self._item_line(it))
+        edit.update(self._draft_line(v, d) if d else self._span_line(it))
         self.refresh_bindings()
 
-    def _info(self, v: DocView) -> Text:
+    def _info(self, v: rv.DocumentView) -> Text:
         n = len(v.pending)
-        t = Text()
-        t.append(f"doc {v.doc_id} ", style="bold")
-        style = {"complete": "bold green", "withdrawn": "bold red"}.get(v.status, "bold yellow")
-        t.append(f" {v.status} ", style=f"reverse {style}")
-        t.append(f"  {n} pending here · {len(v.items) - n} approved · {self.pending_total:,} pending in all")
-        if self.cursor is not None and self.cursor.ranked is not None:
-            t.append(f" · query rank {self.cursor.ranked + 1}", style="dim")
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append(f"doc {v.document_id} ", style="bold")
+        style = {"complete": "green", "withdrawn": "red"}.get(v.status, "yellow")
+        t.append(f" {v.status} ", style=f"bold reverse {style}")
+        t.append(f"  {n} pending here · {len(v.approved)} approved · {self.pending_total:,} pending in all")
         return t
 
     def _legend(self) -> Text:
@@ -262,40 +332,57 @@ class ReviewScreen(StudioScreen):
             for _name, key, title in SCREENS:
                 t.append(f"{key} {title}  ")
             return t
-        it = self.current()
-        chosen = self.draft.label if self.draft and self.draft.label else it.label if it and not self.draft else None
+        it, d = self.current(), self.draft
+        chosen = (d.label if d else it.label if it else None) or None
         for i, lab in enumerate(self.labels[:9], 1):
             colour = label_color(lab)
             t.append(f"{i} {lab}", style=f"bold black on {colour}" if lab == chosen else colour)
             t.append("  ")
         return t
 
-    def _item_line(self, it: Item | None) -> Text:
+    def _span_line(self, it: rv.ViewSpan | None) -> Text:
         if it is None:
-            return Text("No spans yet: ←/→ selects a word, a number labels it; d marks the document done.", style="dim")
+            return Text("No spans: ←/→ selects a word, a number labels it; d marks the document done.", style="dim")
         t = Text()
         t.append(f" {it.label} ", style=f"bold black on {label_color(it.label)}")
-        t.append(f" {it.kind} ", style="bold" if it.kind == "pending" else "bold green")
-        t.append(f"[{it.start}:{it.end}] {self.view.text[it.start : it.end]!r}" if self.view else "")
-        p = it.proposal
-        if p is not None and p.payload.get("synthetic"):
+        t.append(" proposed " if it.kind == "proposal" else " approved ", style="bold")
+        t.append(f"[{it.start}:{it.end}] {it.text!r}")
+        if it.synthetic:
             # written by the model with its annotation (studio synth): no confidence to show
             t.append("  synthetic sentence ", style="bold yellow")
-            t.append(f"{p.source or 'synth'}: is it plausible, and the span right?")
-        elif p is not None:
-            sources = p.payload.get("sources") or {}
-            src = " · ".join(f"{k} {float(s):.2f}" for k, s in sources.items()) or p.source or ""
-            t.append(f"  confidence {p.confidence if p.confidence is not None else 0:.2f}  ", style="bold")
-            t.append(src, style="dim")
+            t.append(f"{it.source or 'synth'}: is it plausible, and the span right?")
+        elif it.kind == "proposal":
+            conf = f"{it.confidence:.2f}" if it.confidence is not None else "?"
+            t.append(f"  confidence {conf}  ", style="bold")
+            t.append(it.source, style="dim")
         return t
 
-    def _draft_line(self, v: DocView, d: Draft) -> Text:
+    def _draft_line(self, v: rv.DocumentView, d: Draft) -> Text:
+        """What would be saved, as the core would save it (snapped, with its overlaps), or why not."""
         t = Text()
         t.append("editing " if d.target else "selected ", style="bold")
-        t.append(f"[{d.start}:{d.end}] ")
-        t.append(repr(v.text[d.start : d.end]), style="bold")
+        label = d.label or (d.target.label if d.target else (self.labels or ["?"])[0])
+        if d.target is not None and not self._on_edges(d.start, d.end):
+            # character moves are saved exactly as shown
+            t.append(f"[{d.start}:{d.end}] ")
+            t.append(repr(v.text[d.start : d.end]), style="bold")
+            t.append(f" as {label} (exact characters): enter saves, escape leaves", style="dim")
+            return t
+        try:
+            chk = rv.check_span(self.store, v.document_id, d.start, d.end, label, view=v,
+                                ignore=d.target.key if d.target else None)  # fmt: skip
+        except StudioError as exc:
+            t.append(f"[{d.start}:{d.end}] {v.text[d.start : d.end]!r}  ")
+            t.append(f"cannot be saved: {exc}", style="red")
+            return t
+        t.append(f"[{chk.span.start}:{chk.span.end}] ")
+        t.append(repr(chk.span.text), style="bold")
+        if chk.snapped and d.target is None:
+            t.append(" (whole words)", style="dim")
+        if chk.overlaps_pending:
+            t.append(f" replaces {len(chk.overlaps_pending)} proposal(s)", style="yellow")
         if d.target is not None:
-            t.append(f" as {d.label}: enter saves, escape leaves", style="dim")
+            t.append(f" as {label}: enter saves, escape leaves", style="dim")
         else:
             t.append(f" · 1-{min(9, len(self.labels))} labels it, escape clears", style="dim")
         return t
@@ -319,16 +406,24 @@ class ReviewScreen(StudioScreen):
         self.show()
 
     def action_next_span(self) -> None:
-        if self.view and self.view.items:
-            self._move_to(0 if self.cur is None else (self.cur + 1) % len(self.view.items))
+        if self._wait_turn(self.action_next_span) or not self.spans:
+            return
+        self._move_to(0 if self.cur is None else (self.cur + 1) % len(self.spans))
 
     def action_prev_span(self) -> None:
-        if self.view and self.view.items:
-            self._move_to(len(self.view.items) - 1 if self.cur is None else (self.cur - 1) % len(self.view.items))
+        if self._wait_turn(self.action_prev_span) or not self.spans:
+            return
+        self._move_to(len(self.spans) - 1 if self.cur is None else (self.cur - 1) % len(self.spans))
 
     def action_next_document(self) -> None:
-        self.draft = None
-        self.next_document()
+        if self._wait_turn(self.action_next_document) or self.queue is None or self.view is None:
+            return
+        here = self.view.document_id
+        nxt = self.queue.next_document(here) or self.queue.next_document()
+        if nxt is None or nxt == here:
+            self.say("No other open document.")
+            return
+        self.open_document(nxt)
 
     def action_clear(self) -> None:
         if self.goto_armed:
@@ -344,194 +439,105 @@ class ReviewScreen(StudioScreen):
         self.show()
 
     # -- decisions -----------------------------------------------------------------------
-    def _decided(self, decisions: list[Decision], what: str, keep: int | None) -> None:
-        assert self.view is not None and self.cursor is not None
-        self.history.append(([int(d.id or 0) for d in decisions], self.view.doc_id, what))
-        self.pending_total = self.pager.pending_count() if self.pager else 0
-        self.say(what)
-        self.open_document(self.cursor, keep=keep)
-
-    def _refused(self, exc: StudioError | ValueError, what: str) -> None:
-        """Refused by the core, or changed elsewhere (another window, the CLI): say so, read it again."""
-        self.say(f"{what}: {exc}", error=True)
-
     def action_accept(self) -> None:
-        it = self.current()
-        if it is None or self.draft is not None:
+        if self._wait_turn(self.action_accept):
             return
-        if it.kind != "pending":
+        it = self.current()
+        if it is None or self.draft is not None or self.view is None:
+            return
+        if it.kind != "proposal":
             self.say("This span is approved already: tab moves to the next one.")
             return
-        try:
-            d = core.accept(self.store, it, self.actor)
-        except (StudioError, ValueError) as exc:
-            self._refused(exc, "Not accepted")
-            self._reread()
-            return
-        self._decided([d], f"accepted {it.label} {self.view.text[it.start : it.end]!r}" if self.view else "", it.end)
+        self._change(rv.accept, self.view.document_id, it.key, self.actor, keep=it.end)
 
     def action_reject(self) -> None:
+        if self._wait_turn(self.action_reject):
+            return
         it = self.current()
-        if it is None or self.draft is not None:
+        if it is None or self.draft is not None or self.view is None:
             return
-        try:
-            d = core.reject(self.store, it, self.actor)
-        except (StudioError, ValueError) as exc:
-            self._refused(exc, "Not rejected")
-            self._reread()
-            return
-        verb = "rejected" if it.kind == "pending" else "removed"
-        self._decided([d], f"{verb} {it.label} {self.view.text[it.start : it.end]!r}" if self.view else "", it.start)
+        self._change(rv.reject, self.view.document_id, it.key, self.actor, keep=it.start)
 
     def action_accept_all(self) -> None:
-        if self.view is None:
+        if self._wait_turn(self.action_accept_all) or self.view is None:
             return
-        if not self.view.pending:
-            self.say("Nothing pending on this document: d marks it done.")
-            return
-        try:
-            ds = core.accept_all(self.store, self.view.doc_id, self.actor)
-        except (StudioError, ValueError) as exc:
-            self._refused(exc, "Not accepted")
-            self._reread()
-            return
-        self._decided(ds, f"accepted all {len(ds)} pending on doc {self.view.doc_id}; d marks it done", None)
+        self._change(rv.accept_all, self.view.document_id, self.actor)
 
     def action_done(self) -> None:
-        if self.view is None:
+        if self._wait_turn(self.action_done) or self.view is None:
             return
-        v = self.view
-        if v.pending:
-            n = len(v.pending)
-            self.say(
-                f"Not done: {n} proposal{'s' if n != 1 else ''} still pending here. "
-                "Accept (a, A for all) or reject (x) them first.",
-                error=True,
-            )
-            return
-        try:
-            d = core.complete(self.store, v.doc_id, self.actor)
-        except (StudioError, ValueError) as exc:
-            self._refused(exc, "Not done")
-            return
-        self.history.append(([int(d.id or 0)], v.doc_id, f"doc {v.doc_id} done"))
-        self.say(f"doc {v.doc_id} done ({len(v.items)} spans); u reopens it")
-        self.next_document()
-        if self.view is None or self.view.doc_id == v.doc_id:
-            # nothing else pending: stay on the finished document so the person sees it
-            self.cursor = self.pager.cursor_of(v.doc_id) if self.pager else None
-            if self.cursor is not None:
-                self.open_document(self.cursor)
-            self.say(f"doc {v.doc_id} done; no other document has pending proposals. u reopens it.")
+        self._change(rv.complete, self.view.document_id, self.actor)
 
     def action_undo(self) -> None:
+        if self._wait_turn(self.action_undo):
+            return
         if not self.history:
             self.say("Nothing to undo in this session.")
             return
-        ids, doc_id, what = self.history.pop()
-        try:
-            for decision_id in reversed(ids):
-                core.undo(self.store, decision_id, self.actor)
-        except StudioError as exc:
-            self.say(str(exc), error=True)
-            return
-        assert self.pager is not None
-        self.pending_total = self.pager.pending_count()
-        self.say(f"undid: {what}")
-        self.open_document(self.pager.cursor_of(doc_id), keep=None)
+        change = self.history.pop()
+        self.busy = True
+        self.keep = (change.span.start if change.span else None, None)
+        self.run_change(rv.undo, (self.store, change, self.actor), True)
 
-    def _reread(self) -> None:
-        if self.cursor is not None:
-            keep = self._current_start()
-            self.pending_total = self.pager.pending_count() if self.pager else 0
-            self.open_document(self.cursor, keep=keep)
-
-    # -- numbers: label a selection, set an edit's label, relabel the current span ---------
     def action_number(self, n: int) -> None:
+        """A number labels the selection, sets an edit's label, or relabels the current span."""
         if self.goto_armed:
             self.goto_armed = False
             self.app.action_goto(SCREENS[n - 1][0])  # type: ignore[attr-defined]
             return
-        if self.view is None or not 1 <= n <= len(self.labels):
+        if self._wait_turn(self.action_number, n) or self.view is None or not 1 <= n <= len(self.labels):
             return
         label = self.labels[n - 1]
-        d, it = self.draft, self.current()
+        d, it, doc = self.draft, self.current(), self.view.document_id
         if d is not None and d.target is not None:
             d.label = label
             self.show()
         elif d is not None:
-            self._add(Span(start=d.start, end=d.end, label=label))
+            self._change(rv.add_span, doc, d.start, d.end, label, self.actor, select=(d.start, d.end))
         elif it is not None:
-            if it.label == label:
+            if it.kind == "approved" and it.label == label:
                 self.say(f"It is {label} already.")
                 return
-            self._save_edit(it, Span(start=it.start, end=it.end, label=label))
-
-    def _add(self, span: Span) -> None:
-        assert self.view is not None
-        try:
-            dec = core.add_span(self.store, self.view.doc_id, span, self.actor)
-        except (StudioError, ValueError) as exc:
-            self.say(f"Not added: {exc}", error=True)
-            return
-        self._decided([dec], f"added {span.label} {self.view.text[span.start : span.end]!r}", None)
-        self.cur = next((i for i, x in enumerate(self.view.items) if (x.start, x.end) == (span.start, span.end)), None)
-        self.show()
-
-    def _save_edit(self, it: Item, span: Span) -> None:
-        assert self.view is not None
-        try:
-            decs = core.edit(self.store, it, span, self.actor)
-        except (StudioError, ValueError) as exc:
-            self.say(f"Edit refused: {exc}", error=True)
-            return
-        self.draft = None
-        self._decided(decs, f"saved {span.label} {self.view.text[span.start : span.end]!r}", span.end)
+            self._change(rv.relabel, doc, it.key, label, self.actor, keep=it.end)
 
     # -- the word cursor, selections and edits ---------------------------------------------
-    def _tokens(self) -> list[tuple[int, int]] | None:
+    def _on_edges(self, start: int, end: int) -> bool:
+        toks = self.view.tokens if self.view else []
+        return any(t.start == start for t in toks) and any(t.end == end for t in toks)
+
+    def _has_tokens(self) -> bool:
         if self.view is None:
-            return None
-        if self.view.tokens is None:
-            self.say("Reading the document's words… try again in a moment.")
-            return None
+            return False
         if not self.view.tokens:
-            self.say("This document has no words to select.")
-            return None
-        return self.view.tokens
+            self.say("Reading the document's words (the first time loads the tokenizer)… try again in a moment.")
+            return False
+        return True
 
     def _token_at(self, pos: int) -> int:
-        toks = self.view.tokens if self.view and self.view.tokens else []
-        for i, (_s, e) in enumerate(toks):
-            if e > pos:
-                return i
-        return max(0, len(toks) - 1)
+        toks = self.view.tokens if self.view else []
+        return next((i for i, t in enumerate(toks) if t.end > pos), max(0, len(toks) - 1))
 
     def _select(self, anchor: int, caret: int) -> None:
-        toks = self.view.tokens if self.view and self.view.tokens else []
+        toks = self.view.tokens if self.view else []
         lo, hi = min(anchor, caret), max(anchor, caret)
-        self.draft = Draft(toks[lo][0], toks[hi][1], anchor=anchor, caret=caret)
+        self.draft = Draft(toks[lo].start, toks[hi].end, anchor=anchor, caret=caret)
 
     def action_word(self, step: int) -> None:
-        toks = self._tokens()
-        if toks is None:
+        if self._wait_turn(self.action_word, step) or not self._has_tokens():
             return
         d, it = self.draft, self.current()
         if d is not None and d.target is not None:
             self._move_edge("start", step, by_token=True)
             return
-        if d is None:
-            # start at the current span (or the top), selecting the word there
+        if d is None:  # start at the current span (or the top), selecting the word there
             i = self._token_at(it.start if it else 0)
-            self._select(i, i)
         else:
-            i = min(max(0, d.caret + step), len(toks) - 1)
-            self._select(i, i)
+            i = min(max(0, d.caret + step), len(self.view.tokens) - 1)  # type: ignore[union-attr]
+        self._select(i, i)
         self.show()
 
     def action_extend(self, step: int) -> None:
-        toks = self._tokens()
-        if toks is None:
+        if self._wait_turn(self.action_extend, step) or not self._has_tokens():
             return
         d, it = self.draft, self.current()
         if d is not None and d.target is not None:
@@ -540,18 +546,18 @@ class ReviewScreen(StudioScreen):
         if d is None:
             i = self._token_at(it.start if it else 0)
             self._select(i, i)
+        elif not 0 <= d.caret + step < len(self.view.tokens):  # type: ignore[union-attr]
+            self.say("The selection cannot go past the edge of the document.", error=True)
+            return
         else:
-            caret = d.caret + step
-            if not 0 <= caret < len(toks):
-                self.say("The selection cannot go past the edge of the document.", error=True)
-                return
-            self._select(d.anchor, caret)
+            self._select(d.anchor, d.caret + step)
         self.show()
 
     def action_char(self, edge: str, step: int) -> None:
+        if self._wait_turn(self.action_char, edge, step):
+            return
         if self.draft is None:
-            it = self.current()
-            if it is None:
+            if self.current() is None:
                 return
             self.action_edit()
         self._move_edge(edge, step, by_token=False)
@@ -559,16 +565,16 @@ class ReviewScreen(StudioScreen):
     def _move_edge(self, edge: str, step: int, by_token: bool) -> None:
         assert self.view is not None and self.draft is not None
         d = self.draft
-        toks = self.view.tokens or []
         try:
-            start, end = core.move_edge(self.view.text, toks, d.start, d.end, edge, step, by_token)
+            d.start, d.end = move_edge(self.view, d.start, d.end, edge, step, by_token)
         except ValueError as exc:
-            self.say(f"Not moved: {exc}", error=True)
+            self.say(f"Not moved: {exc}.", error=True)
             return
-        d.start, d.end = start, end
         self.show()
 
     def action_edit(self) -> None:
+        if self._wait_turn(self.action_edit):
+            return
         it = self.current()
         if it is None or self.view is None:
             return
@@ -577,11 +583,16 @@ class ReviewScreen(StudioScreen):
         self.show()
 
     def action_save(self) -> None:
-        d = self.draft
-        if d is None or d.target is None:
+        if self._wait_turn(self.action_save):
             return
-        span = Span(start=d.start, end=d.end, label=d.label or d.target.label)
-        if (span.start, span.end, span.label) == (d.target.start, d.target.end, d.target.label):
+        d = self.draft
+        if d is None or d.target is None or self.view is None:
+            return
+        t = d.target
+        label = d.label or t.label
+        if (d.start, d.end, label) == (t.start, t.end, t.label):
             self.say("Nothing changed: escape leaves the edit.")
             return
-        self._save_edit(d.target, span)
+        # Character moves keep their exact edges; word moves are snapped by the core.
+        save = partial(rv.set_span, exact=not self._on_edges(d.start, d.end))
+        self._change(save, self.view.document_id, t.key, d.start, d.end, label, self.actor, keep=d.end)
