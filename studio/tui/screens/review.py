@@ -579,7 +579,7 @@ class ReviewScreen(StudioScreen):
         if it is None or self.view is None:
             return
         self.draft = Draft(it.start, it.end, it.label, target=it)
-        self.say("Editing: ←/→ the start, shift+←/→ the end (ctrl: by a character), a number the label.")
+        self.say("Editing: ←/→ start, ⇧←/→ end (ctrl: by a character), 1-9 label, enter saves.")
         self.show()
 
     def action_save(self) -> None:
