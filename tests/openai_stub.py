@@ -22,11 +22,13 @@ class OpenAIStub:
         script: list[int | bytes] | None = None,
         delay: float = 0.0,
         finish_reason: Callable[[dict[str, Any]], str] | None = None,
+        status: Callable[[dict[str, Any]], int] | None = None,
     ) -> None:
         self.finish_reason = finish_reason or (lambda req: "stop")
         self.respond = respond or (lambda req: json.dumps({"echo": req["messages"][-1]["content"]}))
         self.script = list(script or [])
         self.delay = delay
+        self.status = status  # an HTTP status chosen per request (after the script runs out)
         self.hits: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
@@ -47,7 +49,7 @@ class OpenAIStub:
                 with stub._lock:
                     stub.hits.append(body)
                     stub.headers.append(dict(self.headers))
-                    status = stub.script.pop(0) if stub.script else 200
+                    status = stub.script.pop(0) if stub.script else stub.status(body) if stub.status else 200
                 if stub.delay:
                     time.sleep(stub.delay)
                 raw = status if isinstance(status, bytes) else None

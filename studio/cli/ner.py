@@ -18,6 +18,7 @@ from studio.cli.common import (
     pass_ctx,
     stage_progress,
 )
+from studio.cli.ops import op_command
 from studio.errors import StudioError
 
 MAX_WARNINGS = 20
@@ -235,4 +236,4 @@ def label_cmd(
         click.echo("Next: review them in the app (studio), or studio review.")
 
 
-COMMANDS: list[click.Command] = [eval_cmd, label_cmd]
+COMMANDS: list[click.Command] = [eval_cmd, label_cmd, op_command("train")]

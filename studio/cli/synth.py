@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from studio.cli.common import Ctx, echo_err, emit_json, emit_table, fraction_progress, no_cache_option, pass_ctx
+from studio.cli.ops import op_command
 
 
 @click.command()
@@ -65,47 +68,20 @@ def synth(
         click.echo("Next: review them in the app (studio), or studio review.")
 
 
-@click.command()
-@click.option(
-    "--threshold", type=click.FloatRange(0.0, 1.0, min_open=True), default=None,
-    help="Cosine similarity at or above which two documents are near duplicates "
-    "[default: 0.9 with embeddings, 0.8 without].",
-)  # fmt: skip
-@click.option("--source", "sources", multiple=True, help="Only groups with a document from this source "
-              "(crawl, import, synthetic, ...; repeatable).")  # fmt: skip
-@click.option("-n", "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Groups to list.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines instead of a table.")
-@pass_ctx
-def dups(c: Ctx, threshold: float | None, sources: tuple[str, ...], limit: int, as_json: bool) -> None:
-    """List groups of near-duplicate documents across the whole project.
-
-    Crawled, imported and synthetic documents are compared with each other by text similarity
-    (sentence embeddings with studio[embed], hashed character n-grams without). Exact copies
-    never enter a project; this finds the same article with another footer, a page crawled and
-    then imported, a synthetic sentence that drifted back to a real one. Nothing is removed:
-    the list is for you to decide (releases separately keep MinHash near duplicates in one split).
-    """
-    from studio.ops.dedup import find_near_duplicates
-
+def _render_dups(result: Any, c: Ctx) -> None:
     store = c.store()
-    with fraction_progress("comparing documents") as tick:
-        report = find_near_duplicates(store, threshold=threshold, progress=tick)
-    groups = [g for g in report.groups if not sources or set(g.sources.values()) & set(sources)]
-    if as_json:
-        emit_json({**report.as_dict(), "groups": [g.as_dict() for g in groups[:limit]]})
-        return
     rows = []
-    for g in groups[:limit]:
-        first = store.document(g.keep).text
+    for g in result.groups:
+        first = store.document(g["keep"]).text
         rows.append({
-            "group": g.keep, "documents": ", ".join(f"{m} ({g.sources[m]})" for m in g.members),
-            "similarity": f"{g.max_similarity:.3f}", "text": " ".join(first.split())[:60],
+            "group": g["keep"], "documents": ", ".join(f"{m} ({g['sources'][str(m)]})" for m in g["members"]),
+            "similarity": f"{g['max_similarity']:.3f}", "text": " ".join(first.split())[:60],
         })  # fmt: skip
     emit_table(rows, ["group", "documents", "similarity", "text"],
-               title=f"Near duplicates ({report.backend}, cosine >= {report.threshold})")  # fmt: skip
-    click.echo(f"{len(groups)} groups ({sum(len(g.members) for g in groups)} documents) among {report.documents}.")
-    if report.backend == "hashed":
+               title=f"Near duplicates ({result.backend}, cosine >= {result.threshold})")  # fmt: skip
+    click.echo(result.summary())
+    if result.backend == "hashed":
         echo_err("Similarity used hashed n-grams; for semantic similarity: pip install 'studio[embed]'.")
 
 
-COMMANDS: list[click.Command] = [synth, dups]
+COMMANDS: list[click.Command] = [synth, op_command("dups", render=_render_dups)]

@@ -355,6 +355,9 @@ class LLM:
         messages = redact_obj(req.messages)
         params_r = redact_obj(params)
         text = redact(result.text) if result else None
+        # A replayed answer names the model that wrote it, so a session re-exported from a replay
+        # still says which model made its answers.
+        model = (result.model if result else None) or self.model_name
         usd = (
             cost.estimate(self.spec.kind, self.model_name, result.prompt_tokens, result.completion_tokens)
             if result and not result.cache_hit
@@ -366,7 +369,7 @@ class LLM:
                 " prompt_tokens, completion_tokens, latency_ms, cost_usd, cache_hit, error)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    utcnow(), self.store.session_id, self.spec.kind, self.model_name, req.operation, rhash,
+                    utcnow(), self.store.session_id, self.spec.kind, model, req.operation, rhash,
                     json.dumps(messages, ensure_ascii=False), json.dumps(params_r, ensure_ascii=False, sort_keys=True), text,
                     result.prompt_tokens if result else None, result.completion_tokens if result else None,
                     round(result.latency_ms, 1) if result else None, usd, int(bool(result and result.cache_hit)),
@@ -379,7 +382,7 @@ class LLM:
                     "llm",
                     content_key(req.messages, params),
                     {
-                        "call_id": call_id, "operation": req.operation, "model": self.model_name, "provider": self.spec.kind,
+                        "call_id": call_id, "operation": req.operation, "model": model, "provider": self.spec.kind,
                         "content_key": content_key(req.messages, params), "messages": messages, "params": params_r,
                         "response": text, "finish_reason": result.finish_reason if result else None,
                         "error": redact(error) if error else None, "cache_hit": bool(result and result.cache_hit),

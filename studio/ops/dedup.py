@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from pydantic import Field
 
 from studio.ops.embed import THRESHOLDS, Backend, cosine, similarity_backend
+from studio.ops.registry import Args, OpContext, Result, operation
 from studio.store import Store
 
 Progress = Callable[[str, float | None], None]
@@ -155,3 +157,55 @@ def find_near_duplicates(
 def _origin(source: str, provenance: dict[str, Any]) -> str:
     """Where a document came from: crawl, import, synthetic, or the source as stored."""
     return "synthetic" if provenance.get("synthetic") else source or "unknown"
+
+
+# -- the operation ----------------------------------------------------------------------------
+class DupsArgs(Args):
+    threshold: float | None = Field(
+        default=None, gt=0.0, le=1.0,
+        description="Cosine similarity at or above which two documents are near duplicates "
+        "[default: 0.9 with embeddings, 0.8 without].",
+    )  # fmt: skip
+    source: list[str] = Field(
+        default_factory=list,
+        description="Only groups with a document from this source (crawl, import, synthetic, ...; repeatable).",
+    )
+    limit: int = Field(default=50, ge=1, description="Groups to list.", json_schema_extra={"short": "-n"})
+
+
+class DupsResult(Result):
+    backend: str
+    threshold: float
+    documents: int
+    pairs: int
+    groups: list[dict[str, Any]]
+    matching_groups: int
+
+    def summary(self) -> str:
+        members = sum(len(g["members"]) for g in self.groups)
+        return f"{self.matching_groups} groups ({members} documents) among {self.documents}."
+
+
+@operation(
+    "dups",
+    args=DupsArgs,
+    result=DupsResult,
+    side_effects=False,
+    help="""List groups of near-duplicate documents across the whole project.
+
+    Crawled, imported and synthetic documents are compared with each other by text similarity
+    (sentence embeddings with studio[embed], hashed character n-grams without). Exact copies
+    never enter a project; this finds the same article with another footer, a page crawled and
+    then imported, a synthetic sentence that drifted back to a real one. Nothing is removed:
+    the list is for you to decide (releases separately keep MinHash near duplicates in one split).
+    """,
+)
+def dups(ctx: OpContext, args: DupsArgs) -> DupsResult:
+    report = find_near_duplicates(
+        ctx.store, threshold=args.threshold, progress=ctx.fraction_progress("comparing documents")
+    )
+    groups = [g for g in report.groups if not args.source or set(g.sources.values()) & set(args.source)]
+    return DupsResult(
+        backend=report.backend, threshold=report.threshold, documents=report.documents, pairs=len(report.pairs),
+        groups=[g.as_dict() for g in groups[: args.limit]], matching_groups=len(groups),
+    )  # fmt: skip

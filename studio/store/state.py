@@ -13,6 +13,7 @@ import sqlite3
 from typing import Any
 
 from studio.errors import InvalidState, NotFound
+from studio.store import versions
 
 # Proposal status set by the last word of an action, for any proposal kind
 # (label.accept, boxes.fix.reject, agent.action.approve, ...).
@@ -23,9 +24,14 @@ _STATUS_BY_VERB = {
     "edit": "edited",
     "withdraw": "withdrawn",
 }
+# Document review status set by document.<verb> decisions (without a proposal_id); None = open again.
+_DOC_STATUS_BY_VERB: dict[str, str | None] = {"complete": "complete", "reopen": None, "withdraw": "withdrawn"}
 
 
 def apply_decision(conn: sqlite3.Connection, decision_id: int, action: str, payload: dict[str, Any]) -> None:
+    if versions.handles(conn, action, payload):  # annotators' versions, assignments, adjudication
+        versions.apply(conn, decision_id, action, payload)
+        return
     kind, _, verb = action.rpartition(".")
     if kind == "guideline":
         if verb in ("propose", "edit", "approve", "reject"):
@@ -36,6 +42,12 @@ def apply_decision(conn: sqlite3.Connection, decision_id: int, action: str, payl
         return
     if action == "label.remove":
         _delete_label(conn, payload["document_id"], payload["span"])
+        return
+    if action == "label.change":
+        _change_label(conn, payload["document_id"], payload["before"], payload["span"], decision_id)
+        return
+    if kind == "document" and verb in _DOC_STATUS_BY_VERB and "proposal_id" not in payload:
+        _set_document_status(conn, payload["document_id"], _DOC_STATUS_BY_VERB[verb], decision_id)
         return
     if verb == "undo":
         _undo(conn, decision_id, payload)
@@ -116,6 +128,51 @@ def _sync_label(conn: sqlite3.Connection, key: tuple[Any, ...]) -> None:
     )
 
 
+def _change_label(
+    conn: sqlite3.Connection, document_id: int, before: dict[str, Any], after: dict[str, Any], decision_id: int
+) -> None:
+    """Replace one approved span by another (relabel, moved boundary); the proposal link stays."""
+    row = conn.execute(
+        'SELECT proposal_id FROM labels WHERE document_id = ? AND start = ? AND "end" = ? AND label = ?',
+        (document_id, before["start"], before["end"], before["label"]),
+    ).fetchone()
+    if row is None:
+        raise NotFound(
+            f"document {document_id} has no approved span {before['label']} [{before['start']}:{before['end']}]"
+        )
+    _delete_label(conn, document_id, before)
+    _insert_label(conn, document_id, after, row["proposal_id"], decision_id)
+
+
+def document_status(conn: sqlite3.Connection, document_id: int) -> str | None:
+    row = conn.execute("SELECT status FROM document_status WHERE document_id = ?", (document_id,)).fetchone()
+    return None if row is None else str(row["status"])
+
+
+def _set_document_status(conn: sqlite3.Connection, document_id: int, status: str | None, decision_id: int) -> None:
+    if status is None:
+        conn.execute("DELETE FROM document_status WHERE document_id = ?", (document_id,))
+    else:
+        conn.execute(
+            "INSERT OR REPLACE INTO document_status (document_id, status, decision_id) VALUES (?, ?, ?)",
+            (document_id, status, decision_id),
+        )
+
+
+def _undo_document(
+    conn: sqlite3.Connection, target_id: int, action: str, payload: dict[str, Any], decision_id: int
+) -> None:
+    """Undo of complete / reopen / withdraw: back to the status before it (`payload.before`),
+    only while the document still has the status that decision gave it."""
+    doc_id = payload["document_id"]
+    if document_status(conn, doc_id) != _DOC_STATUS_BY_VERB[action.rpartition(".")[2]]:
+        raise InvalidState(
+            f"decision {target_id} ({action}) on document {doc_id} was followed by another change of its "
+            "status; undo that one first"
+        )
+    _set_document_status(conn, doc_id, payload.get("before"), decision_id)
+
+
 def _undo(conn: sqlite3.Connection, decision_id: int, payload: dict[str, Any]) -> None:
     target = conn.execute("SELECT action, payload FROM decisions WHERE id = ?", (payload["undoes"],)).fetchone()
     if target is None:
@@ -126,6 +183,13 @@ def _undo(conn: sqlite3.Connection, decision_id: int, payload: dict[str, Any]) -
         return
     if t_action == "label.remove":
         _insert_label(conn, t_payload["document_id"], t_payload["span"], None, decision_id)
+        return
+    if t_action == "label.change":
+        _change_label(conn, t_payload["document_id"], t_payload["span"], t_payload["before"], decision_id)
+        return
+    t_kind, _, t_verb = t_action.rpartition(".")
+    if t_kind == "document" and t_verb in _DOC_STATUS_BY_VERB and "proposal_id" not in t_payload:
+        _undo_document(conn, payload["undoes"], t_action, t_payload, decision_id)
         return
     pid = t_payload.get("proposal_id")
     if pid is None:
@@ -140,6 +204,8 @@ def rebuild(conn: sqlite3.Connection) -> int:
     conn.execute("UPDATE proposals SET status = 'pending'")
     conn.execute("DELETE FROM labels")
     conn.execute("DELETE FROM label_support")
+    conn.execute("DELETE FROM document_status")
+    versions.clear(conn)
     n = 0
     for row in conn.execute("SELECT id, action, payload FROM decisions ORDER BY id").fetchall():
         apply_decision(conn, row["id"], row["action"], json.loads(row["payload"]))

@@ -96,7 +96,7 @@ class ReviewScreen(StudioScreen):
 
     # -- loading -------------------------------------------------------------------------
     def reload(self) -> None:
-        self.pager = ReviewPager(self.store)
+        self.pager = ReviewPager(self.store, actor=self.actor)
         self.pending_total = self.pager.pending_count()
         approved = self.store.approved_guideline()
         self.labels = approved[0].label_names() if approved else []

@@ -1,0 +1,239 @@
+"""One declaration per operation: its arguments, its function, its result.
+
+Every operation (import, crawl, label, train, cleanse, query, release, ...) is declared once with
+`@operation(...)`: a pydantic `Args` model (names, defaults, help text, validation), a function
+`(ctx, args) -> Result` and a `Result` model. The front ends are built from that declaration:
+
+- the CLI's options come from `Args` (`studio.cli.ops.op_command`), so a default is written once;
+- the agent's tools are the operations declared with `agent=True` (their JSON schema from `Args`);
+- flows, replays and the app's workers call `run(name, args, ctx)`, the one boundary where a
+  tool run is recorded in the session.
+
+An operation module registers itself when imported; `OP_MODULES` lists them, and nothing is
+imported until an operation is looked up, so `studio --help` stays fast. Like a Prodigy recipe:
+write the operation once, use it from every door.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from studio.errors import StudioError
+from studio.store import Store
+
+# The one progress protocol: (stage, done, total or None when unknown).
+Progress = Callable[[str, int, "int | None"], None]
+
+# Modules that declare operations. Add a module here to add its operations.
+OP_MODULES: list[str] = [
+    "studio.ops.dedup",
+    "studio.ops.team.assign",
+    "studio.ops.team.agreement",
+    "studio.ops.team.adjudicate",
+    "studio.ops.boxes.augment",
+    "studio.ops.ner.train",
+]
+
+
+class Args(BaseModel):
+    """An operation's arguments. Field descriptions are the help text; defaults live only here.
+
+    `json_schema_extra` keys read by the front ends: `cli` = "argument" (a positional CLI
+    argument), `short` = "-n" (a short CLI flag), `path` = True (a file or folder: the CLI
+    resolves it, a recording stores it relative to the project when it is inside it).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Result(BaseModel):
+    """An operation's result: `--json` prints it, `summary()` is what a person reads."""
+
+    def summary(self) -> str:
+        return ""
+
+
+A = TypeVar("A", bound=Args)
+R = TypeVar("R", bound=Result)
+
+
+class OperationError(StudioError):
+    """An operation was named or called wrongly (unknown name, invalid arguments)."""
+
+
+class Cancelled(StudioError):
+    """The person cancelled a running operation."""
+
+    exit_code = 130
+
+
+@dataclass
+class OpContext:
+    """What an operation gets besides its arguments: explicit inputs, no globals."""
+
+    store: Store
+    actor: str = "human:user"
+    llm_spec: str | None = None
+    progress: Progress | None = None
+    cancel: threading.Event | None = None
+    transport: Any = None  # an httpx transport for fetches (recording or replaying a session)
+    llm_factory: Callable[[], Any] | None = None  # e.g. the app's one shared model
+    _llm: Any = field(default=None, repr=False)
+
+    @property
+    def llm(self) -> Any:
+        """The project's model (studio.llm.LLM), opened on first use."""
+        if self._llm is None:
+            if self.llm_factory is not None:
+                self._llm = self.llm_factory()
+            else:
+                from studio.llm import open_llm
+
+                self._llm = open_llm(self.store, self.llm_spec)
+        return self._llm
+
+    def report(self, stage: str, done: int, total: int | None = None) -> None:
+        if self.progress is not None:
+            self.progress(stage, done, total)
+
+    def fraction_progress(self, stage: str) -> Callable[[str, float | None], None] | None:
+        """An adapter for older operations that report (message, fraction done)."""
+        if self.progress is None:
+            return None
+
+        def update(message: str, frac: float | None) -> None:
+            self.report(message or stage, round((frac or 0.0) * 1000), 1000 if frac is not None else None)
+
+        return update
+
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
+    def check_cancelled(self) -> None:
+        if self.cancelled():
+            raise Cancelled("cancelled; what was done so far is kept")
+
+    def path(self, p: str) -> Path:
+        """Arguments name paths relative to the project, so a recording replays anywhere."""
+        q = Path(p).expanduser()
+        return q if q.is_absolute() else self.store.root / q
+
+
+@dataclass(frozen=True)
+class Operation(Generic[A, R]):
+    name: str
+    args: type[A]
+    result: type[R]
+    fn: Callable[[OpContext, A], R]
+    help: str
+    side_effects: bool = True  # the agent may only run it after a person approves
+    agent: bool = False  # offered to the agent as a tool
+
+    @property
+    def summary(self) -> str:
+        return self.help.strip().splitlines()[0] if self.help.strip() else self.name
+
+    def validate(self, args: Args | Mapping[str, Any] | None) -> A:
+        if isinstance(args, self.args):
+            return args
+        data = args.model_dump() if isinstance(args, BaseModel) else dict(args or {})
+        try:
+            return self.args.model_validate(data)
+        except ValidationError as exc:
+            raise OperationError(f"{self.name}: {describe_validation(exc)}") from exc
+
+    def schema(self) -> dict[str, Any]:
+        return self.args.model_json_schema()
+
+
+REGISTRY: dict[str, Operation[Any, Any]] = {}
+_loaded = False
+
+
+def operation(
+    name: str, *, args: type[A], result: type[R], help: str, side_effects: bool = True, agent: bool = False
+) -> Callable[[Callable[[OpContext, A], R]], Callable[[OpContext, A], R]]:
+    """Declare an operation. The decorated function stays callable as it is."""
+
+    def deco(fn: Callable[[OpContext, A], R]) -> Callable[[OpContext, A], R]:
+        existing = REGISTRY.get(name)
+        if existing is not None and existing.fn.__qualname__ != fn.__qualname__:
+            raise OperationError(f"operation {name!r} is declared twice ({existing.fn.__module__}, {fn.__module__})")
+        REGISTRY[name] = Operation(name, args, result, fn, help, side_effects, agent)
+        return fn
+
+    return deco
+
+
+def load_all() -> dict[str, Operation[Any, Any]]:
+    global _loaded
+    if not _loaded:
+        for module in OP_MODULES:
+            importlib.import_module(module)
+        _loaded = True
+    return REGISTRY
+
+
+def get(name: str) -> Operation[Any, Any]:
+    ops = load_all()
+    if name not in ops:
+        raise OperationError(f"no operation named {name!r}; known: {', '.join(sorted(ops))}")
+    return ops[name]
+
+
+def agent_operations() -> list[Operation[Any, Any]]:
+    """The operations the agent may propose, in declaration order."""
+    return [op for op in load_all().values() if op.agent]
+
+
+def run(name: str, args: Args | Mapping[str, Any] | None, ctx: OpContext) -> Any:
+    """Run an operation: validate its arguments, record the run in the session, call it.
+
+    This is the one boundary where tool runs are recorded (`studio.llm.session.recorded`: the
+    arguments, actor and input files before the run, the result or error after it). A run inside
+    another run (an agent action running its tool) is part of the outer one and is not recorded
+    again, since a replay re-executes the outer run. Human decisions an operation makes are part
+    of its run, not separate session events.
+    """
+    from studio.llm.session import recorded
+
+    op = get(name)
+    validated = op.validate(args)
+    result = recorded(
+        ctx.store, op.name, validated.model_dump(mode="json"), lambda: op.fn(ctx, validated),
+        actor=ctx.actor, inputs=path_fields(op.args),
+    )  # fmt: skip
+    if not isinstance(result, op.result):
+        raise OperationError(f"operation {name!r} returned {type(result).__name__}, not {op.result.__name__}")
+    return result
+
+
+def path_fields(args_model: type[Args]) -> list[str]:
+    """The arguments that name files or folders (`json_schema_extra={"path": True}`)."""
+    out = []
+    for fname, info in args_model.model_fields.items():
+        extra = info.json_schema_extra
+        if isinstance(extra, dict) and extra.get("path"):
+            out.append(fname)
+    return out
+
+
+def describe_validation(exc: ValidationError) -> str:
+    """Pydantic's errors as one line a person can act on: `--max-pages: must be >= 1 (got 0)`."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err.get("loc", ())) or "arguments"
+        if err.get("type") == "extra_forbidden":
+            parts.append(f"unknown argument {loc!r}")
+            continue
+        got = err.get("input")
+        shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
+        parts.append(f"{loc.replace('_', '-')}: {err.get('msg', 'invalid')}{shown}")
+    return "; ".join(parts)
