@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "studio.cli.active",
     "studio.cli.release",
     "studio.cli.integrity",
+    "studio.cli.team",
 ]
 
 

@@ -36,6 +36,11 @@ OP_MODULES: list[str] = [
     "studio.ops.dedup",
     "studio.ops.collect.crawl_op",
     "studio.agent.ops",
+    "studio.ops.team.assign",
+    "studio.ops.team.agreement",
+    "studio.ops.team.adjudicate",
+    "studio.ops.boxes.augment",
+    "studio.ops.ner.train",
 ]
 
 

@@ -13,6 +13,7 @@ import sqlite3
 from typing import Any
 
 from studio.errors import InvalidState, NotFound
+from studio.store import versions
 
 # Proposal status set by the last word of an action, for any proposal kind
 # (label.accept, boxes.fix.reject, agent.action.approve, ...).
@@ -28,6 +29,9 @@ _DOC_STATUS_BY_VERB: dict[str, str | None] = {"complete": "complete", "reopen": 
 
 
 def apply_decision(conn: sqlite3.Connection, decision_id: int, action: str, payload: dict[str, Any]) -> None:
+    if versions.handles(conn, action, payload):  # annotators' versions, assignments, adjudication
+        versions.apply(conn, decision_id, action, payload)
+        return
     kind, _, verb = action.rpartition(".")
     if kind == "guideline":
         if verb in ("propose", "edit", "approve", "reject"):
@@ -201,6 +205,7 @@ def rebuild(conn: sqlite3.Connection) -> int:
     conn.execute("DELETE FROM labels")
     conn.execute("DELETE FROM label_support")
     conn.execute("DELETE FROM document_status")
+    versions.clear(conn)
     n = 0
     for row in conn.execute("SELECT id, action, payload FROM decisions ORDER BY id").fetchall():
         apply_decision(conn, row["id"], row["action"], json.loads(row["payload"]))

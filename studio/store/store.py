@@ -13,11 +13,17 @@ from typing import Any
 
 from studio.errors import InvalidState, LogTampered, NotFound, ProjectNotFound, StudioError
 from studio.schema import Decision, Document, Guideline, Proposal, Span, check_actor, utcnow
-from studio.store import chain, db, state
+from studio.store import chain, db, state, versions
 
 DB_NAME = "studio.db"
 # The action prefix of decisions about each kind of proposal: label.accept, boxes.fix.reject, ...
-KIND_PREFIX = {"span": "label", "box_fix": "boxes.fix", "action": "agent.action", "document": "document"}
+KIND_PREFIX = {
+    "span": "label",
+    "box_fix": "boxes.fix",
+    "box_augment": "boxes.augment",
+    "action": "agent.action",
+    "document": "document",
+}
 
 
 def _dumps(obj: Any) -> str:
@@ -102,7 +108,7 @@ class Store:
                 finally:
                     self._depth -= 1
                 return
-            self.conn.execute("BEGIN IMMEDIATE")
+            db.begin_write(self.conn, self.root / DB_NAME)
             self._depth = 1
             try:
                 yield self.conn
@@ -150,6 +156,8 @@ class Store:
             rationale=rationale,
         )
         with self.transaction() as c:
+            if d.payload and d.actor.startswith("human:"):  # in a team project: the annotator's own version
+                d.payload = versions.route(c, d.actor, d.action, d.payload)
             # The previous hash is read inside this write transaction (BEGIN IMMEDIATE), so
             # concurrent writers chain one after another.
             last_id, prev = chain.head(c)
