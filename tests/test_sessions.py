@@ -92,3 +92,39 @@ def test_demo_replays_the_same_under_load_and_network_jitter(tmp_path: Path, bus
         rng = random.Random(run)
         result = replay_file(path, tmp_path / f"p{run}", wrap_transport=lambda inner, rng=rng: Jittery(inner, rng))
         assert result["releases"] == expected, f"run {run + 1} of 5"
+
+
+# -- pinned prompt versions ---------------------------------------------------------------------------
+def test_operations_use_the_pinned_prompt_not_the_newest_file() -> None:
+    from studio.llm.prompts import PINNED, available, load_prompt, pinned_versions, use_prompts
+    from studio.ops.ner.label import LabelSettings
+    from studio.ops.synth import SynthSettings
+
+    assert pinned_versions() == PINNED
+    for name, version in PINNED.items():
+        assert load_prompt(name).version == version and version in available()[name]
+    assert LabelSettings().prompt_version == PINNED["ner"] and SynthSettings().prompt_version == PINNED["synth"]
+    with use_prompts({"ner": 1, "guideline": 1}):  # what a replay of an old recording does
+        assert LabelSettings().prompt_version == 1 and load_prompt("guideline").id == "guideline.v1"
+        assert pinned_versions()["ner"] == 1
+    assert load_prompt("ner").version == PINNED["ner"]
+    # the v1 prompts stay reachable by number
+    messages = load_prompt("guideline", 1).render(
+        goal="names in news", task_hint="", previous="", feedback="", language="en", language_name="English"
+    )
+    assert messages[0]["role"] == "system" and "names in news" in messages[-1]["content"]
+
+
+def test_a_replay_uses_the_prompt_versions_its_header_names(tmp_path: Path) -> None:
+    """demo_en was made with guideline.v2; a header naming v1 makes the replay send the v1 request
+    (its wording differs), which the recording does not hold."""
+    from studio.errors import ReplayMiss
+
+    lines = (SESSIONS / "demo_en.jsonl").read_text(encoding="utf-8").splitlines()
+    header = json.loads(lines[0])
+    assert header["prompts"]["guideline"] in (2, [1, 2])
+    lines[0] = json.dumps({**header, "prompts": {**header["prompts"], "guideline": 1}}, ensure_ascii=False)
+    edited = tmp_path / "v1.jsonl"
+    edited.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ReplayMiss, match=r"\+ .*include rules \(what counts\)"):
+        replay_file(edited, tmp_path / "p")

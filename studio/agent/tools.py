@@ -74,8 +74,11 @@ class ToolContext:
     transport: Any = None  # an httpx transport for fetches (recording or replaying a session)
 
 
-# The tools in the order the agent's prompt lists them.
+# The tools each version of the agent's prompt offers, in the order it lists them. The list is
+# part of the prompt, so it is pinned with it: an operation declared with agent=True joins the
+# agent when a new prompt version lists it (and the agent sessions are re-recorded), never silently.
 ORDER = ("crawl", "import", "weak_label", "cleanse_boxes", "query", "synth", "release")
+TOOLS_BY_PROMPT: dict[int, tuple[str, ...]] = {1: tuple(n for n in ORDER if n != "synth"), 2: ORDER}
 _LEGACY: dict[str, Tool] = {
     t.name: t
     for t in (
@@ -109,14 +112,20 @@ _LEGACY: dict[str, Tool] = {
 }
 
 
-def agent_tools() -> dict[str, Tool]:
-    """Every tool the agent may propose, by name, in prompt order: registry operations declared
-    with agent=True, and the local declarations of tools not on the registry yet."""
+def agent_tools(prompt_version: int | None = None) -> dict[str, Tool]:
+    """The tools the agent may propose (with the pinned agent prompt, or `prompt_version`), by
+    name, in prompt order: the registry operation declared with agent=True of that name, or the
+    local declaration while its area has not moved onto the registry."""
+    from studio.llm.prompts import prompt_version as pinned
     from studio.ops.registry import agent_operations
 
+    version = prompt_version if prompt_version is not None else pinned("agent")
+    if version not in TOOLS_BY_PROMPT:
+        raise StudioError(
+            f"agent prompt v{version} has no tool list: add it to TOOLS_BY_PROMPT in studio/agent/tools.py"
+        )
     ops = {op.name: Tool(op.name, op.help, op.args, op.side_effects, registry=True) for op in agent_operations()}
-    names = [n for n in ORDER if n in ops or n in _LEGACY] + [n for n in ops if n not in ORDER]
-    return {n: ops.get(n) or _LEGACY[n] for n in names}
+    return {n: ops.get(n) or _LEGACY[n] for n in TOOLS_BY_PROMPT[version] if n in ops or n in _LEGACY}
 
 
 def agent_fields(model: type[Args]) -> dict[str, Any]:
