@@ -128,3 +128,60 @@ def test_a_replay_uses_the_prompt_versions_its_header_names(tmp_path: Path) -> N
     edited.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(ReplayMiss, match=r"\+ .*include rules \(what counts\)"):
         replay_file(edited, tmp_path / "p")
+
+
+# -- a CLI session: recorded by the commands, exported, replayed elsewhere ---------------------------
+DRAFT = {
+    "task_type": "ner", "language": "en", "target_size": 50,
+    "labels": [
+        {"name": "ORG", "definition": "A company or other organization.", "positive_examples": ["Samsung", "Naver"]},
+        {"name": "PRODUCT", "definition": "A product sold by a company.", "positive_examples": ["Galaxy S25"]},
+        {"name": "PERSON", "definition": "A named person.", "positive_examples": ["Lisa Su"]},
+        {"name": "LOC", "definition": "A city, region or country.", "positive_examples": ["Seoul"]},
+    ],
+    "edge_cases": ["A product named after its maker: label the product only."],
+}  # fmt: skip
+
+
+def test_a_cli_session_exports_and_replays_in_a_fresh_folder(tmp_path: Path) -> None:
+    """init, plan (on the loopback stub model), guideline approve, crawl (a site on 127.0.0.1):
+    each command is a session; `studio session export` writes them all as one file that
+    `studio replay` re-runs with neither the model nor the site there."""
+    from studio.flows.demo import serve
+    from studio.store import Store
+    from tests.openai_stub import OpenAIStub
+
+    def run_cli(*args: str) -> tuple[int, str, str]:  # in this process: one start-up for all commands
+        res = CliRunner().invoke(cli, list(args))
+        return res.exit_code, res.stdout, res.stderr if res.exception is None else repr(res.exception)
+
+    project = tmp_path / "project"
+    assert run_cli("init", str(project))[0] == 0
+    with OpenAIStub(respond=lambda req: json.dumps(DRAFT)) as stub, serve(FIXTURES / "demo" / "site") as site:
+        for args in (
+            ["--llm", f"{stub.url}#stub", "plan", "tech news: companies, products, people, places"],
+            ["--user", "ana", "guideline", "approve"],
+            ["crawl", f"{site}/index.html", "--max-pages", "8", "--rate", "0"],
+        ):
+            code, out, err = run_cli("--project", str(project), *args)
+            assert code == 0, (args, out, err)
+    store = Store.open(project)
+    recorded_decisions = [(d.actor, d.action) for d in store.decisions()]
+    store.close()
+    assert ("human:ana", "guideline.approve") in recorded_decisions and ("tool", "crawl.run") in recorded_decisions
+
+    out_file = tmp_path / "cli_session.jsonl"
+    code, out, err = run_cli("--project", str(project), "session", "export", "-o", str(out_file))
+    assert code == 0, err
+    events = load_recording(out_file)
+    kinds = [e["type"] for e in events]
+    assert {"tool", "llm", "http", "decision"} <= set(kinds) and kinds[-1] == "result"
+    assert [e["name"] for e in events if e["type"] == "tool"] == ["plan", "crawl"]
+    assert "Authorization" not in out_file.read_text(encoding="utf-8")
+
+    code, out, err = run_cli("replay", str(out_file), "--headless", "--json", "--into", str(tmp_path / "fresh"))
+    assert code == 0, err
+    replayed = Store.open(tmp_path / "fresh")
+    assert [(d.actor, d.action) for d in replayed.decisions()] == recorded_decisions
+    assert json.loads(out)["decisions"] == len(recorded_decisions) and replayed.document_ids()
+    replayed.close()

@@ -7,6 +7,7 @@ import shlex
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -18,6 +19,14 @@ def _llm(c: Ctx):
     from studio.llm import open_llm
 
     return open_llm(c.store(), c.llm)
+
+
+def _run(c: Ctx, name: str, args: dict[str, object]) -> Any:
+    """Run a registry operation for this command (recorded in the command's session)."""
+    from studio.ops import registry
+
+    ctx = registry.OpContext(store=c.store(), actor=c.actor, llm_spec=c.llm, llm_factory=lambda: _llm(c))
+    return registry.run(name, {k: v for k, v in args.items() if v is not None}, ctx)
 
 
 @click.command()
@@ -34,10 +43,10 @@ def plan(c: Ctx, goal: str, task: str | None, as_json: bool) -> None:
     The draft is stored as a new guideline version; approve it with `studio guideline approve`,
     edit it with `studio guideline edit`, or reject it with a reason so the agent revises it.
     """
-    from studio.agent.guideline import propose_guideline, to_yaml
+    from studio.agent.guideline import to_yaml
 
     store = c.store()
-    version = propose_guideline(store, _llm(c), goal, task_hint=task or "")
+    version = _run(c, "plan", {"goal": goal, "task": task}).version
     g, status, _ = store.guideline(version)
     if as_json:
         emit_json({"version": version, "status": status, "guideline": g.model_dump()})
@@ -96,7 +105,7 @@ def guideline_approve(c: Ctx, version: int | None, note: str) -> None:
 @pass_ctx
 def guideline_reject(c: Ctx, version: int | None, reason: str, no_revise: bool) -> None:
     """Reject a guideline version with a reason; the agent drafts a revision from it."""
-    from studio.agent.guideline import diff, revise_guideline
+    from studio.agent.guideline import diff
 
     store = c.store()
     old, _, v = store.guideline(version)
@@ -104,7 +113,7 @@ def guideline_reject(c: Ctx, version: int | None, reason: str, no_revise: bool) 
         store.decide_guideline(v, c.actor, "reject", reason)
         click.echo(f"Rejected guideline v{v}.")
         return
-    new_v = revise_guideline(store, _llm(c), v, reason, c.actor)
+    new_v = _run(c, "revise", {"version": v, "reason": reason}).version
     new, _, _ = store.guideline(new_v)
     click.echo(diff(old, new, f"v{v}", f"v{new_v}") or "(the revision is identical)")
     click.echo(f"Rejected v{v}; the agent drafted v{new_v}. Next: studio guideline approve, or reject again.")

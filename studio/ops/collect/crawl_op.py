@@ -109,8 +109,13 @@ def crawl_op(ctx: OpContext, args: CrawlArgs) -> CrawlOpResult:
     def progress(p: CrawlProgress) -> None:
         ctx.report("crawl", p.fetched, p.max_pages)
 
+    from studio.ops.collect.recording import RecordingTransport
+
+    # Fetched responses are session events (the session replays offline), unless the caller
+    # brings its own transport (a replay, or a recording it makes itself).
+    transport = ctx.transport if ctx.transport is not None else RecordingTransport(ctx.store)
     result = run_crawl(
-        ctx.store, list(args.seeds) or None, args.overrides(), resume=args.resume, transport=ctx.transport,
+        ctx.store, list(args.seeds) or None, args.overrides(), resume=args.resume, transport=transport,
         on_progress=progress, cancel=ctx.cancel, handle_sigint=True,
     )  # fmt: skip
     out = CrawlOpResult.model_validate(result.model_dump())
