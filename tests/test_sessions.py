@@ -185,3 +185,40 @@ def test_a_cli_session_exports_and_replays_in_a_fresh_folder(tmp_path: Path) -> 
     assert [(d.actor, d.action) for d in replayed.decisions()] == recorded_decisions
     assert json.loads(out)["decisions"] == len(recorded_decisions) and replayed.document_ids()
     replayed.close()
+
+
+async def test_an_app_session_exports_and_replays_in_a_fresh_folder(tmp_path: Path) -> None:
+    """In the app (Textual pilot): type a goal, the agent drafts on the loopback stub, approve it
+    on the Guideline screen. The app's session exports and replays like a CLI one."""
+    from studio.store import Store
+    from studio.tui.app import make_app
+    from tests.openai_stub import OpenAIStub
+    from tests.test_tui_fixtures import respond
+
+    root = tmp_path / "project"
+    Store.init(root).close()
+    with OpenAIStub(respond=respond) as stub:
+        app = make_app(root, llm=f"{stub.url}#stub", user="ann", screen="goal")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press(*"people and companies", "enter")
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause()
+            await pilot.press("escape", "2")  # leave the goal input, then the Guideline screen
+            await pilot.pause()
+            await pilot.press("a")
+            assert app.store.guideline(1)[1] == "approved"
+            recorded_decisions = [(d.actor, d.action) for d in app.store.decisions()]
+    assert recorded_decisions == [("agent", "guideline.propose"), ("human:ann", "guideline.approve")]
+    out_file = tmp_path / "app_session.jsonl"
+    res = CliRunner().invoke(cli, ["--project", str(root), "session", "export", "-o", str(out_file)])
+    assert res.exit_code == 0, res.output
+    assert [(e["type"], e.get("name") or e.get("action")) for e in load_recording(out_file)[1:] if e["type"] != "llm"] == [
+        ("tool", "plan"), ("decision", "guideline.approve"), ("result", None)
+    ]  # fmt: skip
+    replay = ["replay", str(out_file), "--headless", "--json", "--into", str(tmp_path / "fresh")]
+    res = await asyncio.to_thread(CliRunner().invoke, cli, replay)  # sync model calls: not on the test's loop
+    assert res.exit_code == 0, res.output
+    replayed = Store.open(tmp_path / "fresh")
+    assert [(d.actor, d.action) for d in replayed.decisions()] == recorded_decisions
+    assert replayed.guideline(1)[0].goal == "people and companies"
+    replayed.close()
