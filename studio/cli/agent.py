@@ -21,11 +21,13 @@ def _llm(c: Ctx):
     return open_llm(c.store(), c.llm)
 
 
-def _run(c: Ctx, name: str, args: dict[str, object]) -> Any:
+def _run(c: Ctx, name: str, args: dict[str, object], progress: Any = None) -> Any:
     """Run a registry operation for this command (recorded in the command's session)."""
     from studio.ops import registry
 
-    ctx = registry.OpContext(store=c.store(), actor=c.actor, llm_spec=c.llm, llm_factory=lambda: _llm(c))
+    ctx = registry.OpContext(
+        store=c.store(), actor=c.actor, llm_spec=c.llm, llm_factory=lambda: _llm(c), progress=progress
+    )  # the embedded model's server is shared by the process, so a model per operation costs nothing
     return registry.run(name, {k: v for k, v in args.items() if v is not None}, ctx)
 
 
@@ -180,12 +182,11 @@ def agent(c: Ctx, goal: str | None, steps: int, auto: tuple[str, ...]) -> None:
     Nothing runs without your yes, except tools you name with --auto-approve (saved as a
     logged setting).
     """
-    from studio.agent.guideline import propose_guideline, to_yaml
-    from studio.agent.loop import AUTO_APPROVE, approve_action, propose_next_action, reject_action, run_action
+    from studio.agent.guideline import to_yaml
+    from studio.agent.loop import AUTO_APPROVE, approve_action, reject_action
     from studio.agent.tools import agent_tools
 
     store = c.store()
-    llm = _llm(c)
     if auto:
         tools = agent_tools()
         unknown = sorted(set(auto) - set(tools))
@@ -195,7 +196,7 @@ def agent(c: Ctx, goal: str | None, steps: int, auto: tuple[str, ...]) -> None:
     if store.approved_guideline() is None:
         if not goal:
             raise StudioError('there is no approved guideline: pass --goal "..." or run studio plan first')
-        v = propose_guideline(store, llm, goal)
+        v = _run(c, "plan", {"goal": goal}).version
         while True:
             g, _, _ = store.guideline(v)
             click.echo(to_yaml(g))
@@ -204,11 +205,9 @@ def agent(c: Ctx, goal: str | None, steps: int, auto: tuple[str, ...]) -> None:
                 store.decide_guideline(v, c.actor, "approve")
                 break
             reason = click.prompt("Why (the agent will revise)")
-            from studio.agent.guideline import revise_guideline
-
-            v = revise_guideline(store, llm, v, reason, c.actor)
+            v = _run(c, "revise", {"version": v, "reason": reason}).version
     for _ in range(steps):
-        pid = propose_next_action(store, llm)
+        pid = _run(c, "agent_propose", {}).proposal_id
         p = store.proposal(pid)
         click.echo(
             f"\nThe agent proposes: {p.payload['tool']} {p.payload['args']}\n  because: {p.payload.get('rationale', '')}"
@@ -229,8 +228,10 @@ def agent(c: Ctx, goal: str | None, steps: int, auto: tuple[str, ...]) -> None:
                 approve_action(store, pid, c.actor, args=yaml.safe_load(edited) if edited else p.payload["args"])
             else:
                 approve_action(store, pid, c.actor)
-        result = run_action(store, llm, pid, c.actor, on_progress=lambda msg, frac: click.echo(f"  {msg}", err=True))
-        click.echo(f"  done: {result}")
+        result = _run(
+            c, "agent_run", {"proposal_id": pid}, progress=lambda stage, done, total: click.echo(f"  {stage}", err=True)
+        )
+        click.echo(f"  done: {result.result}")
 
 
 COMMANDS = [plan, guideline, agent]
