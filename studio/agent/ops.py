@@ -94,4 +94,7 @@ class ActionResult(Result):
 def agent_run(ctx: OpContext, args: RunActionArgs) -> ActionResult:
     from studio.agent.loop import run_action
 
-    return ActionResult(result=run_action(ctx.store, ctx.llm, args.proposal_id, ctx.actor, ctx=ctx))
+    progress = ctx.fraction_progress("agent_run")
+    return ActionResult(
+        result=run_action(ctx.store, ctx.llm, args.proposal_id, ctx.actor, on_progress=progress, ctx=ctx)
+    )
