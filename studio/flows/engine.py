@@ -3,7 +3,7 @@
 Recording is `studio.llm.session` (the one recorder): every tool run here goes through
 `recorded()`, which appends the `tool` event (arguments, then result) and the input files;
 LLM calls, HTTP responses and human decisions are appended as they happen. Replay re-executes
-a recording in a fresh project: depth-0 tool runs run again (their model calls served from the
+a recording in a fresh project: tool runs run again (their model calls served from the
 recording, their fetches from the recorded responses, under the recorded prompt versions and
 similarity backend), human decisions are applied again as recorded, and the decision log and
 release checksums are compared with the recording's `result` line. The first difference is
@@ -217,6 +217,12 @@ class _Replay:
         return {k: fix(v) for k, v in args.items()}
 
     def tool(self, ev: dict[str, Any]) -> None:
+        missing = [p for p in ev.get("inputs_not_recorded", []) if not self.runner.path(p).exists()]
+        if missing:
+            raise StudioError(
+                f"the recording does not hold the inputs of {ev['name']} ({', '.join(missing)}: too large to keep); "
+                "put them there (paths under <project> are inside the replay folder, --into) and replay again"
+            )
         try:
             got = self.runner.tool(ev["name"], run_as=ev.get("actor"), **self.args(ev["args"]))
         except StudioError as exc:
