@@ -48,10 +48,12 @@ class CrawlSettings(FetchSettings):
     near_dup_threshold: float = Field(default=0.8, gt=0, le=1)
     lang: str = "en"
     min_chars: int = Field(default=1, ge=1, description="pages with less main text are skipped")
-    # Results are written every `flush_every` results (in the order their URLs left the queue),
-    # never on a timer: each write is a `documents.add` decision, so a timer would let the
-    # machine's speed change the decision log and a replay would diverge under load.
+    # Results are written every `flush_every` results or `flush_seconds`, whichever comes first.
+    # Each stored page is its own `documents.add` decision (in the order URLs left the queue), so
+    # when a write happens changes transactions only, never the decision log: a replay on a busy
+    # machine logs the same decisions.
     flush_every: int = Field(default=16, ge=1, description="results written per transaction")
+    flush_seconds: float = Field(default=1.0, gt=0, description="longest time a result waits to be written")
 
 
 class CrawlProgress(BaseModel):
@@ -169,7 +171,7 @@ class _Crawl:
         self.cancelled = False
         self.budget_hit = False
         self.error: BaseException | None = None
-        self.started = time.monotonic()
+        self.started = self.last_flush = time.monotonic()
         fetcher.should_stop = self._should_stop
 
     # -- the work loop -----------------------------------------------------------------------
@@ -388,20 +390,23 @@ class _Crawl:
         if counter:
             self.counts[counter] += 1
         self.pending_rows.append(row)
-        if len(self.pending_rows) >= self.s.flush_every:
+        if len(self.pending_rows) >= self.s.flush_every or time.monotonic() - self.last_flush >= self.s.flush_seconds:
             self.flush()
         if self.on_progress is not None:
             self.on_progress(self.progress(row["url"]))
 
     def flush(self) -> None:
-        """Write pending documents, results and new links in one transaction."""
+        """Write pending documents, results and new links in one transaction (one decision per
+        document, so how many results a write holds never shows in the log)."""
+        self.last_flush = time.monotonic()
         if not (self.pending_rows or self.new_links):
             return
         with self.store.transaction():
             if self.pending_docs:
-                ids = self.store.add_documents(
-                    [d for _, d in self.pending_docs], actor="tool", rationale=f"crawl {self.crawl_id}"
-                )
+                ids = [
+                    self.store.add_documents([d], actor="tool", rationale=f"crawl {self.crawl_id}")[0]
+                    for _, d in self.pending_docs
+                ]
                 for (row, _), (doc_id, is_new) in zip(self.pending_docs, ids, strict=True):
                     if is_new:
                         row["document_id"] = doc_id
