@@ -491,12 +491,11 @@ def _near_duplicates(store: Store, new_ids: list[int], result: ImportResult) -> 
     Exact copies never get here (same content hash: skipped as duplicates); this catches the same
     article with a different footer, a re-export with fixed typos, a crawled page imported again.
     """
-    from studio.ops.dedup import find_near_duplicates
-    from studio.ops.embed import HashedNgrams
+    from studio.ops.dedup import minhash_near_duplicates
 
-    # Hashed n-grams, not MiniLM: an import of 100k lines must not wait for 100k sentence
-    # embeddings; `studio dups` compares with the best backend.
-    report = find_near_duplicates(store, HashedNgrams(reason="the import check"), only=new_ids)
+    # The MinHash estimate alone, no vectors: an import of 100k lines must not wait for 100k
+    # sentence embeddings. `studio dups` compares candidates with the best backend.
+    report = minhash_near_duplicates(store, only=new_ids)
     result.similarity = report.backend
     fresh = set(new_ids)
     best: dict[int, tuple[int, float]] = {}
