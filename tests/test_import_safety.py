@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 from studio.ops.collect.importer import ImportResult, ImportSettings, import_paths
+from studio.ops.dedup import find_near_duplicates
+from studio.ops.embed import HashedNgrams
+from studio.schema import Document
 from studio.store import Store
 from tests.conftest import run_cli
 
@@ -129,3 +132,32 @@ def test_file_names_are_escaped_in_messages(tmp_path: Path) -> None:
     assert "ok\\nerror: fake line.txt: empty file" in out and "red\\x1b[31m.jsonl:1: not valid JSON" in out
     assert not any(line.startswith("error: fake line") for line in out.splitlines())
     assert "notes\\r.md" in out
+
+
+class _Counting(HashedNgrams):
+    """The real hashed backend, noting how many characters it was asked to encode."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoded: list[int] = []
+
+    def encode(self, texts, progress=None):  # type: ignore[no-untyped-def]
+        self.encoded += [len(t) for t in texts]
+        return super().encode(texts, progress)
+
+
+def test_the_near_duplicate_check_does_not_vectorize_the_corpus(store: Store, tmp_path: Path) -> None:
+    """A 2-million-character document once made every later check vectorize it (23 GB, killed)."""
+    store.add_documents([Document(text=" ".join(f"w{i % 50000}" for i in range(300_000)))])  # ~2 MB
+    store.add_documents([Document(text=f"{PARAGRAPH} Filing {k}.") for k in range(200)])
+    backend = _Counting()
+    report = find_near_duplicates(store, backend, only=[201])
+    # only the candidates of the new document are compared: near copies of PARAGRAPH, never the big one
+    assert report.pairs and max(backend.encoded) < 1000 and len(backend.encoded) <= 201
+    res = import_paths(store, [_write(tmp_path / "new.txt", PARAGRAPH + " Filing 7, amended.")], ImportSettings())
+    assert res.imported == 1 and res.near_duplicates and res.near_duplicates[0]["of"] == 9
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
