@@ -33,6 +33,7 @@ Progress = Callable[[str, int, "int | None"], None]
 
 # Modules that declare operations. Add a module here to add its operations.
 OP_MODULES: list[str] = [
+    "studio.ops.verify",
     "studio.ops.dedup",
     "studio.ops.collect.crawl_op",
     "studio.agent.ops",
