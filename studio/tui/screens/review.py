@@ -32,40 +32,35 @@ from studio.tui.widgets.document import Mark, render_document
 from studio.tui.widgets.nav import SCREENS
 
 HELP = """\
-[b]Label review[/b]: one whole document at a time, with its pending proposals
-(underlined) and approved spans (coloured background); the current span is reversed,
-and each span's label follows it.
+[b]Label review[/b]: a whole document at a time. Pending proposals are
+underlined, approved spans have a coloured background, the current
+span is reversed; each span's label follows it.
 
-  tab / shift+tab  next / previous span
-  a                accept the current proposal
-  x                reject it (on an approved span: remove it)
-  A                accept all proposals still pending on this document
-  1..9             relabel the current span (the numbers are on the line above the text)
-  e                edit the current span's boundaries; in edit mode
-    ←/→              move the start by a word   (ctrl+←/→: by a character)
-    shift+←/→        move the end by a word     (ctrl+shift+←/→: by a character)
-    1..9             change the label
-    enter            save (the span's text is shown first)
-    escape           leave without saving
+  tab, shift+tab  next / previous span
+  a               accept the current proposal
+  x               reject it (an approved span: remove it)
+  A               accept all proposals pending on this document
+  1..9            relabel the current span (numbers above the text)
+  e               edit the current span's boundaries:
+    ←/→             move the start by a word (ctrl+←/→: a character)
+    shift+←/→       move the end by a word (ctrl+shift: a character)
+    1..9            change the label
+    enter / escape  save (its text is shown first) / leave
 Add what the model missed:
-  ←/→              word cursor: select the word before / after
-  shift+←/→        extend the selection by a word
-  1..9             label the selection (its text is shown first; it snaps to whole words)
-  escape           clear the selection
+  ←/→             select the word after / before the current span
+  shift+←/→       extend the selection by a word
+  1..9            label the selection (its text is shown first)
+  escape          clear the selection
 The document:
-  d                done: every proposal decided, every entity labelled
-                   (refused while proposals are pending)
-  n                next document, leaving this one as it is
-  u                undo your last change here (a new decision; reopens a done document)
-  g then 1-8       go to another screen (the number keys here are labels)
-  ?                this help
+  d               done: all proposals decided, all entities labelled
+                  (refused while proposals are pending)
+  n               next document, leaving this one as it is
+  u               undo your last change (reopens a done document)
+  g, then 1-8     go to another screen (numbers here are labels)
 
-Labels must be in the approved guideline; a span that overlaps an approved one,
-or does not fit the text, is refused with a message and nothing is saved."""
-
-# Keys that act on the document: while a change is on its way they wait their turn.
-QUEUED = {"next_span", "prev_span", "accept", "reject", "accept_all", "number", "word", "extend", "char", "edit",
-          "save", "done", "undo", "next_document", "clear"}  # fmt: skip
+The core checks every change: a label not in the guideline, a span
+that overlaps an approved one or does not fit the text is refused
+with a message, and nothing is saved."""
 
 
 @dataclass
@@ -239,6 +234,7 @@ class ReviewScreen(StudioScreen):
         assert self.view is not None
         self.busy = True
         self.keep = (keep, select)
+        self._saving()
         self.run_change(fn, (self.store, *args), False)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="review-change")
@@ -268,6 +264,9 @@ class ReviewScreen(StudioScreen):
     def work_failed(self, worker: Worker[object]) -> None:
         # Refused by the core (or changed elsewhere): the message is on the status line. Keys
         # typed after it were meant for a state that did not happen: drop them, read again.
+        if self.waiting:
+            n = len(self.waiting)
+            self.say(f"{worker.error} ({n} key{'s' if n > 1 else ''} typed after it not run)", error=True)
         self.waiting.clear()
         self.busy = False
         if self.view is not None and worker.group == "review-change":
@@ -283,8 +282,17 @@ class ReviewScreen(StudioScreen):
         """True when a change is on its way: the key is kept and run after it."""
         if self.busy:
             self.waiting.append((fn, args))
+            self._saving()
             return True
         return False
+
+    def _saving(self) -> None:
+        msg = "saving…"
+        if self.view is not None and not self.view.tokens:
+            msg += " (the first change waits for the word tokenizer to load: a few seconds)"
+        if self.waiting:
+            msg += f" {len(self.waiting)} key{'s' if len(self.waiting) > 1 else ''} waiting"
+        self.say(msg)
 
     # -- drawing -------------------------------------------------------------------------
     def show(self) -> None:
@@ -328,10 +336,7 @@ class ReviewScreen(StudioScreen):
     def _legend(self) -> Text:
         t = Text(no_wrap=True, overflow="ellipsis")
         if self.goto_armed:
-            t.append("go to: ", style="bold")
-            for _name, key, title in SCREENS:
-                t.append(f"{key} {title}  ")
-            return t
+            return Text("go to: press the number of a screen on the top line (escape stays here)", style="bold")
         it, d = self.current(), self.draft
         chosen = (d.label if d else it.label if it else None) or None
         for i, lab in enumerate(self.labels[:9], 1):
@@ -435,7 +440,7 @@ class ReviewScreen(StudioScreen):
 
     def action_goto_prefix(self) -> None:
         self.goto_armed = True
-        self.say("Go to which screen? Press its number (escape stays here).")
+        self.say("Go to which screen?")
         self.show()
 
     # -- decisions -----------------------------------------------------------------------
@@ -476,6 +481,7 @@ class ReviewScreen(StudioScreen):
             return
         change = self.history.pop()
         self.busy = True
+        self._saving()
         self.keep = (change.span.start if change.span else None, None)
         self.run_change(rv.undo, (self.store, change, self.actor), True)
 
@@ -513,6 +519,14 @@ class ReviewScreen(StudioScreen):
             return False
         return True
 
+    def _word_beside(self, it: rv.ViewSpan | None, step: int) -> int:
+        toks = self.view.tokens if self.view else []
+        if step > 0:
+            at = it.end if it else 0
+            return next((i for i, t in enumerate(toks) if t.start >= at), len(toks) - 1)
+        at = it.start if it else len(self.view.text if self.view else "")
+        return next((i for i in range(len(toks) - 1, -1, -1) if toks[i].end <= at), 0)
+
     def _token_at(self, pos: int) -> int:
         toks = self.view.tokens if self.view else []
         return next((i for i, t in enumerate(toks) if t.end > pos), max(0, len(toks) - 1))
@@ -529,10 +543,9 @@ class ReviewScreen(StudioScreen):
         if d is not None and d.target is not None:
             self._move_edge("start", step, by_token=True)
             return
-        if d is None:  # start at the current span (or the top), selecting the word there
-            i = self._token_at(it.start if it else 0)
-        else:
-            i = min(max(0, d.caret + step), len(self.view.tokens) - 1)  # type: ignore[union-attr]
+        # the word just after (or before) the current span, or the next one of the selection
+        toks = self.view.tokens  # type: ignore[union-attr]
+        i = self._word_beside(it, step) if d is None else min(max(0, d.caret + step), len(toks) - 1)
         self._select(i, i)
         self.show()
 
