@@ -79,7 +79,7 @@ class DocumentReview:
         self.store = store
         self.actor = actor
         self.stdin = stdin
-        self.queue = rv.DocumentQueue(store, pending_only=pending_only)
+        self.queue = rv.DocumentQueue(store, pending_only=pending_only, actor=actor)
         self.done: list[Change] = []  # Changes, newest last (undo pops them, across documents)
         self.finished = 0
         self.doc_id = 0
@@ -120,7 +120,7 @@ class DocumentReview:
     def review_document(self, doc_id: int, explicit: bool = False) -> str | int:
 
         self.doc_id, self.cur = doc_id, 0
-        self.view = rv.document_view(self.store, doc_id)
+        self.view = rv.document_view(self.store, doc_id, self.actor)
         if self.view.status in ("complete", "withdrawn") and not explicit:
             click.echo(f"document {doc_id} is {self.view.status} (finished elsewhere); skipped")
             return "next"
@@ -148,7 +148,7 @@ class DocumentReview:
     def refresh(self, key: str | None = None) -> None:
 
         old = self.items()[self.cur].key if self.items() and self.cur < len(self.items()) else None
-        self.view = rv.document_view(self.store, self.doc_id)
+        self.view = rv.document_view(self.store, self.doc_id, self.actor)
         items = self.items()
         want = key or old
         keys = [v.key for v in items]
@@ -377,7 +377,7 @@ def _review_proposals(store: Store, actor: str, limit: int | None, min_confidenc
         line = stdin.readline()
         return None if not line else line.strip()
 
-    queue = rv.review_queue(store)
+    queue = rv.review_queue(store, actor=actor)
     again: list[int] = []  # proposals whose decision was undone: shown again first
     done: list[tuple[int, int]] = []  # (proposal id, decision id), newest last
     while not limit or len(done) < limit:

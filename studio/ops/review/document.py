@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 
 from studio.errors import InvalidState, StudioError
 from studio.schema import Span
-from studio.store import Store, state
+from studio.store import Store, state, versions
 
 DocStatus = Literal["untouched", "partial", "complete", "withdrawn"]
 REPLACED = "replaced by a span the person added"
@@ -188,7 +188,10 @@ def check_label(labels: Sequence[str], label: str) -> str:
     )
 
 
-def document_status(store: Store, doc_id: int) -> DocStatus:
+def document_status(store: Store, doc_id: int, actor: str | None = None) -> DocStatus:
+    who = versions.annotator_for(store.conn, doc_id, actor)  # in a team project: the annotator's own version
+    if who is not None:
+        return versions.version_status(store.conn, doc_id, who)  # type: ignore[return-value]
     fixed = state.document_status(store.conn, doc_id)
     if fixed is not None:
         return fixed  # type: ignore[return-value]
@@ -200,19 +203,27 @@ def document_status(store: Store, doc_id: int) -> DocStatus:
     return "partial" if touched else "untouched"
 
 
-def document_view(store: Store, doc_id: int, with_tokens: bool = True) -> DocumentView:
+def document_view(store: Store, doc_id: int, actor: str | None = None, with_tokens: bool = True) -> DocumentView:
     """The document as a reviewer sees it: text, tokens, approved spans, pending proposals, status.
+    In a team project, `actor`'s view of a document assigned to them is their own version.
 
     `with_tokens=False` leaves the tokens out: the app paints with that first, because the
     tokenizer's first load takes seconds (spaCy imports torch)."""
     doc = store.document(doc_id)
+    who = versions.annotator_for(store.conn, doc_id, actor)
+    own = store.approved_spans(doc_id) if who is None else [
+        Span(start=r[0], end=r[1], label=r[2], text=r[3]) for r in versions.version_spans(store.conn, doc_id, who)
+    ]  # fmt: skip
+    open_ids = None if who is None else set(versions.undecided(store.conn, doc_id, who))
     approved = [
         ViewSpan(key=_label_key(s.start, s.end, s.label), kind="approved", start=s.start, end=s.end, label=s.label,
                  text=doc.text[s.start : s.end])
-        for s in store.approved_spans(doc_id)
+        for s in own
     ]  # fmt: skip
     pending = []
     for p in store.proposals(kind="span", status="pending", document_id=doc_id):
+        if open_ids is not None and p.id not in open_ids:
+            continue  # this annotator decided it already
         sp = p.payload.get("span") or {}
         start, end = int(sp.get("start", 0)), int(sp.get("end", 0))
         pending.append(
@@ -226,7 +237,7 @@ def document_view(store: Store, doc_id: int, with_tokens: bool = True) -> Docume
         document_id=doc_id,
         text=doc.text,
         lang=doc.lang,
-        status=document_status(store, doc_id),
+        status=document_status(store, doc_id, actor),
         tokens=tokenize(doc.text, doc.lang) if with_tokens else [],
         approved=approved,
         pending=pending,
@@ -271,10 +282,10 @@ def locate_text(view: DocumentView, needle: str, occurrence: int | None = None) 
 
 
 def check_span(store: Store, doc_id: int, start: int, end: int, label: str, *, view: DocumentView | None = None,
-               ignore: str | None = None) -> SpanCheck:  # fmt: skip
+               ignore: str | None = None, actor: str | None = None) -> SpanCheck:  # fmt: skip
     """Validate a span without saving it: label, range, token snapping, overlaps (`ignore`: a key
-    that is being replaced, so it does not count as an overlap)."""
-    view = view or document_view(store, doc_id)
+    that is being replaced, so it does not count as an overlap; `actor`: whose view, see document_view)."""
+    view = view or document_view(store, doc_id, actor)
     label = check_label(view.labels or guideline_labels(store), label)
     n = len(view.text)
     if not (0 <= start < end <= n):
@@ -303,7 +314,7 @@ def check_span(store: Store, doc_id: int, start: int, end: int, label: str, *, v
 def add_span(store: Store, doc_id: int, start: int, end: int, label: str, actor: str) -> Change:
     """Approve a span the person marked (`label.add`), snapped to tokens; see the module docstring
     for what happens to pending proposals under it. Refused over an approved span."""
-    view = _open_view(store, doc_id)
+    view = _open_view(store, doc_id, actor)
     chk = check_span(store, doc_id, start, end, label, view=view)
     span = chk.span
     if any((v.start, v.end, v.label) == (span.start, span.end, span.label) for v in chk.overlaps_approved):
@@ -341,14 +352,14 @@ def add_span(store: Store, doc_id: int, start: int, end: int, label: str, actor:
 
 def add_text(store: Store, doc_id: int, needle: str, label: str, actor: str, occurrence: int | None = None) -> Change:
     """`add_span` on the one occurrence of `needle` (ambiguous text raises `AmbiguousText`)."""
-    view = _open_view(store, doc_id)
+    view = _open_view(store, doc_id, actor)
     check_label(view.labels or guideline_labels(store), label)
     s, e = locate_text(view, needle, occurrence)
     return add_span(store, doc_id, s, e, label, actor)
 
 
 def accept(store: Store, doc_id: int, key: str, actor: str) -> Change:
-    view = _open_view(store, doc_id)
+    view = _open_view(store, doc_id, actor)
     v = view.item(key)
     if v.kind != "proposal":
         raise InvalidState(f"{v.describe()} is already approved")
@@ -363,7 +374,7 @@ def accept(store: Store, doc_id: int, key: str, actor: str) -> Change:
 
 def reject(store: Store, doc_id: int, key: str, actor: str, reason: str = "") -> Change:
     """Reject a pending proposal, or remove an approved span (`label.remove`)."""
-    view = _open_view(store, doc_id)
+    view = _open_view(store, doc_id, actor)
     v = view.item(key)
     span = Span(start=v.start, end=v.end, label=v.label, text=v.text)
     if v.kind == "proposal":
@@ -379,7 +390,7 @@ def reject(store: Store, doc_id: int, key: str, actor: str, reason: str = "") ->
 def relabel(store: Store, doc_id: int, key: str, label: str, actor: str) -> Change:
     """Change the label of a proposal (approving it as edited; its own label accepts it) or of an
     approved span."""
-    view = _open_view(store, doc_id)
+    view = _open_view(store, doc_id, actor)
     v = view.item(key)
     if v.kind == "proposal" and check_label(view.labels or guideline_labels(store), label) == v.label:
         return accept(store, doc_id, key, actor)  # the label it already has: a plain accept
@@ -390,7 +401,7 @@ def move_boundary(store: Store, doc_id: int, key: str, edge: Literal["start", "e
                   unit: Literal["token", "char"] = "token") -> Change:  # fmt: skip
     """Move one edge of a span by `delta` tokens (or characters); refused rather than clamped
     when the span would become empty or leave the text."""
-    view = _open_view(store, doc_id)
+    view = _open_view(store, doc_id, actor)
     v = view.item(key)
     start, end = v.start, v.end
     if unit == "char":
@@ -425,7 +436,7 @@ def set_span(store: Store, doc_id: int, key: str, start: int, end: int, label: s
              view: DocumentView | None = None, action: str = "edit", exact: bool = False) -> Change:  # fmt: skip
     """Replace an item's range and label. A proposal is approved as edited (`label.edit`), an
     approved span changed (`label.change`). `exact` keeps character edits unsnapped."""
-    view = view or _open_view(store, doc_id)
+    view = view or _open_view(store, doc_id, actor)
     v = view.item(key)
     if exact:
         labels = view.labels or guideline_labels(store)
@@ -459,7 +470,7 @@ def set_span(store: Store, doc_id: int, key: str, start: int, end: int, label: s
 def accept_all(store: Store, doc_id: int, actor: str) -> Change:
     """Accept every pending proposal of the document; refused (nothing written) when any of them
     overlaps an approved span or another pending one, with the list to settle first."""
-    view = _open_view(store, doc_id)
+    view = _open_view(store, doc_id, actor)
     if not view.pending:
         raise ReviewError(f"document {doc_id} has no pending proposals")
     labels = view.labels or guideline_labels(store)
@@ -479,27 +490,28 @@ def accept_all(store: Store, doc_id: int, actor: str) -> Change:
 
 def complete(store: Store, doc_id: int, actor: str) -> Change:
     """Record that a person finished the document (`document.complete`)."""
-    status = document_status(store, doc_id)
+    status = document_status(store, doc_id, actor)
     if status == "complete":
         raise InvalidState(f"document {doc_id} is already complete")
     if status == "withdrawn":
         raise DocumentLocked(f"document {doc_id} is withdrawn; undo the withdrawal to review it again")
-    n = store.conn.execute(
+    who = versions.annotator_for(store.conn, doc_id, actor)
+    n = len(versions.undecided(store.conn, doc_id, who)) if who else store.conn.execute(
         "SELECT COUNT(*) FROM proposals WHERE document_id = ? AND kind = 'span' AND status = 'pending'", (doc_id,)
-    ).fetchone()[0]
+    ).fetchone()[0]  # fmt: skip
     if n:
         raise PendingProposals(
             f"document {doc_id} still has {n} pending proposal(s): accept (a, or A for all) or reject (x) "
             "each before marking it done",
             int(n),
         )
-    spans = len(store.approved_spans(doc_id))
+    spans = len(store.approved_spans(doc_id) if who is None else versions.version_spans(store.conn, doc_id, who))
     return _status_change(store, doc_id, actor, "complete", None, f"document {doc_id} complete ({spans} span{'' if spans == 1 else 's'})",
                           {"spans": spans})  # fmt: skip
 
 
 def reopen(store: Store, doc_id: int, actor: str, reason: str = "") -> Change:
-    if document_status(store, doc_id) != "complete":
+    if document_status(store, doc_id, actor) != "complete":
         raise InvalidState(f"document {doc_id} is not complete; there is nothing to reopen")
     return _status_change(store, doc_id, actor, "reopen", "complete", f"document {doc_id} reopened", {}, reason)
 
@@ -529,8 +541,8 @@ def _status_change(store: Store, doc_id: int, actor: str, verb: str, before: str
     return Change(document_id=doc_id, action=verb, decision_ids=[_id(d)], message=message)
 
 
-def _open_view(store: Store, doc_id: int) -> DocumentView:
-    view = document_view(store, doc_id)
+def _open_view(store: Store, doc_id: int, actor: str | None = None) -> DocumentView:
+    view = document_view(store, doc_id, actor)
     if view.status in ("complete", "withdrawn"):
         raise DocumentLocked(
             f"document {doc_id} is {view.status}: reopen it first (`r` in studio review, or undo the "

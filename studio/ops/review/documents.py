@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable
 
 from studio.ops.review.queue import ranked_documents
+from studio.ops.team.queue import UNASSIGNED, annotator_where
 from studio.store import Store
 
 STATUSES = ("untouched", "partial", "complete", "withdrawn")
@@ -19,12 +20,16 @@ _PENDING = "EXISTS (SELECT 1 FROM proposals p WHERE p.document_id = d.id AND p.k
 
 
 class DocumentQueue:
-    def __init__(self, store: Store, pending_only: bool = False) -> None:
+    def __init__(self, store: Store, pending_only: bool = False, actor: str | None = None) -> None:
         self.store = store
         self.pending_only = pending_only
         self.ranked = ranked_documents(store)
         self._ranked_set = set(self.ranked)
         self._where = _OPEN + (f" AND {_PENDING}" if pending_only else "")
+        # In a team project an annotator's queue is their own assigned documents; the others' queue
+        # leaves assigned documents to the annotators (studio.ops.team.queue).
+        mine = annotator_where(store, actor, pending_only)
+        self._where = mine if mine is not None else self._where + UNASSIGNED
 
     def is_open(self, doc_id: int) -> bool:
         row = self.store.conn.execute(f"SELECT 1 FROM documents d WHERE d.id = ? AND {self._where}", (doc_id,))

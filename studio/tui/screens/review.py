@@ -151,7 +151,7 @@ class ReviewScreen(StudioScreen):
 
     # -- loading -------------------------------------------------------------------------
     def reload(self) -> None:
-        self.queue = rv.DocumentQueue(self.store)
+        self.queue = rv.DocumentQueue(self.store, actor=self.actor)
         approved = self.store.approved_guideline()
         self.labels = approved[0].label_names() if approved else []
         self._count()
@@ -172,7 +172,7 @@ class ReviewScreen(StudioScreen):
             self.show()
             return
         if self.view is None or self.view.document_id != doc_id or not self.view.tokens:
-            self._set_view(rv.document_view(self.store, doc_id, with_tokens=False), keep, None)
+            self._set_view(rv.document_view(self.store, doc_id, actor=self.actor, with_tokens=False), keep, None)
         self.keep = (keep, None)
         self._read(doc_id)
 
@@ -201,7 +201,7 @@ class ReviewScreen(StudioScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="review-read")
     def read_view(self, doc_id: int, seq: int) -> None:
-        self.post_message(self.ViewRead(rv.document_view(self.store, doc_id), seq))
+        self.post_message(self.ViewRead(rv.document_view(self.store, doc_id, actor=self.actor), seq))
 
     def on_review_screen_view_read(self, message: ViewRead) -> None:
         if message.seq != self.reads:
