@@ -25,6 +25,7 @@ from textual.worker import Worker
 
 from studio.errors import StudioError
 from studio.ops import review as rv
+from studio.tui import core
 from studio.tui.colors import label_color
 from studio.tui.edit_cursor import move_edge
 from studio.tui.screens.base import StudioScreen
@@ -199,8 +200,11 @@ class ReviewScreen(StudioScreen):
         after = [i for i in pending if keep is not None and self.spans[i].start >= keep]
         return (after or pending or [0] if self.spans else [None])[0]
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="review-read")
+    # Not exclusive: a thread cannot be stopped anyway, and an older read's answer is dropped by its
+    # number (`reads`); cancelling would only make waiting for the workers fail.
+    @work(thread=True, exit_on_error=False, group="review-read")
     def read_view(self, doc_id: int, seq: int) -> None:
+        core.spacy()  # the tokenizer: one thread imports it (see studio.tui.core)
         self.post_message(self.ViewRead(rv.document_view(self.store, doc_id, actor=self.actor), seq))
 
     def on_review_screen_view_read(self, message: ViewRead) -> None:
@@ -239,6 +243,7 @@ class ReviewScreen(StudioScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="review-change")
     def run_change(self, fn: Callable[..., rv.Change], args: tuple[Any, ...], undo: bool) -> None:
+        core.spacy()
         self.post_message(self.Changed(fn(*args), undo))
 
     def on_review_screen_changed(self, message: Changed) -> None:
