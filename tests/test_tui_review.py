@@ -220,6 +220,12 @@ async def test_end_of_queue_and_empty_state(tmp_path: Path) -> None:
             await _press(app, pilot, "A", "d")
         assert app.store.status()["pending_by_kind"].get("span") is None
         assert len(app.store.decisions(action="document.complete")) == len(DOCS)
+        screen = _review(app)
+        assert screen.view is not None and screen.view.status == "complete"  # the last one stays in view
+        await _press(app, pilot, "x")  # a complete document is not changed ...
+        assert "reopen it first" in _status(app) and len(app.store.decisions(action="label.remove")) == 0
+        await _press(app, pilot, "r")  # ... until it is reopened
+        assert screen.view.status == "partial" and app.store.decisions(action="document.reopen")
         await pilot.press("g", "7")  # the number keys are labels here; g then a number changes screen
         assert app.current_mode == "log"
 

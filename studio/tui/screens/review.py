@@ -56,6 +56,7 @@ The document:
   d               done: all proposals decided, all entities labelled
                   (refused while proposals are pending)
   n               next document, leaving this one as it is
+  r               reopen a complete document to change it
   u               undo your last change (reopens a done document)
   g, then 1-8     go to another screen (numbers here are labels)
 
@@ -85,6 +86,7 @@ class ReviewScreen(StudioScreen):
         ("accept_all", "accept all pending proposals on this document"),
         ("done", "mark this document done"),
         ("next_document", "next document"),
+        ("reopen", "reopen this document (it is complete)"),
         ("edit", "edit the current span's boundaries or label"),
         ("undo", "undo my last review change"),
     ]
@@ -110,6 +112,7 @@ class ReviewScreen(StudioScreen):
         Binding("enter", "save", "save"),
         Binding("escape", "clear", "clear"),
         Binding("n", "next_document", "next document", show=False),
+        Binding("r", "reopen", "reopen", show=False),
         Binding("backspace", "undo", "undo", show=False),
         Binding("g", "goto_prefix", "go to screen", show=False),
         *StudioScreen.BINDINGS,
@@ -200,8 +203,8 @@ class ReviewScreen(StudioScreen):
         after = [i for i in pending if keep is not None and self.spans[i].start >= keep]
         return (after or pending or [0] if self.spans else [None])[0]
 
-    # Not exclusive: a thread cannot be stopped anyway, and an older read's answer is dropped by its
-    # number (`reads`); cancelling would only make waiting for the workers fail.
+    # Not exclusive: a thread cannot be stopped anyway, and an older read's answer is dropped by
+    # its number (`reads`).
     @work(thread=True, exit_on_error=False, group="review-read")
     def read_view(self, doc_id: int, seq: int) -> None:
         core.spacy()  # the tokenizer: one thread imports it (see studio.tui.core)
@@ -241,7 +244,10 @@ class ReviewScreen(StudioScreen):
         self._saving()
         self.run_change(fn, (self.store, *args), False)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="review-change")
+    # Not exclusive either: `busy` already runs one change at a time, and the next change can
+    # start (from the handler of this one's message) before this thread's worker is marked done,
+    # which `exclusive` would turn into a cancellation of a change that has in fact been saved.
+    @work(thread=True, exit_on_error=False, group="review-change")
     def run_change(self, fn: Callable[..., rv.Change], args: tuple[Any, ...], undo: bool) -> None:
         core.spacy()
         self.post_message(self.Changed(fn(*args), undo))
@@ -477,6 +483,14 @@ class ReviewScreen(StudioScreen):
         if self._wait_turn(self.action_done) or self.view is None:
             return
         self._change(rv.complete, self.view.document_id, self.actor)
+
+    def action_reopen(self) -> None:
+        if self._wait_turn(self.action_reopen) or self.view is None:
+            return
+        if self.view.status != "complete":
+            self.say(f"Document {self.view.document_id} is {self.view.status}, not complete: nothing to reopen.")
+            return
+        self._change(rv.reopen, self.view.document_id, self.actor)
 
     def action_undo(self) -> None:
         if self._wait_turn(self.action_undo):
