@@ -20,7 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 from textual.worker import Worker
 
 from studio.errors import StudioError
@@ -59,6 +59,7 @@ The document:
   r               reopen a complete document to change it
   u               undo your last change (reopens a done document)
   g, then 1-8     go to another screen (numbers here are labels)
+  ctrl+p          every screen and operation by name
 
 The core checks every change: a label not in the guideline, a span
 that overlaps an approved one or does not fit the text is refused
@@ -100,15 +101,15 @@ class ReviewScreen(StudioScreen):
         *(Binding(str(i), f"number({i})", "label", show=i == 1, key_display="1-9") for i in range(1, 10)),
         Binding("d", "done", "done"),
         Binding("u", "undo", "undo"),
-        Binding("left", "word(-1)", "select", key_display="←→"),
+        Binding("left", "word(-1)", "words", key_display="←→"),
         Binding("right", "word(1)", "select", show=False),
-        Binding("shift+left", "extend(-1)", "extend", key_display="⇧←→"),
+        Binding("shift+left", "extend(-1)", "extend", show=False),
         Binding("shift+right", "extend(1)", "extend", show=False),
         Binding("ctrl+left", "char('start', -1)", "start by a character", show=False),
         Binding("ctrl+right", "char('start', 1)", "start by a character", show=False),
         Binding("ctrl+shift+left", "char('end', -1)", "end by a character", show=False),
         Binding("ctrl+shift+right", "char('end', 1)", "end by a character", show=False),
-        Binding("e", "edit", "edit"),
+        Binding("e", "edit", "edit", show=False),
         Binding("enter", "save", "save"),
         Binding("escape", "clear", "clear"),
         Binding("n", "next_document", "next document", show=False),
@@ -152,6 +153,10 @@ class ReviewScreen(StudioScreen):
             yield Static("", id="review-labels")
             yield Static("", id="review-doc")
             yield Static("", id="review-edit")
+
+    def on_mount(self) -> None:
+        # The review keys need the whole footer at 80 columns; ctrl+p still opens the palette (? says so).
+        self.query_one(Footer).show_command_palette = False
 
     # -- loading -------------------------------------------------------------------------
     def reload(self) -> None:
