@@ -144,6 +144,7 @@ class ReviewScreen(StudioScreen):
         self.goto_armed = False
         self.busy = False  # a change (and the read after it) is on its way
         self.reads = 0  # the newest read asked for; older answers are dropped
+        self._binding_state: tuple[bool, ...] | None = None
         self.waiting: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
         self.keep: tuple[int | None, tuple[int, int] | None] = (None, None)  # where to land after a read
 
@@ -325,7 +326,7 @@ class ReviewScreen(StudioScreen):
                 "`studio label`, then come back here."
             )
             edit.update("")
-            self.refresh_bindings()
+            self._bindings_may_change()
             return
         info.update(self._info(v))
         legend.update(self._legend())
@@ -338,7 +339,7 @@ class ReviewScreen(StudioScreen):
         focus = (d.start, d.end) if d else (it.start, it.end) if it else None
         body.update(render_document(v.text, marks, focus=focus))
         edit.update(self._draft_line(v, d) if d else self._span_line(it))
-        self.refresh_bindings()
+        self._bindings_may_change()
 
     def _info(self, v: rv.DocumentView) -> Text:
         n = len(v.pending)
@@ -407,6 +408,14 @@ class ReviewScreen(StudioScreen):
         else:
             t.append(f" · 1-{min(9, len(self.labels))} labels it, escape clears", style="dim")
         return t
+
+    def _bindings_may_change(self) -> None:
+        """Refresh the footer only when what `check_action` reads has changed (it costs a recompose)."""
+        d = self.draft
+        key = (self.view is None, d is None, d is not None and d.target is None, self.goto_armed, len(self.labels))
+        if key != self._binding_state:
+            self._binding_state = key
+            self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "number":
