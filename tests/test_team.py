@@ -285,3 +285,26 @@ def test_bulk_accept_where_all_agree_and_why_shows_the_versions(store: Store) ->
     assert store.approved_spans(first) == [] and adj.queue(store) == [first]
     with pytest.raises(Exception, match="not adjudicated yet"):
         why(store, first)
+
+
+def test_the_guideline_learns_from_disagreement(store: Store) -> None:
+    gold = team_sim.setup(store, n_docs=12)
+    team_sim.assign(store, "ana,ben", overlap=2)
+    team_sim.annotate(store, "ana", 0.0, gold)
+    team_sim.annotate(store, "ben", 0.5, gold, seed=3)
+    before = store.approved_guideline()
+    r = registry.run("guideline_from_disagreement", {"top": 3}, _ctx(store))
+    assert r.version == 2 and r.parent == 1 and len(r.edge_cases) == 3
+    assert all("decide the rule" in e for e in r.edge_cases)  # nothing settled yet: open questions
+    g, status, _ = store.guideline(2)
+    assert status == "draft" and g.edge_cases[-3:] == r.edge_cases
+    assert store.approved_guideline() == before  # nothing changes until a person approves it
+    assert store.decisions(action="guideline.propose")[-1].actor == "tool"
+    # once a reviewer settles the documents (following the gold), the edge cases state the answer
+    for d in adj.queue(store):
+        adj.settle(store, "human:rev", d, sorted(gold[d]))
+    r2 = registry.run("guideline_from_disagreement", {"top": 3}, _ctx(store))
+    assert r2.version == 3 and not any("decide the rule" in e for e in r2.edge_cases)
+    assert any(" is " in e or e.startswith("Label ") for e in r2.edge_cases)
+    store.decide_guideline(3, "human:lead", "approve")
+    assert store.approved_guideline()[0].edge_cases[-3:] == r2.edge_cases

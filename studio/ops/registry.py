@@ -37,6 +37,7 @@ OP_MODULES: list[str] = [
     "studio.ops.team.assign",
     "studio.ops.team.agreement",
     "studio.ops.team.adjudicate",
+    "studio.ops.team.edge_cases",
 ]
 
 
