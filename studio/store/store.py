@@ -17,7 +17,13 @@ from studio.store import chain, db, state, versions
 
 DB_NAME = "studio.db"
 # The action prefix of decisions about each kind of proposal: label.accept, boxes.fix.reject, ...
-KIND_PREFIX = {"span": "label", "box_fix": "boxes.fix", "action": "agent.action", "document": "document"}
+KIND_PREFIX = {
+    "span": "label",
+    "box_fix": "boxes.fix",
+    "box_augment": "boxes.augment",
+    "action": "agent.action",
+    "document": "document",
+}
 
 
 def _dumps(obj: Any) -> str:
@@ -34,7 +40,8 @@ class Store:
         self._lock = threading.RLock()
         self._depth = 0
         # When set, human decisions are appended to the session recording (see studio/flows).
-        self.record_human_events = False
+        # Human decisions outside tool runs are session events, so any session can be replayed.
+        self.record_human_events = True
         self._quiet = 0
         # Things found wrong and repaired on open, for the front end to show (e.g. dropped triggers).
         self.warnings: list[str] = []

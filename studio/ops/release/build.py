@@ -150,6 +150,7 @@ def build_release(
         ctx = ExportContext(
             folder=tmp, version=version, task_type=guideline.task_type, lang=guideline.language,
             splits=plan.assignment, seed=opts.seed, split=opts.split,
+            synthetic_to_train=opts.synthetic_to_train, exclude_synthetic=opts.exclude_synthetic,
         )  # fmt: skip
         reports = []
         for exporter in exporters if exporters is not None else exporters_for(guideline.task_type, progress=progress):

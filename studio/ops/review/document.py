@@ -203,9 +203,12 @@ def document_status(store: Store, doc_id: int, actor: str | None = None) -> DocS
     return "partial" if touched else "untouched"
 
 
-def document_view(store: Store, doc_id: int, actor: str | None = None) -> DocumentView:
+def document_view(store: Store, doc_id: int, actor: str | None = None, with_tokens: bool = True) -> DocumentView:
     """The document as a reviewer sees it: text, tokens, approved spans, pending proposals, status.
-    In a team project, `actor`'s view of a document assigned to them is their own version."""
+    In a team project, `actor`'s view of a document assigned to them is their own version.
+
+    `with_tokens=False` leaves the tokens out: the app paints with that first, because the
+    tokenizer's first load takes seconds (spaCy imports torch)."""
     doc = store.document(doc_id)
     who = versions.annotator_for(store.conn, doc_id, actor)
     own = store.approved_spans(doc_id) if who is None else [
@@ -235,7 +238,7 @@ def document_view(store: Store, doc_id: int, actor: str | None = None) -> Docume
         text=doc.text,
         lang=doc.lang,
         status=document_status(store, doc_id, actor),
-        tokens=tokenize(doc.text, doc.lang),
+        tokens=tokenize(doc.text, doc.lang) if with_tokens else [],
         approved=approved,
         pending=pending,
         labels=approved_g[0].label_names() if approved_g else [],
