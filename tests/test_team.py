@@ -308,3 +308,34 @@ def test_the_guideline_learns_from_disagreement(store: Store) -> None:
     assert any(" is " in e or e.startswith("Label ") for e in r2.edge_cases)
     store.decide_guideline(3, "human:lead", "approve")
     assert store.approved_guideline()[0].edge_cases[-3:] == r2.edge_cases
+
+
+def test_classification_and_box_fix_kappa_match_scikit_learn(store: Store) -> None:
+    from studio.schema import Guideline, LabelDef, Proposal, Span
+
+    g = Guideline(goal="ticket topics", task_type="classification",
+                  labels=[LabelDef(name=n) for n in ("BILLING", "OUTAGE", "LOGIN")])  # fmt: skip
+    store.decide_guideline(store.add_guideline(g, "agent"), "human:lead", "approve")
+    texts = [f"TICKET {i}: customer writes about case {i}" for i in range(8)]
+    ids = [d for d, _ in store.add_documents([Document(text=t) for t in texts])]
+    fixes = store.add_proposals(
+        [Proposal(kind="box_fix", document_id=d, payload={"check": "iou", "fix": {"drop": 1}}) for d in ids]
+    )
+    registry.run("assign", {"annotators": "ana,ben", "overlap": 2}, _ctx(store))
+    ana = ["BILLING", "BILLING", "OUTAGE", "LOGIN", "OUTAGE", "BILLING", "LOGIN", "LOGIN"]
+    ben = ["BILLING", "OUTAGE", "OUTAGE", "LOGIN", "OUTAGE", "BILLING", "BILLING", "LOGIN"]
+    ana_fix = ["accept", "accept", "reject", "accept", "reject", "accept", "accept", "reject"]
+    ben_fix = ["accept", "reject", "reject", "accept", "accept", "accept", "accept", "reject"]
+    for name, classes, verdicts in (("ana", ana, ana_fix), ("ben", ben, ben_fix)):
+        for d, text, cls, fix, verdict in zip(ids, texts, classes, fixes, verdicts, strict=True):
+            span = Span(start=0, end=len(text), label=cls, text=text).model_dump()
+            store.record(f"human:{name}", "label.add", [], {"document_id": d, "span": span})
+            store.decide(fix, f"human:{name}", verdict)
+            store.record(f"human:{name}", "document.complete", [], {"document_id": d})
+    r = registry.run("agreement", {}, _ctx(store))
+    assert r.task == "classification" and r.documents == 8
+    assert r.classification["pairs"]["ana+ben"]["kappa"] == pytest.approx(cohen_kappa_score(ana, ben), abs=1e-4)
+    assert r.box_fixes["pairs"]["ana+ben"]["kappa"] == pytest.approx(cohen_kappa_score(ana_fix, ben_fix), abs=1e-4)
+    units = list(zip(ana, ben, strict=True))
+    assert r.classification["alpha"] == pytest.approx(metrics.krippendorff_alpha(units), abs=1e-4)
+    assert store.proposals(kind="box_fix", status="pending") and not store.approved_spans(ids[0])
