@@ -40,6 +40,7 @@ OP_MODULES: list[str] = [
     "studio.ops.team.assign",
     "studio.ops.team.agreement",
     "studio.ops.team.adjudicate",
+    "studio.ops.team.edge_cases",
     "studio.ops.boxes.augment",
     "studio.ops.ner.train",
 ]
