@@ -10,7 +10,7 @@ from studio.cli.common import Ctx, pass_ctx
 from studio.errors import ProjectNotFound
 from studio.store import DB_NAME, Store
 
-SCREEN_NAMES = ["goal", "guideline", "agent", "review", "boxes", "query", "log", "release"]
+SCREEN_NAMES = ["goal", "guideline", "agent", "review", "boxes", "query", "log", "release", "adjudicate"]
 
 
 @click.command()

@@ -53,7 +53,7 @@ class AugmentArgs(Args):
     dataset: str = Field(
         ...,
         description="The dataset: a dataset.yaml, a YOLO folder (images/ + labels/) or a COCO JSON.",
-        json_schema_extra={"cli": "argument", "path": True},
+        json_schema_extra={"cli": "argument", "path": True, "record": False},
     )
     classes: list[str] = Field(
         default_factory=list,
@@ -74,7 +74,9 @@ class AugmentArgs(Args):
         0.6, gt=0.0, le=1.0, description="Retry a transform that leaves less than this share of a box in the image."
     )
     format: Literal["yolo", "coco"] | None = Field(None, description="Dataset format (default: coco for a .json file).")
-    images: str | None = Field(None, description="COCO images folder.", json_schema_extra={"path": True})
+    images: str | None = Field(
+        None, description="COCO images folder.", json_schema_extra={"path": True, "record": False}
+    )
     limit: int | None = Field(None, ge=1, description="Augment at most this many source images (in dataset order).")
     train_only: bool = Field(
         True,

@@ -3,6 +3,8 @@
 The threshold arguments are `CheckSettings`' own fields (defaults, limits and help declared there
 once). `studio cleanse` (a hand-written command: it also lists, reviews and decides) builds its
 options from `CleanseArgs` and calls these operations; flows and the agent call them by name.
+Dataset paths are marked `record: False`: a session recording keeps the path, not the files (a
+detection dataset is a folder of images, far over what a recording may inline).
 """
 
 from __future__ import annotations
@@ -21,17 +23,21 @@ class _CleanseBase(Args):
     dataset: str = Field(
         ...,
         description="A dataset.yaml, a YOLO folder (images/ + labels/), or a COCO JSON file.",
-        json_schema_extra={"cli": "argument", "path": True},
+        json_schema_extra={"cli": "argument", "path": True, "record": False},
     )
     format: Literal["yolo", "coco"] | None = Field(None, description="Dataset format (default: coco for .json).")
-    images: str | None = Field(None, description="COCO images folder.", json_schema_extra={"path": True})
+    images: str | None = Field(
+        None, description="COCO images folder.", json_schema_extra={"path": True, "record": False}
+    )
     predictions: str | None = Field(
         None,
         description="Model predictions: a folder of YOLO txt files with a conf column, or a COCO results .json.",
-        json_schema_extra={"path": True},
+        json_schema_extra={"path": True, "record": False},
     )
     weights: str | None = Field(
-        None, description="Ultralytics weights to predict with (needs ultralytics).", json_schema_extra={"path": True}
+        None,
+        description="Ultralytics weights to predict with (needs ultralytics).",
+        json_schema_extra={"path": True, "record": False},
     )
 
 
@@ -100,10 +106,12 @@ class CleanseApplyArgs(Args):
     out: str = Field(
         ...,
         description="A new folder for the cleaned copy (outside the dataset).",
-        json_schema_extra={"cli": "argument", "path": True},
+        json_schema_extra={"cli": "argument", "path": True, "record": False},
     )
     dataset: str | None = Field(
-        None, description="The dataset (default: the one being cleansed).", json_schema_extra={"path": True}
+        None,
+        description="The dataset (default: the one being cleansed).",
+        json_schema_extra={"path": True, "record": False},
     )
     format: Literal["yolo", "coco"] | None = Field(None, description="Dataset format (default: as cleansed).")
     previews: int = Field(

@@ -165,6 +165,11 @@ def build_release(
 
         info = _info(store, guideline, g_version, version, license_id, opts, docs, plan, split_counts, as_of)
         info.update(pii=pii_info, exporters=reports, invalid_spans=invalid)
+        from studio.ops.team.release import summary as team_summary
+
+        team = team_summary(store, [d.id for d in docs])
+        if team:  # only in a project with annotators' assignments, so other releases stay as they were
+            info["team"] = team
         if n_synthetic:  # only then: releases without synthetic data stay byte for byte as before
             info["synthetic"] = stats.synthetic_share(
                 docs, plan.assignment, SPLITS, n_synthetic - sum(d.synthetic for d in docs)
