@@ -133,6 +133,7 @@ def test_approved_images_reach_the_copy_and_the_release_train_split_only(dataset
     run_cleanse(store, CleanseOptions(dataset=str(dataset)))  # a clean set: nothing found
     res = registry.run("augment", {"dataset": str(dataset), "per_image": 4, "seed": 2}, OpContext(store, actor=HUMAN))
     assert res.classes == ["bike"] and res.proposed == len(res.proposal_ids) >= 8
+    assert not store.events(kind="file")  # the session recording names the dataset, it does not inline its images
     props = store.proposals(kind="box_augment")
     assert {p.payload["recipe"]["transform"] for p in props} == {"transform", "copy_paste"}
     accepted = props[:-2]
