@@ -184,3 +184,31 @@ def test_augment_cli_json_and_errors(dataset: Path, tmp_path: Path) -> None:
     assert res["classes"] == ["bike"] and res["proposed"] == 3 and res["boxes_before"] == {"car": 30, "bike": 3}
     code, _, err = run_cli("--project", str(proj), "augment", str(dataset), "--classes", "truck")
     assert code != 0 and "no such class" in err and "car, bike" in err and "Traceback" not in err
+
+
+def test_coco_copy_gets_image_records_and_annotations(tmp_path: Path) -> None:
+    import shutil
+
+    from tests.conftest import FIXTURES
+
+    shutil.copytree(FIXTURES / "boxes" / "coco", tmp_path / "coco")
+    src = tmp_path / "coco" / "annotations.json"
+    store = Store.init(tmp_path / "proj")
+    store.start_session("test")
+    run_cleanse(store, CleanseOptions(dataset=str(src)))
+    res = registry.run("augment", {"dataset": str(src), "classes": ["car", "person"], "per_image": 3}, OpContext(store))
+    assert res.proposed >= 2
+    for pid in res.proposal_ids:
+        store.decide(pid, HUMAN, "accept")
+    out = apply_fixes(store, tmp_path / "clean", str(src))
+    assert len(out.report["synthetic"]["added"]) == res.proposed
+    clean = read_dataset(tmp_path / "clean" / "annotations.json")
+    synthetic = [im for im in clean.images if im.synthetic]
+    assert len(synthetic) == res.proposed and all(
+        im.exists and (tmp_path / "clean" / im.name).is_file() for im in synthetic
+    )
+    view = clean.model_copy(update={"images": synthetic})
+    assert run_checks(view) == [] and view.box_count() == sum(
+        len(p.payload["boxes"]) for p in store.proposals(kind="box_augment", status=None)
+    )
+    store.close()
