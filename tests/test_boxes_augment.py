@@ -69,8 +69,8 @@ def pixel_bbox(img: np.ndarray, box: tuple[float, float, float, float]) -> tuple
 def test_transformed_box_is_the_rectangles_bounding_box(dataset: Path, tmp_path: Path) -> None:
     ds = read_dataset(dataset)
     assert thin_classes(ds, 0.5) == [1]
-    made, rejected = augment_dataset(ds, [1], tmp_path / "aug", per_image=6, seed=3, copy_paste=False)
-    assert len(made) == 18 and not rejected
+    made, rejected = augment_dataset(ds, [1], tmp_path / "aug", per_image=4, seed=3, copy_paste=False)
+    assert len(made) == 12 and not rejected
     rotated = 0
     for g in made:
         img = np.asarray(Image.open(g.file).convert("RGB"))
@@ -86,7 +86,7 @@ def test_transformed_box_is_the_rectangles_bounding_box(dataset: Path, tmp_path:
         steps = {s["name"]: s for s in g.recipe["params"]["steps"]}
         rotated += abs(steps["Affine"]["rotate"]) > 3
         assert g.recipe["transform"] == "transform" and g.recipe["source_image"].startswith("images/train/im0")
-    assert rotated >= 6  # rotated objects too: their box is the box around the rotated rectangle
+    assert rotated >= 4  # rotated objects too: their box is the box around the rotated rectangle
 
 
 def test_every_written_label_passes_the_checks_and_pastes_cover_little(dataset: Path, tmp_path: Path) -> None:
@@ -175,7 +175,7 @@ def test_approved_images_reach_the_copy_and_the_release_train_split_only(dataset
 
 def test_augment_cli_json_and_errors(dataset: Path, tmp_path: Path) -> None:
     proj = tmp_path / "p"
-    assert run_cli("init", str(proj))[0] == 0
+    Store.init(proj).close()
     code, out, err = run_cli(
         "--project", str(proj), "augment", str(dataset), "--classes", "bike", "--per-image", "1", "--json"
     )
