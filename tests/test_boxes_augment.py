@@ -212,3 +212,34 @@ def test_coco_copy_gets_image_records_and_annotations(tmp_path: Path) -> None:
         len(p.payload["boxes"]) for p in store.proposals(kind="box_augment", status=None)
     )
     store.close()
+
+
+def ultralytics_label_rules(text: str, nc: int) -> list[str]:
+    """What Ultralytics' dataset check (`verify_image_label`) refuses in a detection label file."""
+    rows = [line.split() for line in text.splitlines() if line.strip()]
+    errors = [f"{len(r)} columns" for r in rows if len(r) != 5]
+    vals = np.array([[float(x) for x in r] for r in rows if len(r) == 5]).reshape(-1, 5)
+    if (vals < 0).any():
+        errors.append("negative value")
+    if (vals[:, 1:] > 1).any():
+        errors.append("coordinate over 1")
+    if len(vals) and vals[:, 0].max() >= nc:
+        errors.append("class id over nc")
+    if len(np.unique(vals, axis=0)) < len(vals):
+        errors.append("duplicate rows")
+    return errors
+
+
+def test_shipped_fixture_augmented_labels_pass_ultralytics_rules(tmp_path: Path) -> None:
+    import shutil
+
+    from tests.conftest import FIXTURES
+
+    shutil.copytree(FIXTURES / "boxes" / "yolo", tmp_path / "yolo")
+    ds = read_dataset(tmp_path / "yolo")
+    made, rejected = augment_dataset(ds, sorted(ds.names), tmp_path / "aug", per_image=6, seed=1, train_only=False)
+    assert made and rejected  # img1 (duplicates) and img2 (invalid boxes) cannot be sources
+    for g in made:
+        text = (tmp_path / "aug/labels" / g.file.with_suffix(".txt").name).read_text()
+        assert ultralytics_label_rules(text, len(ds.names)) == [], g.file.name
+    assert run_checks(read_dataset(tmp_path / "aug")) == []

@@ -196,7 +196,7 @@ def _cleanse(
     if dataset:
         args = CleanseArgs.model_validate(_cli_values(CleanseArgs, check_values, c))
         with _progress() as update:
-            result = registry.run("cleanse", args, OpContext(store=store, actor=c.actor, progress=update))
+            result = registry.run("box_cleanse", args, OpContext(store=store, actor=c.actor, progress=update))
         out_json = result.model_dump(mode="json")
         if not as_json:
             rows = [_row(f["proposal_id"] or None, "pending" if f["proposal_id"] else "already proposed", f,
@@ -238,7 +238,7 @@ def _cleanse(
             "dataset": _project_path(str(dataset), c.project) if dataset else None,
         }
         with _progress() as update:
-            res = registry.run("cleanse_apply", apply_args, OpContext(store=store, actor=c.actor, progress=update))
+            res = registry.run("box_apply", apply_args, OpContext(store=store, actor=c.actor, progress=update))
         if as_json:
             out_json["apply"] = res.model_dump(mode="json")
         else:

@@ -1,4 +1,7 @@
-"""The box checks as registry operations: `cleanse` (findings -> proposals) and `cleanse_apply` (cleaned copy).
+"""The box checks as registry operations: `box_cleanse` (findings -> proposals) and `box_apply` (cleaned copy).
+
+(Not `cleanse` / `cleanse_apply`: those names are the flows' older session tools, whose recorded
+results the shipped session recordings replay; they can move here when the demo is re-recorded.)
 
 The threshold arguments are `CheckSettings`' own fields (defaults, limits and help declared there
 once). `studio cleanse` (a hand-written command: it also lists, reviews and decides) builds its
@@ -69,7 +72,7 @@ class CleanseRunResult(Result):
 
 
 @operation(
-    "cleanse",
+    "box_cleanse",
     args=CleanseArgs,
     result=CleanseRunResult,
     help="Check box labels (YOLO or COCO) and propose a fix for each finding; the dataset is never changed.",
@@ -120,7 +123,7 @@ class CleanseApplyArgs(Args):
 
 
 @operation(
-    "cleanse_apply",
+    "box_apply",
     args=CleanseApplyArgs,
     result=ApplyResult,
     help="Write a cleaned copy of the dataset with the APPROVED box fixes and augmented images, and a report.",
