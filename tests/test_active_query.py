@@ -44,11 +44,11 @@ def _project(store: Store, n: int = 150) -> tuple[list[int], list[str]]:
 
 def test_cold_start_query_is_random_and_logged(store: Store) -> None:
     _project(store, 60)
-    r = run_query(store, QuerySettings(strategy="margin", batch=5, seed=1))
+    r = run_query(store, QuerySettings(strategy="margin", batch=5, seed=1, features="tfidf"))
     assert r.task == "classification"
     assert r.cold_start and r.used == "random" and "cold start" in r.reason
     assert len(r.items) == 5
-    same = run_query(store, QuerySettings(strategy="random", batch=5, seed=1))
+    same = run_query(store, QuerySettings(strategy="random", batch=5, seed=1, features="tfidf"))
     assert [i.document_id for i in same.items] == [i.document_id for i in r.items]
 
 
