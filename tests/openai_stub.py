@@ -1,7 +1,8 @@
 """A real OpenAI-compatible HTTP server on 127.0.0.1 for tests and benchmarks.
 
 It speaks just enough of /v1/chat/completions: answers from a `respond(request) -> str`
-function, can be scripted to fail first (`script=[429, 500]`), and can delay each answer.
+function, can be scripted to fail first (`script=[429, 500]`) or to send a raw 200 body first
+(`script=[b'{"choices": []}', b"<html>"]`: malformed answers), and can delay each answer.
 """
 
 from __future__ import annotations
@@ -18,14 +19,16 @@ class OpenAIStub:
     def __init__(
         self,
         respond: Callable[[dict[str, Any]], str] | None = None,
-        script: list[int] | None = None,
+        script: list[int | bytes] | None = None,
         delay: float = 0.0,
         finish_reason: Callable[[dict[str, Any]], str] | None = None,
+        status: Callable[[dict[str, Any]], int] | None = None,
     ) -> None:
         self.finish_reason = finish_reason or (lambda req: "stop")
         self.respond = respond or (lambda req: json.dumps({"echo": req["messages"][-1]["content"]}))
         self.script = list(script or [])
         self.delay = delay
+        self.status = status  # an HTTP status chosen per request (after the script runs out)
         self.hits: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
@@ -46,9 +49,11 @@ class OpenAIStub:
                 with stub._lock:
                     stub.hits.append(body)
                     stub.headers.append(dict(self.headers))
-                    status = stub.script.pop(0) if stub.script else 200
+                    status = stub.script.pop(0) if stub.script else stub.status(body) if stub.status else 200
                 if stub.delay:
                     time.sleep(stub.delay)
+                raw = status if isinstance(status, bytes) else None
+                status = 200 if raw is not None else status
                 if status != 200:
                     payload = {"error": {"message": f"scripted {status}", "type": "server_error", "code": status}}
                 else:
@@ -67,7 +72,7 @@ class OpenAIStub:
                         ],
                         "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
                     }
-                data = json.dumps(payload).encode()
+                data = raw if raw is not None else json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(data)))

@@ -8,7 +8,17 @@ from pathlib import Path
 
 import click
 
-from studio.cli.common import Ctx, echo_err, emit_json, emit_table, json_option, pass_ctx, stage_progress
+from studio.cli.common import (
+    Ctx,
+    echo_err,
+    emit_json,
+    emit_table,
+    json_option,
+    no_cache_option,
+    pass_ctx,
+    stage_progress,
+)
+from studio.cli.ops import op_command
 from studio.errors import StudioError
 
 MAX_WARNINGS = 20
@@ -179,6 +189,7 @@ def eval_cmd(
     help="Add the pretrained spaCy pipeline as a source, mapping its labels (e.g. ORG=ORG); needs studio[spacy-model].",
 )
 @json_option
+@no_cache_option
 @pass_ctx
 def label_cmd(
     c: Ctx, limit: int | None, doc_ids: tuple[int, ...], samples: int, few_shot: int, few_shot_mode: str,
@@ -225,4 +236,4 @@ def label_cmd(
         click.echo("Next: review them in the app (studio), or studio review.")
 
 
-COMMANDS: list[click.Command] = [eval_cmd, label_cmd]
+COMMANDS: list[click.Command] = [eval_cmd, label_cmd, op_command("train")]

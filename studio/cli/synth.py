@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from studio.cli.common import Ctx, echo_err, emit_json, emit_table, fraction_progress, pass_ctx
+from studio.cli.common import Ctx, echo_err, emit_json, emit_table, fraction_progress, no_cache_option, pass_ctx
 from studio.cli.ops import op_command
 
 
@@ -24,6 +24,7 @@ from studio.cli.ops import op_command
 )  # fmt: skip
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the model and the examples shown.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
+@no_cache_option
 @pass_ctx
 def synth(
     c: Ctx,

@@ -35,7 +35,7 @@ class LocalServer:
         self.threads = threads or max(1, os.cpu_count() or 1)
         self.port: int | None = None
         self.proc: subprocess.Popen[str] | None = None
-        self.log_path = cache_dir() / "server.log"
+        self.log_path = cache_dir() / "server.log"  # named per process and port once started
 
     @property
     def base_url(self) -> str:
@@ -49,6 +49,8 @@ class LocalServer:
         if not runtime_available():
             raise ModelMissing(f"the embedded model runtime (xllamacpp) is not installed: {INSTALL_HINT}")
         self.port = free_port()
+        # Two servers (two processes, or two models in one) must not write one log file.
+        self.log_path = cache_dir() / "logs" / f"server-{os.getpid()}-{self.port}.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("w")
         cmd = [

@@ -37,6 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     parent = os.getppid()
     _die_with_parent()
 
+    try:
+        with open(args.model, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        print(f"cannot read the model file: {exc}", file=sys.stderr, flush=True)
+        return 2
+    if magic != b"GGUF":  # fail in a moment, not after loading the runtime
+        print(f"{args.model} is not a GGUF model file", file=sys.stderr, flush=True)
+        return 2
+
     import xllamacpp as xlc
 
     p = xlc.CommonParams()

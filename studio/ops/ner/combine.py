@@ -32,6 +32,7 @@ from studio.ops.ner.align import AlignedSpan
 from studio.schema import Proposal, Span
 
 if TYPE_CHECKING:
+    from studio.ops.ner.weights import Weights
     from studio.store import Store
 
 # Prior accuracies by source-name prefix; the longest matching prefix wins.
@@ -129,6 +130,7 @@ def combine_spans(
     accuracies: dict[str, float] | None = None,
     base_rate: float = BASE_RATE,
     resolve_overlaps: bool = True,
+    weights: Weights | None = None,
 ) -> CombineResult:
     """Score every candidate span found by any source; see the module docstring.
 
@@ -156,13 +158,19 @@ def combine_spans(
     for key, src in votes.items():
         if k and llm_name not in src:
             src[llm_name] = 0.0  # the LLM always votes: no sample had this span
-        x = logit(base_rate)
-        for name, p in src.items():
-            a = acc.get(name, prior_accuracy(name))
-            x += logit(a) * (2 * p - 1)
         s, e, label = key
+        if weights is not None:
+            # learned weights: every source that ran votes, silence included (see weights.py)
+            everyone = {name: 0.0 for name in weak if weights.knows(name, label)} | src
+            conf, _ = weights.confidence(label, everyone)
+        else:
+            x = logit(base_rate)
+            for name, p in src.items():
+                a = acc.get(name, prior_accuracy(name))
+                x += logit(a) * (2 * p - 1)
+            conf = sigmoid(x)
         span = Span(start=s, end=e, label=label, text=text[s:e])
-        scored.append(ScoredSpan(span=span, confidence=round(sigmoid(x), 6), sources=dict(sorted(src.items()))))
+        scored.append(ScoredSpan(span=span, confidence=round(conf, 6), sources=dict(sorted(src.items()))))
     if not resolve_overlaps:
         return CombineResult(spans=sorted(scored, key=lambda z: (z.span.start, z.span.end, z.span.label)))
     kept: list[ScoredSpan] = []

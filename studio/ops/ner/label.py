@@ -24,7 +24,8 @@ from studio.llm.prompts import Prompt, load_prompt
 from studio.ops.ner.align import align_mentions
 from studio.ops.ner.combine import accuracies_from_store, combine_spans
 from studio.ops.ner.parse import ParseFailure, answer_json_schema, parse_answer
-from studio.ops.ner.sources import Gazetteer
+from studio.ops.ner.sources import Gazetteer, StudentSource, newest_student
+from studio.ops.ner.weights import Weights, estimate_weights
 from studio.schema import Document, Guideline, Proposal, Span
 from studio.store import Store
 
@@ -49,6 +50,13 @@ class LabelSettings:
     preselect: float | None = None  # mark proposals at or above this confidence for quick review
     spacy_model: bool = False
     spacy_map: dict[str, str] = field(default_factory=dict)
+    student: bool = True  # the newest student model (models/<student_name>/) votes when it exists
+    student_name: str = "student"
+    retrain_every: int | None = None  # retrain the student first when this many new complete documents exist
+    retrain_args: dict[str, Any] = field(default_factory=dict)  # TrainArgs for that retraining (e.g. base, max_epochs)
+    cascade: bool = False  # documents the student is sure of skip the LLM
+    cascade_threshold: float = 0.9
+    learned_weights: bool = True  # source weights from complete documents (weights.py) instead of fixed priors
     request_extra: dict[str, Any] = field(default_factory=dict)  # passed to the model API (e.g. extra_body)
 
 
@@ -60,17 +68,22 @@ class LabelReport:
     failed: dict[int, str] = field(default_factory=dict)
     proposals: int = 0
     hallucinated: int = 0
+    already_proposed: int = 0  # spans found again on a relabeled document and not proposed twice
     repaired: int = 0
     llm_calls: int = 0
     cache_hits: int = 0
     few_shot_similarity: str | None = None  # the backend that chose the examples (None: no approved ones)
+    student: str | None = None  # the student model that voted (its data version), if any
+    retrained: bool = False  # the student was retrained before this run
+    llm_skipped: int = 0  # documents the cascade left to the student (no LLM call)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "batch": self.batch, "documents": self.documents, "labeled": self.labeled, "failed": len(self.failed),
             "failures": {str(k): v for k, v in list(self.failed.items())[:20]}, "proposals": self.proposals,
-            "hallucinated": self.hallucinated, "repaired_answers": self.repaired, "llm_calls": self.llm_calls,
+            "already_proposed": self.already_proposed, "hallucinated": self.hallucinated, "repaired_answers": self.repaired, "llm_calls": self.llm_calls,
             "cache_hits": self.cache_hits, "few_shot_similarity": self.few_shot_similarity,
+            "student": self.student, "retrained": self.retrained, "llm_skipped": self.llm_skipped,
         }  # fmt: skip
 
 
@@ -217,29 +230,44 @@ def label_documents(
         from studio.ops.ner.sources import SpacyModelSource
 
         weak_sources.append(SpacyModelSource(s.spacy_map))
+    student = _student(store, s, report)
+    if student is not None:
+        weak_sources.append(student)
+    weights = estimate_weights(store) if s.learned_weights else None
     accuracies = {name: st.accuracy for name, st in accuracies_from_store(store).items() if st.estimated}
     for start in range(0, len(ids), s.docs_per_batch):
         batch_ids = ids[start : start + s.docs_per_batch]
         docs = [store.document(i) for i in batch_ids]
-        _label_batch(store, llm, docs, guideline, version, prompt, labels, few, weak_sources, accuracies, s, report)
+        _label_batch(
+            store, llm, docs, guideline, version, prompt, labels, few, weak_sources, accuracies, weights, s, report
+        )
         if on_progress:
             on_progress(
                 f"labeled {min(start + s.docs_per_batch, len(ids))}/{len(ids)} documents",
                 (start + len(batch_ids)) / max(1, len(ids)),
             )
     store.record("tool", "weak_label.run", [], {**report.as_dict(), "prompt": prompt.id, "model": llm.spec.describe(), "guideline_version": version,
-                 "settings": {k: v for k, v in s.__dict__.items() if k not in ("spacy_map", "request_extra")}})  # fmt: skip
+                 "settings": {k: v for k, v in s.__dict__.items() if k not in ("spacy_map", "request_extra", "retrain_args")}})  # fmt: skip
     return report
 
 
 def _label_batch(
     store: Store, llm: LLM, docs: list[Document], guideline: Guideline, version: int, prompt: Prompt,
-    labels: list[str], few: FewShot, weak_sources: list[Any], accuracies: dict[str, float], s: LabelSettings, report: LabelReport,
+    labels: list[str], few: FewShot, weak_sources: list[Any], accuracies: dict[str, float], weights: Weights | None,
+    s: LabelSettings, report: LabelReport,
 ) -> None:  # fmt: skip
     schema = answer_json_schema(labels)
     reqs: list[Request] = []
     where: list[tuple[int, int, str, int]] = []  # (doc index, chunk offset, chunk text, sample index)
+    weak_preds = _predict_weak(weak_sources, [d.text for d in docs])
+    student = next((w for w in weak_sources if isinstance(w, StudentSource)), None)
+    skip: set[int] = set()
+    if s.cascade and student is not None:
+        skip = {di for di, preds in enumerate(weak_preds) if student_confident(student, preds, s.cascade_threshold)}
+        report.llm_skipped += len(skip)
     for di, doc in enumerate(docs):
+        if di in skip:
+            continue
         for off, chunk in chunk_text(doc.text, s.chunk_chars):
             messages = prompt.render(guideline=guideline, examples=few.pick(chunk), text=chunk)
             for k in range(s.samples):
@@ -256,18 +284,19 @@ def _label_batch(
     calls: dict[int, list[int]] = {i: [] for i in range(len(docs))}
     contexts: dict[int, dict[tuple[int, int, str], str]] = {i: {} for i in range(len(docs))}
     methods: dict[int, dict[tuple[int, int, str], str]] = {i: {} for i in range(len(docs))}
+    failed: dict[int, str] = {}  # batch position -> reason (a position, not a document id)
     for (di, off, chunk, k), res in zip(where, results, strict=True):
-        if di in report.failed:
+        if di in failed:
             continue
         if isinstance(res, Exception):
-            report.failed[docs[di].id or 0] = str(res)
+            failed[di] = str(res)
             continue
         _count(report, res)
         calls[di].append(res.call_id or 0)
         try:
             parsed = parse_answer(res.text, labels)
         except ParseFailure as exc:
-            report.failed[docs[di].id or 0] = exc.reason
+            failed[di] = exc.reason
             continue
         report.repaired += int(parsed.repaired)
         aligned = align_mentions(
@@ -282,32 +311,37 @@ def _label_batch(
             contexts[di].setdefault(key, a.mention.context)
             methods[di].setdefault(key, a.method)
     for di, doc in enumerate(docs):
-        if doc.id in report.failed:
-            store.record(
-                "tool",
-                "weak_label.fail",
-                [f"doc:{doc.id}"],
-                {"document_id": doc.id, "reason": report.failed[doc.id or 0]},
-            )
+        if di in failed:
+            report.failed[doc.id or 0] = failed[di]
+            store.record("tool", "weak_label.fail", [f"doc:{doc.id}"], {"document_id": doc.id, "reason": failed[di]})
             continue
-        samples = [per_doc[di].get(k, []) for k in range(s.samples)]
-        weak = {src.name: src.predict(doc.text) for src in weak_sources}
-        combined = combine_spans(doc.text, samples, weak, llm_name="llm", accuracies=accuracies)
+        samples = [] if di in skip else [per_doc[di].get(k, []) for k in range(s.samples)]
+        weak = weak_preds[di]
+        combined = combine_spans(doc.text, samples, weak, llm_name="llm", accuracies=accuracies, weights=weights)
+        ran = sorted(weak) + ([] if di in skip else ["llm"])
         props = []
+        known = proposed_keys(store, doc.id or 0)
         for z in combined.spans:
             key = (z.span.start, z.span.end, z.span.label)
+            if key in known:  # `--doc N` again: a span already proposed (or decided) is not proposed twice
+                report.already_proposed += 1
+                continue
             payload = {
                 "span": z.span.model_dump(), "sources": z.sources, "context": contexts[di].get(key, ""),
                 "method": methods[di].get(key, "weak"), "llm_call_ids": sorted(set(calls[di])), "prompt": prompt.id,
-                "guideline_version": version,
+                "guideline_version": version, "ran": ran,
             }  # fmt: skip
             if s.preselect is not None and z.confidence >= s.preselect:
                 payload["preselected"] = True
             main = "llm" if z.sources.get("llm", 0) >= 0.5 else max(z.sources, key=lambda n: z.sources[n])
+            if weights is not None:  # which source the confidence came from (the largest push up)
+                payload["confidence_from"] = weights.confidence(z.span.label, z.sources)[1]
             props.append(Proposal(kind="span", document_id=doc.id, payload=payload, confidence=z.confidence,
                                   source=f"llm:{prompt.id}" if main == "llm" else main, batch=report.batch))  # fmt: skip
         if props:
             store.add_proposals(props, actor="agent", rationale=f"weak labels from {report.batch}")
+        elif known:
+            pass  # relabeled: everything it found was proposed before
         else:
             # an empty answer is an answer: record it so the document is not labeled again
             store.record(
@@ -315,6 +349,75 @@ def _label_batch(
             )
         report.proposals += len(props)
         report.labeled += 1
+
+
+def _predict_weak(sources: list[Any], texts: list[str]) -> list[dict[str, list[tuple[Span, float]]]]:
+    """Every weak source on every text, batched where the source can."""
+    out: list[dict[str, list[tuple[Span, float]]]] = [{} for _ in texts]
+    for src in sources:
+        preds = src.predict_many(texts) if hasattr(src, "predict_many") else [src.predict(t) for t in texts]
+        for i, p in enumerate(preds):
+            out[i][src.name] = p
+    return out
+
+
+def student_confident(student: StudentSource, preds: dict[str, list[tuple[Span, float]]], threshold: float) -> bool:
+    """The cascade's test: may this document skip the LLM?
+
+    Yes when the student's held-out recall and the held-out precision of every label it predicts
+    here are at least `threshold`, and no other source proposes a span (p >= 0.5) the student
+    does not (a disagreement is what the LLM is asked to settle).
+    """
+    card = student.card.get("scores") or {}
+    if float(card.get("recall", 0.0)) < threshold:
+        return False
+    mine = preds.get(student.name, [])
+    if any(student.precision.get(sp.label, 0.0) < threshold for sp, _ in mine):
+        return False
+    keys = {(sp.start, sp.end, sp.label) for sp, _ in mine}
+    return all(
+        (sp.start, sp.end, sp.label) in keys
+        for name, other in preds.items()
+        if name != student.name
+        for sp, p in other
+        if p >= 0.5
+    )
+
+
+def _student(store: Store, s: LabelSettings, report: LabelReport) -> StudentSource | None:
+    """The newest student, retrained first when enough new documents are complete."""
+    if not s.student:
+        return None
+    if s.retrain_every:
+        from studio.ops.ner.train import complete_document_ids, read_card
+
+        card = read_card(store.root / "models" / s.student_name) or {}
+        new = set(complete_document_ids(store)) - set(card.get("document_ids") or [])
+        if len(new) >= s.retrain_every:
+            from studio.ops import registry
+
+            ctx = registry.OpContext(store=store, actor="tool")
+            registry.run("train", {**s.retrain_args, "name": s.student_name}, ctx)
+            report.retrained = True
+    student = newest_student(store.root, s.student_name)
+    if student is not None:
+        report.student = f"{student.name}@{student.card.get('data_version')}"
+    return student
+
+
+def proposed_keys(store: Store, doc_id: int) -> set[tuple[int, int, str]]:
+    """(start, end, label) of the document's span proposals that are not withdrawn, and its labels."""
+    keys = {
+        (int(r[0]), int(r[1]), str(r[2]))
+        for r in store.conn.execute(
+            "SELECT json_extract(payload, '$.span.start'), json_extract(payload, '$.span.end'),"
+            " json_extract(payload, '$.span.label') FROM proposals"
+            " WHERE document_id = ? AND kind = 'span' AND status != 'withdrawn'",
+            (doc_id,),
+        )
+        if r[0] is not None
+    }
+    return keys | {(s.start, s.end, s.label) for s in store.approved_spans(doc_id)}
 
 
 def _count(report: LabelReport, res: LLMResult) -> None:

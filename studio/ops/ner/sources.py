@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from studio.errors import StudioError
@@ -221,3 +222,51 @@ def load_pretrained(model: str = DEFAULT_MODEL) -> Language:
         return spacy.load(model, exclude=["parser", "lemmatizer", "tagger", "attribute_ruler"])
     except Exception as exc:  # a package built for another spaCy version fails here
         raise StudioError(f"the spaCy pipeline {model!r} failed to load ({exc}); reinstall it for spaCy 3.8") from exc
+
+
+class StudentSource:
+    """The project's trained student model (`studio train`, models/NAME/) as a weak source.
+
+    spaCy's NER gives no scores, so each entity gets the held-out precision of its label from the
+    model card (`scores.per_label[L].precision`): how often the student was right about that label on
+    documents it did not learn from.
+    """
+
+    def __init__(self, folder: Path, name: str | None = None) -> None:
+        from studio.ops.ner.train import read_card
+
+        card = read_card(folder)
+        if card is None:
+            raise StudioError(f"no trained model in {folder}; run studio train first")
+        self.folder = folder
+        self.card = card
+        self.name = name or f"student:{card['name']}"
+        self.lang = str(card.get("language", "en"))
+        self.labels = list(card.get("labels", []))
+        per = (card.get("scores") or {}).get("per_label", {})
+        self.precision = {lab: float(per.get(lab, {}).get("precision", 0.5)) or 0.5 for lab in self.labels}
+        self._nlp: Language | None = None
+
+    @property
+    def nlp(self) -> Language:
+        if self._nlp is None:
+            from studio.ops.ner.train import load_model
+
+            self._nlp = load_model(self.folder)
+        return self._nlp
+
+    def predict(self, text: str) -> list[tuple[Span, float]]:
+        return self.predict_many([text])[0]
+
+    def predict_many(self, texts: Iterable[str]) -> list[list[tuple[Span, float]]]:
+        from studio.ops.ner.train import predict
+
+        texts = list(texts)
+        spans = predict(self.nlp, self.lang, texts, self.labels)
+        return [[(s, round(min(max(self.precision.get(s.label, 0.5), 0.05), 0.99), 6)) for s in doc] for doc in spans]
+
+
+def newest_student(root: Path, name: str = "student") -> StudentSource | None:
+    """The student under models/NAME/ of a project, or None before the first `studio train`."""
+    folder = root / "models" / name
+    return StudentSource(folder) if (folder / "card.json").is_file() else None

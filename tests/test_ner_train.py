@@ -1,0 +1,161 @@
+"""The student: real spaCy training on tiny data, the student as a weak source, the cascade's decision."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from studio.errors import InvalidState
+from studio.ops import registry
+from studio.ops.ner.label import LabelSettings, label_documents, student_confident
+from studio.ops.ner.sources import StudentSource, newest_student
+from studio.ops.ner.train import complete_document_ids, fit, split_docs
+from studio.schema import Span
+from studio.store import Store
+from tests.conftest import run_cli
+from tests.ner_helpers import add_docs, complete_like_gold, news_project, read_news, write_card
+from tests.openai_stub import OpenAIStub
+
+FAST = {"base": "blank", "max_epochs": 8, "patience": 8}
+
+
+def _train(store: Store, **args: object):  # type: ignore[no-untyped-def]
+    return registry.run("train", {**FAST, **args}, registry.OpContext(store=store))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One project with 24 complete documents and a student trained on them (shared: training takes seconds)."""
+    store = Store.init(tmp_path_factory.mktemp("trained") / "proj")
+    news_project(store)
+    gold = read_news("news_en_train", 24)
+    for i, d in zip(add_docs(store, gold), gold, strict=True):
+        complete_like_gold(store, i, d["spans"])
+    res = _train(store)
+    yield store, res, gold
+    store.close()
+
+
+def test_only_finished_documents_are_complete(store: Store) -> None:
+    news_project(store)
+    gold = read_news("news_en_train", 3)
+    ids = add_docs(store, gold)
+    complete_like_gold(store, ids[0], gold[0]["spans"])
+    from studio.schema import Proposal
+
+    store.add_proposals([Proposal(kind="span", document_id=ids[1], payload={"span": gold[1]["spans"][0]})])
+    assert complete_document_ids(store) == [ids[0]]  # ids[1] has a pending proposal, ids[2] was never touched
+    with pytest.raises(InvalidState, match="at least 5 complete documents"):
+        _train(store)
+
+
+def test_train_saves_a_model_with_card_and_lineage(trained) -> None:  # type: ignore[no-untyped-def]
+    store, res, gold = trained
+    assert res.model_dir == "models/student" and res.base == "blank" and res.language == "en"
+    assert res.train_docs == 19 and res.dev_docs == 5 and res.documents == 24
+    assert 1 <= res.best_epoch <= res.epochs <= 8
+    assert set(res.scores["per_label"]) <= {"PER", "ORG", "LOC", "MISC"} and 0 < res.scores["f1"] <= 1
+    card = json.loads((store.root / "models/student/card.json").read_text())
+    assert card["guideline_version"] == 1 and card["data_version"] == res.data_version
+    assert len(card["document_ids"]) == 24 and card["scores"] == res.scores
+    run = store.decisions(action="train.run")[-1]
+    assert run.actor == "tool" and run.payload["data_version"] == res.data_version and run.payload["scores"]["f1"] > 0
+    # the student is a weak source; each entity carries its label's held-out precision
+    student = newest_student(store.root)
+    assert student is not None and student.name == "student:student"
+    preds = [p for d in gold[:5] for p in student.predict(d["text"])]
+    assert preds and all(sp.label in ("PER", "ORG", "LOC", "MISC") for sp, _ in preds)
+    assert all(p == round(min(max(student.precision[sp.label], 0.05), 0.99), 6) for sp, p in preds)
+
+
+def test_training_is_seeded_and_the_curve_says_whether_more_labels_help() -> None:
+    from studio.ops.ner.train import LabeledDoc
+
+    docs = [LabeledDoc(text=d["text"], spans=[Span(**s) for s in d["spans"]]) for d in read_news("news_en_train", 12)]
+    train, dev = split_docs(docs, 0.25, 0)
+    assert len(dev) == 3 and not {d.text for d in dev} & {d.text for d in train}
+    a = fit(train, dev, ["PER", "ORG", "LOC", "MISC"], "en", base="blank", max_epochs=2)[2]
+    b = fit(train, dev, ["PER", "ORG", "LOC", "MISC"], "en", base="blank", max_epochs=2)[2]
+    assert a.scores == b.scores and a.epochs == 2
+
+
+def test_korean_blank_student_keeps_particles_out(tmp_path: Path) -> None:
+    from studio.ops.ner.train import LabeledDoc
+
+    docs = [LabeledDoc(text=d["text"], spans=[Span(**s) for s in d["spans"]]) for d in read_news("news_ko_train", 60)]
+    train, dev = split_docs(docs, 0.2, 0)
+    labels = ["PER", "LOC", "ORG", "DAT", "TIM", "QTY"]
+    nlp, base, fr = fit(train, dev, labels, "ko", base="auto", max_epochs=8, patience=8)
+    assert base == "blank" and fr.scores["f1"] > 0.2  # learns something from 48 sentences in seconds
+    from studio.ops.ner.train import make_doc
+
+    # every gold span ends on a token boundary, particles and 씨 outside: the model can learn them exactly
+    for d in docs:
+        doc = make_doc(nlp, "ko", d.text)
+        assert all(doc.char_span(s.start, s.end) is not None for s in d.spans), d.text
+
+
+def test_train_cli_and_data_file(store: Store, tmp_path: Path) -> None:
+    data = tmp_path / "gold.jsonl"
+    data.write_text("\n".join(json.dumps(d) for d in read_news("news_en_train", 12)), encoding="utf-8")
+    code, out, err = run_cli("--project", str(store.root), "train", "--data", str(data), "--base", "blank",
+                             "--max-epochs", "1", "--curve", "--json")  # fmt: skip
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["train_docs"] == 10 and res["labels"] == ["LOC", "MISC", "ORG", "PER"]
+    assert [p["share"] for p in res["curve"]] == [0.25, 0.5, 0.75, 1.0] and res["more_labels_help"] in (True, False)
+    from studio.errors import StudioError
+
+    with pytest.raises(StudioError, match="does not exist; pass a release folder or a JSONL/CoNLL file"):
+        _train(store, data=str(tmp_path / "nope.jsonl"))
+
+
+def _card(tmp_path: Path, recall: float, precision: dict[str, float]) -> StudentSource:
+    folder = tmp_path / "models" / "student"
+    per = {lab: {"precision": p} for lab, p in precision.items()}
+    write_card(folder, labels=list(precision), language="en", scores={"recall": recall, "per_label": per})
+    return StudentSource(folder)
+
+
+def test_cascade_skips_the_llm_only_where_the_student_is_sure_and_unopposed(tmp_path: Path) -> None:
+    student = _card(tmp_path, 0.93, {"PER": 0.95, "ORG": 0.92, "MISC": 0.6})
+    per = Span(start=0, end=5, label="PER", text="Amara")
+    org = Span(start=10, end=17, label="ORG", text="Meridex")
+    misc = Span(start=20, end=27, label="MISC", text="Lorvian")
+    me = student.name
+    assert student_confident(student, {me: [(per, 0.95)], "gazetteer": [(per, 0.67)]}, 0.9)
+    assert student_confident(student, {me: [], "gazetteer": []}, 0.9)  # nothing here, and nobody disagrees
+    assert not student_confident(student, {me: [(misc, 0.6)]}, 0.9)  # MISC: held-out precision too low
+    assert not student_confident(student, {me: [(per, 0.95)], "gazetteer": [(org, 0.67)]}, 0.9)  # a disagreement
+    assert student_confident(student, {me: [(per, 0.95)], "gazetteer": [(org, 0.3)]}, 0.9)  # a weak no is no vote
+    weak = _card(tmp_path / "b", 0.7, {"PER": 0.95})
+    assert not student_confident(weak, {weak.name: [(per, 0.95)]}, 0.9)  # misses too much to trust its silence
+
+
+def test_label_uses_the_student_retrains_it_and_the_cascade_skips_the_llm(trained) -> None:  # type: ignore[no-untyped-def]
+    store, _, _ = trained
+    new = read_news("news_en_test", 4)
+    new_ids = add_docs(store, new)
+    settings = LabelSettings(retrain_every=2, retrain_args=dict(FAST, max_epochs=2), cascade=True,
+                             cascade_threshold=0.0, few_shot=0)  # fmt: skip
+    with OpenAIStub(respond=lambda req: '{"entities": []}') as stub:
+        from studio.llm import open_llm
+
+        llm = open_llm(store, f"{stub.url}#stub", use_cache=False)
+        report = label_documents(store, llm, new_ids[:2], settings=settings)
+        assert not report.retrained  # no new complete document since the student was trained
+        assert report.student and report.student.startswith("student:student@")
+        assert report.llm_skipped == 2 and len(stub.hits) == 0  # threshold 0: the student is always sure
+        for i, d in zip(new_ids[:2], new[:2], strict=True):
+            complete_like_gold(store, i, d["spans"])
+        report2 = label_documents(
+            store, llm, new_ids[2:], settings=LabelSettings(**{**settings.__dict__, "cascade": False})
+        )
+        assert report2.retrained and report2.llm_skipped == 0 and len(stub.hits) == 2
+    assert len(store.decisions(action="train.run")) == 2
+    card = json.loads((store.root / "models/student/card.json").read_text())
+    assert set(new_ids[:2]) <= set(card["document_ids"])
+    later = [p for i in new_ids[2:] for p in store.proposals(kind="span", document_id=i)]
+    assert all("llm" in p.payload["ran"] and "student:student" in p.payload["ran"] for p in later)
