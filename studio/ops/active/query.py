@@ -353,16 +353,14 @@ def _record(store: Store, s: QuerySettings, r: QueryResult) -> QueryResult:
         "labeled": r.labeled,
         "skipped_near_duplicates": r.skipped_near_duplicates,
         "diversity": r.diversity,
-        "features": r.features,
-        "agreements": r.agreements[-10:],
-        "stop": r.stop,
         "items": [{"rank": i.rank, "document_id": i.document_id, "item": i.item, "score": i.score} for i in r.items],
     }
     if s.predictions:
         payload["predictions"] = str(s.predictions)
-    stop_set = r._stop_set
-    if stop_set and stop_set["ids"]:
-        payload["stop_set"] = stop_set
+    if r.task == "classification":  # the model's features and the stopping state (docs/active.md)
+        payload.update(features=r.features, agreements=r.agreements[-10:], stop=r.stop)
+        if r._stop_set and r._stop_set["ids"]:
+            payload["stop_set"] = r._stop_set
     subjects = [i.item if i.document_id is not None else f"image:{i.item}" for i in r.items]
     rationale = f"{r.used} over {r.pool} unlabeled items" + (f" ({r.reason})" if r.reason else "")
     with store.transaction():
