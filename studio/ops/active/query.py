@@ -226,7 +226,7 @@ def _stop_state(store: Store, version: str, stop_ids: list[int], stop_pred: list
 
 
 def _ner(store: Store, s: QuerySettings) -> QueryResult:
-    from studio.ops.active import ner
+    from studio.ops.active import ner, student
     from studio.ops.active.diversity import diverse_batch, diversity_features
     from studio.ops.active.textclf import model_version
 
@@ -255,11 +255,23 @@ def _ner(store: Store, s: QuerySettings) -> QueryResult:
         has_weak[k] = True
     reason = ner.cold_reason(spans, labels)
     used = s.strategy
+    found = student.find(store.root) if s.strategy != "random" else None
+    model_name = "token-logreg"
+    if found is not None:  # the student (studio train) is the model in the loop: no cold start
+        reason = ""
+        model_name = f"student:{found[1].get('data_version', '')}"
     if s.strategy == "random":
         scores = strategies.random_scores(len(candidates), s.seed)
     else:
         model_scores = None
-        if not reason:
+        if found is not None:
+            from studio.ops.ner.train import load_model
+
+            card = found[1]
+            nlp = load_model(found[0])
+            cand_texts = [texts[r] for r in candidates]
+            model_scores, _ = student.doc_scores(nlp, card.get("language", "en"), cand_texts, labels, s.strategy)
+        elif not reason:
             tagger = ner.TokenTagger(texts)
             if tagger.fit(spans, labels):
                 committee = None
@@ -281,7 +293,7 @@ def _ner(store: Store, s: QuerySettings) -> QueryResult:
     ]
     labeled_map = {ids[r]: [sp.model_dump() for sp in v] for r, v in spans.items()}
     version = model_version(
-        {"model": "token-logreg", "committee": s.committee},
+        {"model": model_name, "committee": s.committee},
         {k: json.dumps(v, sort_keys=True) for k, v in labeled_map.items()},
         {"task": "ner", "labels": labels},
     )
@@ -298,6 +310,7 @@ def _ner(store: Store, s: QuerySettings) -> QueryResult:
         labeled=len(spans),
         skipped_near_duplicates=len(skipped),
         diversity=diversity,
+        features="" if found is None else model_name,
         items=items,
     )
 
@@ -357,6 +370,8 @@ def _record(store: Store, s: QuerySettings, r: QueryResult) -> QueryResult:
     }
     if s.predictions:
         payload["predictions"] = str(s.predictions)
+    if r.task == "ner" and r.features:  # the student model ranked (older payloads stay as they were)
+        payload["model"] = r.features
     if r.task == "classification":  # the model's features and the stopping state (docs/active.md)
         payload.update(features=r.features, agreements=r.agreements[-10:], stop=r.stop)
         if r._stop_set and r._stop_set["ids"]:
