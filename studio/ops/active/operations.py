@@ -179,5 +179,5 @@ def simulate(ctx: OpContext, args: SimulateArgs) -> SimulateResult:
         ctx.check_cancelled()  # between steps: a cancelled simulation stops at the next one
         ctx.report(stage, done, total)
 
-    report_ = simulate_many(gold, list(args.strategy) or ["margin"], seeds, settings, ctx.store, report)
-    return SimulateResult.model_validate(report_.model_dump())
+    result = simulate_many(gold, list(args.strategy) or ["margin"], seeds, settings, ctx.store, report)
+    return SimulateResult.model_validate(result.model_dump())

@@ -176,7 +176,7 @@ def _classification(store: Store, s: QuerySettings) -> QueryResult:
         labeled=len(labeled),
         skipped_near_duplicates=sel.skipped_near_duplicates,
         diversity=diversity,
-        features=feats.name,
+        features=feats.choice(len(labeled)),
         items=items,
         agreements=state.agreements,
         stop=state.stop,
