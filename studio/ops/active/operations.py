@@ -76,7 +76,9 @@ class QueryOpResult(QueryResult, Result):
     "logged as a `query.run` decision and its order becomes the review queue (`studio query --show`). "
     "It also says when more labels are unlikely to change the model (stabilizing predictions).",
     side_effects=True,
-    agent=True,
+    # Not yet the agent's tool: the agent keeps its local `query` declaration (studio/agent/tools.py)
+    # until its sessions are re-recorded, since the tool list is part of the recorded prompt.
+    agent=False,
 )
 def query(ctx: OpContext, args: QueryArgs) -> QueryOpResult:
     if args.show:
