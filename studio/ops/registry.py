@@ -44,6 +44,7 @@ OP_MODULES: list[str] = [
     "studio.ops.boxes.augment",
     "studio.ops.boxes.operations",
     "studio.ops.ner.train",
+    "studio.ops.active.operations",
 ]
 
 
