@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 
-from studio.cli.ops import op_command
 from studio.cli.common import Ctx, echo_err, emit_json, emit_table, json_option, pass_ctx, stage_progress
+from studio.cli.ops import op_command
 from studio.errors import StudioError
 
 MAX_WARNINGS = 20
@@ -226,4 +227,17 @@ def label_cmd(
         click.echo("Next: review them in the app (studio), or studio review.")
 
 
-COMMANDS: list[click.Command] = [eval_cmd, label_cmd, op_command("train")]
+def _render_sources(result: Any, c: Ctx) -> None:
+    click.echo(result.summary())
+    if result.sources:
+        cols = ["source", "label", "tp", "fp", "fn", "precision", "recall", "coverage", "overlap", "conflict",
+                "weight_yes", "weight_no"]  # fmt: skip
+        emit_table(result.sources, cols, title="weak sources on complete documents")
+
+
+COMMANDS: list[click.Command] = [
+    eval_cmd,
+    label_cmd,
+    op_command("train"),
+    op_command("sources", render=_render_sources),
+]

@@ -35,6 +35,7 @@ Progress = Callable[[str, int, "int | None"], None]
 OP_MODULES: list[str] = [
     "studio.ops.dedup",
     "studio.ops.ner.train",
+    "studio.ops.ner.weights",
 ]
 
 

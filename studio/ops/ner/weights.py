@@ -31,11 +31,12 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 from studio.ops.ner.combine import BASE_RATE, logit, prior_accuracy, reliability
+from studio.ops.registry import Args, OpContext, Result, operation
 
 if TYPE_CHECKING:
     from studio.store import Store
@@ -213,3 +214,37 @@ def estimate_weights(store: Store, doc_ids: Iterable[int] | None = None) -> Weig
     if trials:
         w.ece_learned = reliability([w.confidence(lab, v)[0] for lab, v, _ in trials], [t for *_, t in trials]).ece
     return w
+
+
+# -- the operation: `studio sources` --------------------------------------------------------------
+class SourcesArgs(Args):
+    label: str | None = Field(None, description="Only this label.")
+
+
+class SourcesResult(Result):
+    documents: int
+    candidates: int
+    ece: float | None = Field(None, description="Calibration error of the stored proposal confidences")
+    ece_learned: float | None = Field(None, description="Calibration error with the learned weights (in-sample)")
+    sources: list[dict[str, Any]]
+
+    def summary(self) -> str:
+        if not self.documents:
+            return "No complete, weak-labeled documents yet: the sources use their prior weights. Review some first."
+        head = f"{self.documents} complete documents, {self.candidates} candidate spans"
+        if self.ece is not None:
+            head += f"; confidence calibration error (ECE) {self.ece:.3f} as proposed"
+        if self.ece_learned is not None:
+            head += f", {self.ece_learned:.3f} with the learned weights"
+        return head
+
+
+@operation("sources", args=SourcesArgs, result=SourcesResult, side_effects=False, agent=False,
+           help="How each weak source does per label on the complete documents: coverage, overlap, conflict, "
+           "precision, recall and the weight it gets.")  # fmt: skip
+def sources(ctx: OpContext, args: SourcesArgs) -> SourcesResult:
+    w = estimate_weights(ctx.store)
+    rows = [r for r in w.rows() if args.label is None or r["label"] == args.label]
+    return SourcesResult(
+        documents=w.documents, candidates=w.candidates, ece=w.ece, ece_learned=w.ece_learned, sources=rows
+    )
