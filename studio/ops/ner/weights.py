@@ -162,6 +162,24 @@ def estimate_weights(store: Store, doc_ids: Iterable[int] | None = None) -> Weig
     from studio.ops.ner.train import complete_document_ids
 
     ids = list(doc_ids) if doc_ids is not None else complete_document_ids(store)
+    docs = []
+    for doc_id in ids:
+        votes, ran, stored = _doc_votes(store, doc_id)
+        gold = {(s.start, s.end, s.label) for s in store.approved_spans(doc_id)}
+        docs.append(DocTrials(votes=votes, ran=ran, gold=gold, stored=stored))
+    return weights_from(docs)
+
+
+class DocTrials(BaseModel):
+    """One finished document: each candidate's votes, the sources that ran, the truth, stored confidences."""
+
+    votes: dict[Key, dict[str, float]]
+    ran: set[str]
+    gold: set[Key]
+    stored: list[tuple[Key, float]] = Field(default_factory=list)
+
+
+def weights_from(docs: Iterable[DocTrials]) -> Weights:
     stats: dict[str, SourceLabelStats] = {}
     true_per_label: dict[str, int] = defaultdict(int)
     cand_per_label: dict[str, int] = defaultdict(int)
@@ -169,13 +187,12 @@ def estimate_weights(store: Store, doc_ids: Iterable[int] | None = None) -> Weig
     stored_conf: list[float] = []
     stored_out: list[bool] = []
     used = 0
-    for doc_id in ids:
-        votes, ran, stored = _doc_votes(store, doc_id)
+    for d in docs:
+        votes, ran, gold = d.votes, d.ran, d.gold
         if not ran:
             continue  # never weak-labeled: says nothing about the sources
         used += 1
-        gold = {(s.start, s.end, s.label) for s in store.approved_spans(doc_id)}
-        for key, conf in stored:
+        for key, conf in d.stored:
             stored_conf.append(conf)
             stored_out.append(key in gold)
         yes_by_source: dict[str, set[Key]] = defaultdict(set)
