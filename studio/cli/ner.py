@@ -137,93 +137,19 @@ def eval_cmd(
         click.echo(f"not in the project (not scored): {shown}")
 
 
-@click.command("label")
-@click.option("--limit", "-n", type=click.IntRange(min=1), default=None, help="Label at most N unlabeled documents.")
-@click.option(
-    "--doc", "doc_ids", type=int, multiple=True, help="Label this document (repeatable), even if it has proposals."
-)
-@click.option(
-    "--samples",
-    "-k",
-    type=click.IntRange(1, 10),
-    default=1,
-    show_default=True,
-    help="Answers per chunk for self-consistency (the first greedy, the rest sampled).",
-)
-@click.option(
-    "--few-shot", type=click.IntRange(0, 10), default=3, show_default=True, help="Approved examples per prompt."
-)
-@click.option(
-    "--few-shot-mode",
-    type=click.Choice(["similar", "fixed"]),
-    default="similar",
-    show_default=True,
-    help="Most similar approved documents, or always the first ones.",
-)
-@click.option(
-    "--repeat",
-    type=click.Choice(["context", "all"]),
-    default="context",
-    show_default=True,
-    help="A mention found several times: pick the occurrence its context names, or propose each.",
-)
-@click.option(
-    "--preselect",
-    type=click.FloatRange(0, 1),
-    default=None,
-    help="Mark proposals at or above this confidence for quick review.",
-)
-@click.option(
-    "--spacy",
-    "spacy_map",
-    multiple=True,
-    metavar="FROM=TO",
-    help="Add the pretrained spaCy pipeline as a source, mapping its labels (e.g. ORG=ORG); needs studio[spacy-model].",
-)
-@json_option
-@pass_ctx
-def label_cmd(
-    c: Ctx, limit: int | None, doc_ids: tuple[int, ...], samples: int, few_shot: int, few_shot_mode: str,
-    repeat: str, preselect: float | None, spacy_map: tuple[str, ...], as_json: bool,
-) -> None:  # fmt: skip
-    """Weak-label documents: the model and the other sources propose spans for review.
-
-    Proposals wait for a human decision (in the app, or `studio review`); nothing becomes a
-    label without one. Long documents are split into chunks; each span gets a confidence
-    from the agreement of its sources.
-    """
-    from studio.llm import open_llm
-    from studio.ops.ner.formats import parse_label_map
-    from studio.ops.ner.label import LabelSettings, label_documents
-
-    store = c.store()
-    settings = LabelSettings(
-        samples=samples, few_shot=few_shot, few_shot_mode=few_shot_mode, repeat=repeat,  # type: ignore[arg-type]
-        preselect=preselect, spacy_model=bool(spacy_map), spacy_map=parse_label_map(spacy_map),
-    )  # fmt: skip
-    with _progress("labeling") as tick:
-        report = label_documents(
-            store, open_llm(store, c.llm), list(doc_ids) or None, limit=limit, settings=settings,
-            on_progress=(lambda msg, frac: tick(int((frac or 0) * 1000), 1000)) if tick else None,
-        )  # fmt: skip
-    out = report.as_dict()
-    if as_json:
-        emit_json(out)
-        return
-    click.echo(
-        f"Labeled {report.labeled}/{report.documents} documents: {report.proposals} span proposals "
-        f"({report.hallucinated} hallucinated mentions dropped, {report.repaired} answers repaired, "
-        f"{report.cache_hits}/{report.llm_calls} calls from cache)."
-    )
-    if report.few_shot_similarity == "hashed":
+def _render_label(result: Any, c: Ctx) -> None:
+    click.echo(result.summary())
+    if result.few_shot_similarity == "hashed":
         echo_err(
             "Few-shot examples were chosen by hashed n-gram similarity; for semantic choice: pip install 'studio[embed]'."
         )
-    for doc_id, reason in list(report.failed.items())[:10]:
+    if result.retrain_error:
+        echo_err(f"The student was not retrained: {result.retrain_error}")
+    for doc_id, reason in list(result.failures.items())[:10]:
         echo_err(f"  document {doc_id} failed: {reason}")
-    if report.failed:
-        echo_err(f"{len(report.failed)} documents failed; run studio label again to retry them.")
-    if report.proposals:
+    if result.failed:
+        echo_err(f"{result.failed} documents failed; run studio label again to retry them.")
+    if result.proposals:
         click.echo("Next: review them in the app (studio), or studio review.")
 
 
@@ -237,7 +163,7 @@ def _render_sources(result: Any, c: Ctx) -> None:
 
 COMMANDS: list[click.Command] = [
     eval_cmd,
-    label_cmd,
+    op_command("label", render=_render_label),
     op_command("train"),
     op_command("sources", render=_render_sources),
 ]
