@@ -34,6 +34,7 @@ Progress = Callable[[str, int, "int | None"], None]
 # Modules that declare operations. Add a module here to add its operations.
 OP_MODULES: list[str] = [
     "studio.ops.dedup",
+    "studio.ops.ner.evaluate",
     "studio.ops.ner.label",
     "studio.ops.ner.train",
     "studio.ops.ner.weights",
