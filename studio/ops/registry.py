@@ -38,6 +38,7 @@ OP_MODULES: list[str] = [
     "studio.ops.ner.label",
     "studio.ops.ner.train",
     "studio.ops.ner.weights",
+    "studio.ops.synth",
 ]
 
 
