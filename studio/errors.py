@@ -19,3 +19,15 @@ class NotFound(StudioError):
 
 class InvalidState(StudioError):
     """The request does not fit the current state (e.g. approving a decided proposal)."""
+
+
+class ReplayMiss(StudioError):
+    """A replay asked for something its recording does not hold (an LLM request or an HTTP fetch)."""
+
+
+class ReplayDivergence(StudioError):
+    """A replay did not reproduce the recording (a decision, a tool result or a release differs)."""
+
+
+class LogTampered(StudioError):
+    """The decision log's hash chain is broken: a row was changed, removed or forged."""

@@ -150,7 +150,7 @@ class Guideline(Model):
         return [lab.name for lab in self.labels]
 
 
-ProposalKind = Literal["span", "box_fix", "action", "document"]
+ProposalKind = Literal["span", "box_fix", "box_augment", "action", "document"]
 ProposalStatus = Literal["pending", "accepted", "rejected", "edited", "withdrawn"]
 
 

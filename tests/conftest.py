@@ -21,6 +21,8 @@ def env_setup(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     monkeypatch.delenv("STUDIO_PROJECT", raising=False)
     monkeypatch.delenv("STUDIO_LLM", raising=False)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    # Pictures in the app as unicode half-blocks: deterministic, no terminal queried (studio.tui.widgets.picture).
+    monkeypatch.setenv("STUDIO_IMAGES", "halfcell")
     # The embedded model is assembled once per machine; keep using the real cache for it.
     monkeypatch.setenv(
         "STUDIO_MODEL_CACHE", os.environ.get("STUDIO_MODEL_CACHE", str(Path.home() / ".cache" / "studio" / "models"))

@@ -1,7 +1,8 @@
 """A real OpenAI-compatible HTTP server on 127.0.0.1 for tests and benchmarks.
 
 It speaks just enough of /v1/chat/completions: answers from a `respond(request) -> str`
-function, can be scripted to fail first (`script=[429, 500]`), and can delay each answer.
+function, can be scripted to fail first (`script=[429, 500]`) or to send a raw 200 body first
+(`script=[b'{"choices": []}', b"<html>"]`: malformed answers), and can delay each answer.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ class OpenAIStub:
     def __init__(
         self,
         respond: Callable[[dict[str, Any]], str] | None = None,
-        script: list[int] | None = None,
+        script: list[int | bytes] | None = None,
         delay: float = 0.0,
         finish_reason: Callable[[dict[str, Any]], str] | None = None,
         status: Callable[[dict[str, Any]], int] | None = None,
@@ -51,6 +52,8 @@ class OpenAIStub:
                     status = stub.script.pop(0) if stub.script else stub.status(body) if stub.status else 200
                 if stub.delay:
                     time.sleep(stub.delay)
+                raw = status if isinstance(status, bytes) else None
+                status = 200 if raw is not None else status
                 if status != 200:
                     payload = {"error": {"message": f"scripted {status}", "type": "server_error", "code": status}}
                 else:
@@ -69,7 +72,7 @@ class OpenAIStub:
                         ],
                         "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
                     }
-                data = json.dumps(payload).encode()
+                data = raw if raw is not None else json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(data)))

@@ -2,32 +2,30 @@
 
     python -m tests.sessions record            # all, with the embedded model (slow: minutes)
     python -m tests.sessions record agent_ko   # one
+    python -m tests.sessions convert agent_ko  # re-export from its own recording (no model)
+    python -m tests.sessions refresh-result demo_en  # any recording: rewrite its result line
 
-Each flow runs against a fresh project with a given LLM spec; recording exports the session to
-fixtures/sessions/NAME.jsonl (its header names the model and prompt versions). Tests run the
-same flows with `replay:fixtures/sessions/NAME.jsonl`, so any prompt change shows up as a
-replay miss until the sessions are re-recorded.
+Each flow is a sequence of session tool runs and human decisions (studio.flows.engine.Runner),
+recorded by the one recorder (studio.llm.session) into fixtures/sessions/NAME.jsonl with its
+closing result line, so `studio replay NAME.jsonl` verifies it like any other session. Tests
+also run the flows with `replay:fixtures/sessions/NAME.jsonl`, so a prompt change shows up as a
+replay miss until the sessions are re-recorded. `convert` runs a flow on its own recording and
+exports it again: for a change in the file format or the decision log that asks the model
+nothing new.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from studio.agent.guideline import draft_guideline, propose_guideline, revise_guideline
-from studio.agent.loop import approve_action, propose_next_action, run_action
-from studio.llm import LLM, open_llm
-from studio.llm.session import export_session
-from studio.ops.embed import HashedNgrams
-from studio.ops.synth import SynthSettings, synthesize
-from studio.schema import Document, Guideline, Proposal
+from studio.flows.engine import Runner, load_recording, recorded_similarity, save_recording
 from studio.store import Store
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -41,66 +39,77 @@ EN_DOCS = [
     "Samsung said the Galaxy S25 will ship in February.",
     INJECTION,
 ]
+# Every flow decides near-copies with the backend every install has, so replays agree with or without extras.
+SIMILARITY = {"similarity": "hashed"}
 
 
-def flow_agent_en(store: Store, llm: LLM) -> dict[str, Any]:
+def write_input(store: Store, name: str, texts: list[str]) -> str:
+    """Documents as a JSONL file in the project (the person's file; the recorder keeps its bytes)."""
+    path = store.root / "inputs" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts), encoding="utf-8")
+    return str(path)
+
+
+def flow_agent_en(r: Runner) -> dict[str, Any]:
     """English goal -> guideline; a rejection with a reason -> revision; approve; documents
     including a prompt injection; the agent proposes its next action (which must not run)."""
-    v1 = propose_guideline(store, llm, EN_GOAL)
-    v2 = revise_guideline(store, llm, v1, "Also label the people who lead these companies, as PERSON.", HUMAN)
-    store.decide_guideline(v2, HUMAN, "approve")
-    store.add_documents([Document(text=t, source="fixture") for t in EN_DOCS])
-    pid = propose_next_action(store, llm)
+    v1 = r.tool("plan", goal=EN_GOAL)["version"]
+    reason = "Also label the people who lead these companies, as PERSON."
+    v2 = r.tool("revise", version=v1, reason=reason, actor=HUMAN)["version"]
+    r.store.decide_guideline(v2, HUMAN, "approve")
+    r.tool("import", paths=[write_input(r.store, "en_docs.jsonl", EN_DOCS)])
+    pid = r.tool("agent_propose")["proposal_id"]
     return {"v1": v1, "v2": v2, "action": pid}
 
 
-def flow_agent_ko(store: Store, llm: LLM) -> dict[str, Any]:
+def flow_agent_ko(r: Runner) -> dict[str, Any]:
     """A Korean goal -> guideline."""
-    return {"v1": propose_guideline(store, llm, KO_GOAL)}
+    return {"v1": r.tool("plan", goal=KO_GOAL)["version"]}
 
 
-def flow_agent_retry(store: Store, llm: LLM) -> dict[str, Any]:
+def flow_agent_retry(r: Runner) -> dict[str, Any]:
     """A first answer cut off by a tight token budget (invalid JSON), then a successful retry."""
-    g, calls = draft_guideline(llm, EN_GOAL, max_tokens=120, retries=4)
-    version = store.add_guideline(g, "agent", rationale="drafted with a tight token budget")
-    return {"v1": version, "calls": calls}
+    return {"v1": r.tool("plan", goal=EN_GOAL, max_tokens=120, retries=4)["version"]}
 
 
-def gold_project(store: Store, n: int = 10) -> None:
+def gold_project(r: Runner, n: int = 10) -> None:
     """The fixture guideline approved, and the first `n` tech-news sentences with their gold
-    spans accepted by a human (in the first ten: ORG 12, PRODUCT 8, LOC 6, PERSON 5)."""
-    g = Guideline.model_validate(yaml.safe_load((FIXTURES / "ner" / "guideline.yaml").read_text()))
-    store.decide_guideline(store.add_guideline(g, "agent"), HUMAN, "approve")
+    spans added by a human (in the first ten: ORG 12, PRODUCT 8, LOC 6, PERSON 5)."""
+    path = r.store.root / "inputs" / "guideline.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(FIXTURES / "ner" / "guideline.yaml", path)
+    version = r.tool("guideline_load", path=str(path), actor=HUMAN)["version"]
+    r.store.decide_guideline(version, HUMAN, "approve")
     rows = [json.loads(line) for line in (FIXTURES / "ner" / "tech_news.jsonl").read_text().splitlines()[:n]]
-    for row in rows:
-        doc_id, _ = store.add_document(Document(text=row["text"], source="fixture"))
-        props = [Proposal(kind="span", document_id=doc_id, payload={"span": sp}, source="human") for sp in row["spans"]]
-        for pid in store.add_proposals(props, actor=HUMAN):
-            store.accept_span(pid, HUMAN)
+    r.tool("import", paths=[write_input(r.store, "tech_news.jsonl", [row["text"] for row in rows])])
+    for doc_id, row in zip(r.store.document_ids(), rows, strict=True):
+        for sp in row["spans"]:
+            r.store.record(HUMAN, "label.add", [f"doc:{doc_id}"], {"document_id": doc_id, "span": sp}, "gold")
 
 
-def flow_synth_en(store: Store, llm: LLM) -> dict[str, Any]:
+def flow_synth_en(r: Runner) -> dict[str, Any]:
     """Ten tech-news sentences with their gold spans approved by a human (PERSON stays thin),
-    then synthetic sentences for the thin label. The hashed backend decides near-copies, so the
-    replay needs no extra installed."""
-    gold_project(store)
-    report = synthesize(store, llm, ["PERSON"], SynthSettings(n=6, seed=7), backend=HashedNgrams())
-    return {"report": report}
+    then synthetic sentences for the thin label."""
+    gold_project(r)
+    return {"report": r.tool("synth", labels=["PERSON"], n=6, seed=7)}
 
 
-def flow_agent_synth(store: Store, llm: LLM) -> dict[str, Any]:
+def flow_agent_synth(r: Runner) -> dict[str, Any]:
     """Every document labeled by a human, some labels thin: the agent proposes the next step. If
     it is synth, a human approves it and it runs (its sentences become pending proposals)."""
-    gold_project(store)
-    pid = propose_next_action(store, llm)
+    from studio.agent.loop import approve_action
+
+    gold_project(r)
+    pid = r.tool("agent_propose")["proposal_id"]
     out: dict[str, Any] = {"action": pid}
-    if store.proposal(pid).payload["tool"] == "synth":
-        approve_action(store, pid, HUMAN)
-        out["result"] = run_action(store, llm, pid, HUMAN)
+    if r.store.proposal(pid).payload["tool"] == "synth":
+        approve_action(r.store, pid, HUMAN)
+        out["result"] = r.tool("agent_run", proposal_id=pid, actor=HUMAN)["result"]
     return out
 
 
-FLOWS: dict[str, Callable[[Store, LLM], dict[str, Any]]] = {
+FLOWS: dict[str, Callable[[Runner], dict[str, Any]]] = {
     "agent_en": flow_agent_en,
     "agent_ko": flow_agent_ko,
     "agent_retry": flow_agent_retry,
@@ -112,32 +121,97 @@ FLOWS: dict[str, Callable[[Store, LLM], dict[str, Any]]] = {
 def run_flow(name: str, root: Path, llm_spec: str) -> tuple[Store, dict[str, Any]]:
     store = Store.init(root)
     store.start_session(name)
-    return store, FLOWS[name](store, open_llm(store, llm_spec))
+    with recorded_similarity(SIMILARITY, store):
+        return store, FLOWS[name](Runner(store, llm_spec))
 
 
 def replay(name: str, root: Path) -> tuple[Store, dict[str, Any]]:
     return run_flow(name, root, f"replay:{SESSIONS / (name + '.jsonl')}")
 
 
-def record(name: str, llm_spec: str = "local") -> Path:
+def record(name: str, llm_spec: str = "local", meta: dict[str, Any] | None = None) -> Path:
+    out = SESSIONS / f"{name}.jsonl"
+    meta = {
+        "flow": name,
+        "recorded_with": llm_spec,
+        "rerecord": f"python -m tests.sessions record {name}",
+        **(meta or {}),
+    }
     with tempfile.TemporaryDirectory() as tmp:
-        store, _ = run_flow(name, Path(tmp), llm_spec)
-        out = SESSIONS / f"{name}.jsonl"
-        meta = {"flow": name, "recorded_with": llm_spec, "rerecord": f"python -m tests.sessions record {name}"}
-        export_session(store, out, [store.session_id or ""], name=name, meta=meta)
+        store, _ = run_flow(name, Path(tmp) / "project", llm_spec)
+        with recorded_similarity(SIMILARITY, store):
+            save_recording(store, out, name, meta=meta)
         store.close()
     return out
 
 
+def convert(name: str) -> Path:
+    """Run the flow on its own recording and export it again (same model answers, new format)."""
+    path = SESSIONS / f"{name}.jsonl"
+    old = load_recording(path)[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / path.name
+        copy.write_bytes(path.read_bytes())
+        meta = {"recorded_with": old.get("recorded_with", "local"), "converted_from": "the recording made with "
+                f"{', '.join(old.get('models', [])) or 'its model'} (studio {old.get('studio_version', '?')})"}  # fmt: skip
+        return record(name, f"replay:{copy}", meta=meta)
+
+
+def refresh_result(name: str) -> list[str]:
+    """Replay a recording as it is and write the outcome as its result line (for a change in the
+    decision log that asks the model and the network nothing new). Returns what changed."""
+    from studio.flows.engine import replay_events
+    from studio.llm.prompts import use_prompts
+    from studio.llm.session import outcome, recorded_prompts
+
+    path = SESSIONS / f"{name}.jsonl"
+    events = load_recording(path)
+    header = events[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store.init(Path(tmp) / "project")
+        store.start_session(f"refresh:{name}")
+        if header.get("sample"):
+            from studio.flows.demo import copy_sample
+
+            copy_sample(store.root, header["sample"])
+        with recorded_similarity(header, store), use_prompts(recorded_prompts(header)):
+            replay = replay_events(store, events)
+        got = outcome(store, rename={v: k for k, v in replay.inputs.items()})
+        store.close()
+    old = next((e for e in events if e.get("type") == "result"), {"decisions": [], "releases": {}})
+    changes = [
+        f"decision {i + 1} {a['action'] if a else None}: {json.dumps(a, sort_keys=True)[:300]} -> {json.dumps(b, sort_keys=True)[:300]}"
+        for i, (a, b) in enumerate(zip(old["decisions"], got["decisions"], strict=False))
+        if a != b
+    ]
+    if len(old["decisions"]) != len(got["decisions"]):
+        changes.append(f"{len(old['decisions'])} decisions -> {len(got['decisions'])}")
+    if old["releases"] != got["releases"]:
+        changes.append(f"releases {old['releases']} -> {got['releases']}")
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    kept = [line for line in lines if json.loads(line).get("type") != "result"]
+    kept.append(json.dumps({"type": "result", **got}, ensure_ascii=False, sort_keys=True))
+    path.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    return changes
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["record"])
-    ap.add_argument("names", nargs="*", help=f"flows to record (default all: {', '.join(FLOWS)})")
+    ap.add_argument("command", choices=["record", "convert", "refresh-result"])
+    ap.add_argument("names", nargs="*", help=f"flows (default all: {', '.join(FLOWS)})")
     ap.add_argument("--llm", default="local", help="model spec to record with (default: the embedded model)")
     args = ap.parse_args(argv)
     for name in args.names or list(FLOWS):
-        print(f"recording {name} with {args.llm} ...", flush=True)
-        print(f"  wrote {record(name, args.llm)}", flush=True)
+        if args.command == "refresh-result":
+            print(f"replaying {name} for its result line ...", flush=True)
+            for change in refresh_result(name):
+                print(f"  {change}", flush=True)
+        elif args.command == "convert":
+            print(f"converting {name} ...", flush=True)
+            print(f"  wrote {convert(name)}", flush=True)
+        else:
+            print(f"recording {name} with {args.llm} ...", flush=True)
+            print(f"  wrote {record(name, args.llm)}", flush=True)
     return 0
 
 

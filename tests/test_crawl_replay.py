@@ -86,3 +86,28 @@ def test_a_replay_miss_stops_the_crawl_with_a_clear_error(store: Store) -> None:
         run_crawl(store, ["http://example.test/"], FAST, transport=ReplayTransport([]))
     run = store.decisions(action="crawl.run")[-1]
     assert run.payload["outcome"] == "error" and "ReplayMiss" in run.payload["error"]
+
+
+def test_a_replay_with_random_network_delays_gives_the_same_log(tmp_path: Path) -> None:
+    """Pages granted from --max-pages, retries, near duplicates and the writes (every 2 results)
+    follow queue order, so random delays on every fetch change nothing in the decision log."""
+    import random
+
+    from studio.llm.session import outcome as log_outcome
+    from tests.test_sessions import Jittery
+
+    settings = FAST | {"max_pages": 14, "flush_every": 2}
+    with Site() as site:
+        rec_store = Store.init(tmp_path / "rec")
+        session = rec_store.start_session("record")
+        recorded = run_crawl(rec_store, [site.url("/")], settings, transport=RecordingTransport(rec_store))
+        prefix = site.url("")
+    assert recorded.outcome == "max_pages" and recorded.counts["fetched"] == 14 and recorded.counts["retried"]
+    want = log_outcome(rec_store)
+    for run in range(3):
+        store = Store.init(tmp_path / f"replay{run}")
+        store.start_session("replay")
+        jittery = Jittery(ReplayTransport.from_store(rec_store, session), random.Random(run), most=0.05)
+        got = run_crawl(store, [prefix + "/"], settings, transport=jittery)
+        assert outcome(store, got.crawl_id, prefix) == outcome(rec_store, recorded.crawl_id, prefix)
+        assert log_outcome(store)["decisions"] == want["decisions"], f"run {run + 1}"

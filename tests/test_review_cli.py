@@ -36,7 +36,7 @@ def _project(root: Path) -> list[int]:
 def test_review_answers_become_decisions(tmp_path: Path) -> None:
     ids = _project(tmp_path)
     proc = subprocess.run(
-        [sys.executable, "-m", "studio", "--project", str(tmp_path), "--user", "ann", "review"],
+        [sys.executable, "-m", "studio", "--project", str(tmp_path), "--user", "ann", "review", "--per-proposal"],
         input="x\nnot a company\na\nu\na\nq\n", capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -60,11 +60,53 @@ def test_synthetic_sentences_are_marked_and_not_hidden_by_the_threshold(tmp_path
                                       payload={"span": span.model_dump(), "synthetic": True})])  # fmt: skip
     s.close()
     proc = subprocess.run(
-        [sys.executable, "-m", "studio", "--project", str(tmp_path), "--user", "ann", "review", "--min-confidence", "0.9"],
+        [sys.executable, "-m", "studio", "--project", str(tmp_path), "--user", "ann", "review", "--per-proposal", "--min-confidence", "0.9"],
         input="a\n", capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "PERSON  synthetic sentence (synth:synth.v2)" in proc.stdout and "confidence" not in proc.stdout
     s = Store.open(tmp_path)
     assert s.proposal(pid).status == "accepted"
+    s.close()
+
+
+def _wait_for(proc: subprocess.Popen, marker: str, timeout: float = 60) -> str:
+    """Read the child's stdout until `marker` appears (the prompt it waits at)."""
+    import os
+    import select
+    import time
+
+    out = ""
+    end = time.monotonic() + timeout
+    fd = proc.stdout.fileno()  # type: ignore[union-attr]
+    while marker not in out:
+        assert time.monotonic() < end, f"no {marker!r} in {out!r}"
+        ready, _, _ = select.select([fd], [], [], 1)
+        if ready:
+            chunk = os.read(fd, 4096).decode()
+            assert chunk, f"the review ended before {marker!r}: {out!r}"
+            out += chunk
+    return out
+
+
+def test_two_sessions_skip_what_the_other_decided(tmp_path: Path) -> None:
+    """Defect 18 of issue 25: the slower session says once that a proposal was decided elsewhere,
+    skips the rest, and does not eat its answers on "already rejected"."""
+    ids = _project(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "studio", "--project", str(tmp_path), "--user", "bo", "review", "--per-proposal"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    _wait_for(proc, "a/x/e/s/u/q: ")
+    other = Store.open(tmp_path)  # the faster session rejects everything meanwhile
+    for pid in ids:
+        other.decide(pid, "human:ann", "reject", "not companies")
+    other.close()
+    out, err = proc.communicate(b"a\na\na\na\nq\n", timeout=60)
+    text = out.decode()
+    assert proc.returncode == 0, err.decode()
+    assert text.count("was decided elsewhere (rejected); skipped") == 1
+    assert "already rejected" not in text and "No more pending proposals" in text
+    s = Store.open(tmp_path)
+    assert [d.actor for d in s.decisions(action="label.") if d.action != "label.propose"] == ["human:ann"] * 3
     s.close()

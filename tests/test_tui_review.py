@@ -1,8 +1,14 @@
-"""Label review in the app: keys record decisions in the store; bad input is refused, never saved."""
+"""Document review in the app: keys record decisions in the store; bad input is refused, never saved.
+
+Doc 1 of the fixture: "Apple hired Tim Cook in Cupertino. Apple later opened an office in Berlin."
+with pending proposals Apple ORG, Tim Cook PERSON, Cupertino LOC; labels 1 ORG, 2 PERSON, 3 LOC.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from textual.pilot import Pilot
 
 from studio.schema import Document, Proposal
 from studio.store import Store
@@ -27,62 +33,139 @@ def _status(app: StudioApp) -> str:
     return str(app.screen.query_one("#status").render())
 
 
-async def test_accept_reject_skip_undo(tmp_path: Path) -> None:
+def _text(screen: ReviewScreen) -> str:
+    it = screen.current()
+    assert it is not None and screen.view is not None
+    return screen.view.text[it.start : it.end]
+
+
+async def _press(app: StudioApp, pilot: Pilot[None], *keys: str) -> None:
+    """Press keys as fast as a person types, then wait for the changes and reads they started."""
+    await pilot.press(*keys)
+    for _ in range(20):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if not _review(app).busy and not any(w.is_running for w in app.workers):
+            return
+
+
+async def _words_ready(app: StudioApp, pilot: Pilot[None]) -> None:
+    """The word tokens are read in a worker (the tokenizer loads once); wait for them."""
+    await _press(app, pilot)
+    assert _review(app).view is not None and _review(app).view.tokens  # type: ignore[union-attr]
+
+
+def _labels(app: StudioApp, doc: int) -> list[tuple[str, str]]:
+    return [(s.text, s.label) for s in app.store.approved_spans(doc)]
+
+
+async def test_tab_accept_reject_undo(tmp_path: Path) -> None:
     app = _app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         screen = _review(app)
-        first = screen.current()
-        assert first is not None and first.payload["span"]["text"] == "Apple"
-        await pilot.press("a")
+        assert _text(screen) == "Apple"
+        doc = screen.view.document_id  # type: ignore[union-attr]
+        await _press(app, pilot, "tab")
+        assert _text(screen) == "Tim Cook"
+        await _press(app, pilot, "shift+tab", "a")  # accept Apple; the next pending span becomes current
         assert [d.action for d in app.store.decisions(actor="human:ann", action="label")] == ["label.accept"]
-        assert [s.text for s in app.store.approved_spans(int(first.document_id or 0))] == ["Apple"]
-        second = screen.current()
-        assert second is not None and second.payload["span"]["text"] == "Tim Cook"
-        await pilot.press("x")
-        assert app.store.proposal(int(second.id or 0)).status == "rejected"
-        await pilot.press("space")  # skip Cupertino: no decision
-        assert screen.current().payload["span"]["text"] == "Siemens"  # type: ignore[union-attr]
-        assert len(app.store.decisions(actor="human:ann", action="label")) == 2
-        await pilot.press("backspace")  # undo the rejection of Tim Cook: back to it, pending again
-        assert app.store.proposal(int(second.id or 0)).status == "pending"
-        assert screen.current().id == second.id  # type: ignore[union-attr]
+        assert _labels(app, doc) == [("Apple", "ORG")]
+        assert _text(screen) == "Tim Cook"
+        await _press(app, pilot, "x")
+        tim = app.store.proposals(kind="span", status=None, document_id=doc)[1]
+        assert tim.status == "rejected" and _text(screen) == "Cupertino"
+        await _press(app, pilot, "u")  # undo the rejection: Tim Cook is pending again
+        assert app.store.proposal(int(tim.id or 0)).status == "pending"
         assert app.store.decisions(action="label.undo")[-1].actor == "human:ann"
-        await pilot.press("backspace", "backspace")  # undo the accept; then nothing left to undo
-        assert app.store.approved_spans(int(first.document_id or 0)) == []
+        await _press(app, pilot, "u", "u")  # undo the accept; then nothing left to undo
+        assert _labels(app, doc) == []
         assert "Nothing to undo" in _status(app)
+        rendered = str(screen.query_one("#review-doc").render())
+        assert "Apple ORG hired Tim Cook PERSON in Cupertino LOC." in rendered  # label names follow spans
 
 
-async def test_edit_boundaries_and_label(tmp_path: Path) -> None:
+async def test_add_a_span_by_word_selection(tmp_path: Path) -> None:
     app = _app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         screen = _review(app)
-        pid = screen.current().id  # type: ignore[union-attr]  # "Apple" [0:5] ORG
-        await pilot.press("e", "left")  # the start cannot go before the text
-        assert "edge of the document" in _status(app)
-        for _ in range(5):
-            await pilot.press("shift+left")  # the span keeps at least one character
-        assert "at least one character" in _status(app)
-        assert screen.editing is not None and (screen.editing.start, screen.editing.end) == (0, 1)
-        for _ in range(4):
-            await pilot.press("shift+right")
-        await pilot.press("right", "9")  # start to 1; there is no label 9
-        assert "no label 9" in _status(app)
-        await pilot.press("2", "enter")  # PERSON, saved
-        d = app.store.decisions(action="label.edit")[-1]
-        assert d.payload["span"] == {"start": 1, "end": 5, "label": "PERSON", "text": "pple"}
-        assert d.payload["before"]["label"] == "ORG"
-        assert app.store.proposal(int(pid or 0)).status == "edited"
-        assert screen.editing is None
+        doc = screen.view.document_id  # type: ignore[union-attr]
+        await _words_ready(app, pilot)
+        await _press(app, pilot, "tab", "x")  # reject "Tim Cook" PERSON ...
+        await _press(app, pilot, "shift+tab")  # ... back on Apple, then select words from there
+        await _press(app, pilot, "right", "right", "right")  # the word at Apple, then hired, then Tim
+        await _press(app, pilot, "shift+right")  # extend to Cook: the text is shown before it is saved
+        assert "'Tim Cook'" in str(screen.query_one("#review-edit").render())
+        await _press(app, pilot, "2")
+        add = app.store.decisions(action="label.add")[-1]
+        assert add.actor == "human:ann"
+        assert add.payload["span"] == {"start": 12, "end": 20, "label": "PERSON", "text": "Tim Cook"}
+        assert ("Tim Cook", "PERSON") in _labels(app, doc)
+        # Berlin was missed by the model: 13 words right of Apple.
+        await _press(app, pilot, "shift+tab", *["right"] * 14, "3")
+        assert ("Berlin", "LOC") in _labels(app, doc)
+        # A selection past the last word is refused, and a character fine-tune works.
+        await _press(app, pilot, "right", "shift+right", "shift+right")
+        assert "past the edge" in _status(app)
+        await _press(app, pilot, "escape", "u")  # undo the Berlin add
+        assert ("Berlin", "LOC") not in _labels(app, doc)
 
 
-async def test_escape_cancels_edit_and_numbers_switch_screens_again(tmp_path: Path) -> None:
+async def test_relabel_with_a_number(tmp_path: Path) -> None:
     app = _app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("e", "shift+right", "escape")
-        assert _review(app).editing is None
-        assert not app.store.decisions(action="label.edit")
-        await pilot.press("5")  # outside edit mode, numbers belong to the app
+        screen = _review(app)
+        doc = screen.view.document_id  # type: ignore[union-attr]
+        await _press(app, pilot, "2")  # Apple ORG -> PERSON, saved as an edit
+        d = app.store.decisions(action="label.edit")[-1]
+        assert d.payload["span"]["label"] == "PERSON" and d.payload["before"]["label"] == "ORG"
+        assert _labels(app, doc) == [("Apple", "PERSON")]
+        await _press(app, pilot, "shift+tab")  # back to the approved Apple
+        assert _text(screen) == "Apple" and screen.current().kind == "approved"  # type: ignore[union-attr]
+        await _press(app, pilot, "1")  # an approved span can be relabelled too
+        assert _labels(app, doc) == [("Apple", "ORG")]
+        await pilot.press("5")  # no label 5: the number goes to the app (Boxes)
         assert app.current_mode == "boxes"
+
+
+async def test_accept_all_then_done_refused_done_and_undo_reopens(tmp_path: Path) -> None:
+    app = _app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = _review(app)
+        doc = screen.view.document_id  # type: ignore[union-attr]
+        await _press(app, pilot, "d")
+        assert "3 pending proposal" in _status(app)
+        assert not app.store.decisions(action="document.complete")
+        await _press(app, pilot, "A")
+        assert sorted(_labels(app, doc)) == [("Apple", "ORG"), ("Cupertino", "LOC"), ("Tim Cook", "PERSON")]
+        assert screen.view.document_id == doc and not screen.view.pending  # type: ignore[union-attr]
+        await _press(app, pilot, "d")
+        [done] = app.store.decisions(action="document.complete")
+        assert done.actor == "human:ann" and done.payload["document_id"] == doc
+        assert screen.view.document_id != doc  # type: ignore[union-attr]  # on to the next document
+        await _press(app, pilot, "u")  # reopens the document, and shows it again
+        assert screen.view.document_id == doc and screen.view.status != "complete"  # type: ignore[union-attr]
+        assert app.store.decisions(action="document")[-1].action != "document.complete"
+        await _press(app, pilot, "u")  # then the accept-all is undone as one step
+        assert _labels(app, doc) == [] and len(screen.view.pending) == 3  # type: ignore[union-attr]
+
+
+async def test_edit_moves_by_word_and_refuses_what_does_not_fit(tmp_path: Path) -> None:
+    app = _app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = _review(app)
+        await _words_ready(app, pilot)
+        await _press(app, pilot, "tab", "e", "shift+left")  # Tim Cook -> Tim
+        assert screen.draft is not None and (screen.draft.start, screen.draft.end) == (12, 15)
+        await _press(app, pilot, "shift+left")  # would be empty: refused, the span is unchanged (not clamped)
+        assert "empty" in _status(app)
+        assert (screen.draft.start, screen.draft.end) == (12, 15)
+        await _press(app, pilot, "ctrl+shift+right", "ctrl+shift+right")  # the end by characters: "Tim C"
+        assert "'Tim C'" in str(screen.query_one("#review-edit").render())
+        await _press(app, pilot, "shift+right", "left", "enter")  # end to a word again; start back past Tim
+        d = app.store.decisions(action="label.edit")[-1]
+        assert d.payload["span"] == {"start": 6, "end": 20, "label": "PERSON", "text": "hired Tim Cook"}
+        await _press(app, pilot, "tab", "e", "escape")  # escape leaves an edit, nothing saved
+        assert screen.draft is None and len(app.store.decisions(action="label.edit")) == 1
 
 
 async def test_bad_span_is_refused_and_approved_labels_are_kept(tmp_path: Path) -> None:
@@ -102,39 +185,40 @@ async def test_bad_span_is_refused_and_approved_labels_are_kept(tmp_path: Path) 
     app = make_app(root, user="ann", screen="review")
     async with app.run_test(size=SIZE) as pilot:
         screen = _review(app)
-        assert screen.current().id == bad_id  # type: ignore[union-attr]  # the query puts it first
-        await pilot.press("a")
-        assert "Not accepted" in _status(app)
+        assert screen.current().proposal_id == bad_id  # type: ignore[union-attr]  # the query puts it first
+        await _press(app, pilot, "a")
+        assert "is not a range of document" in _status(app)
         assert app.store.proposal(bad_id).status == "pending"
         assert app.store.approved_spans(doc) == []
-        # Editing starts from the span clamped into the text, so it can be fixed and saved.
-        await pilot.press("e", "enter")
+        # Its end can be moved back into the text by words, and saved.
+        await _words_ready(app, pilot)
+        await _press(app, pilot, "e", "shift+left", "shift+left", "enter")
         d = app.store.decisions(action="label.edit")[-1]
-        assert d.payload["span"]["text"] == "text."
+        assert d.payload["span"]["text"] == "text"
 
 
 async def test_decided_elsewhere_is_reported_not_crashed(tmp_path: Path) -> None:
     app = _app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         screen = _review(app)
-        pid = int(screen.current().id or 0)  # type: ignore[union-attr]
+        pid = int(screen.current().proposal_id or 0)  # type: ignore[union-attr]
         with Store.open(app.store.root) as other:  # another window decides first
             other.decide(pid, "human:bob", "reject")
-        await pilot.press("a")
-        assert "already rejected" in _status(app)
-        assert screen.current().id != pid  # type: ignore[union-attr]
+        await _press(app, pilot, "a")
+        assert "decided elsewhere" in _status(app)
+        assert screen.current().proposal_id != pid  # type: ignore[union-attr]
         assert not app.store.approved_spans(int(app.store.proposal(pid).document_id or 0))
 
 
 async def test_end_of_queue_and_empty_state(tmp_path: Path) -> None:
     app = _app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        for _ in range(len(DOCS) * 3):
-            await pilot.press("x")
+        for _ in range(len(DOCS)):
+            await _press(app, pilot, "A", "d")
         assert app.store.status()["pending_by_kind"].get("span") is None
-        assert "Nothing to review" in str(app.screen.query_one("#review-info").render())
-        await pilot.press("a", "space", "e")  # nothing to act on: no crash, no decision
-        assert len(app.store.decisions(action="label.reject")) == 6
+        assert len(app.store.decisions(action="document.complete")) == len(DOCS)
+        await pilot.press("g", "7")  # the number keys are labels here; g then a number changes screen
+        assert app.current_mode == "log"
 
 
 def test_pager_order_follows_the_query_then_ids(store: Store) -> None:
@@ -173,9 +257,9 @@ async def test_a_synthetic_sentence_is_marked(tmp_path: Path) -> None:
     app = make_app(root, user="ann", screen="review")
     async with app.run_test(size=(100, 24)) as pilot:
         screen = _review(app)
-        while screen.current() is not None and screen.current().id != pid:  # type: ignore[union-attr]
-            await pilot.press("space")
-        info = str(screen.query_one("#review-info").render())
-        assert "synthetic sentence" in info and "synth:synth.v2" in info and "confidence" not in info
-        await pilot.press("a")
+        while screen.view is not None and screen.view.document_id != doc_id:
+            await _press(app, pilot, "n")
+        line = str(screen.query_one("#review-edit").render())
+        assert "synthetic sentence" in line and "synth:synth.v2" in line and "confidence" not in line
+        await _press(app, pilot, "a")
         assert app.store.proposal(pid).status == "accepted"

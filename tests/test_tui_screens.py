@@ -20,6 +20,7 @@ from studio.tui.app import StudioApp, make_app
 from studio.tui.commands import palette_entries
 from studio.tui.dialogs import ConfirmDialog, ReasonDialog
 from studio.tui.screens import SCREEN_CLASSES
+from studio.tui.widgets.nav import SCREENS
 from tests.openai_stub import OpenAIStub
 from tests.test_tui_fixtures import build_project, respond
 
@@ -51,7 +52,7 @@ async def test_number_keys_and_start_screen(tmp_path: Path) -> None:
     app = make_app(build_project(tmp_path / "p"), user="ann")
     async with app.run_test(size=SIZE) as pilot:
         assert app.current_mode == "review"  # approved guideline and pending spans
-        for key, name in zip("12345678", SCREEN_CLASSES, strict=True):
+        for key, name in zip("12345678", [n for n, _, _ in SCREENS], strict=True):
             await pilot.press(key)
             assert app.current_mode == name
             assert app.screen.query_one("#status") is not None

@@ -5,10 +5,12 @@ Update after an intended change: pytest tests/test_tui_snapshots.py --snapshot-u
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 
 from studio.tui.app import make_app
 from tests.test_tui_fixtures import build_project
@@ -21,11 +23,33 @@ def project(tmp_path: Path) -> Path:
     return build_project(tmp_path / "p")
 
 
+async def _settle(pilot: Pilot[None]) -> None:
+    """Wait for the app's workers (the review screen reads tokens and saves changes in them)."""
+    for _ in range(20):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        if not any(w.is_running for w in pilot.app.workers):
+            return
+
+
+def _keys(*keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
+    """Press keys one at a time, waiting for the work each starts, so the picture is always the same."""
+
+    async def run(pilot: Pilot[None]) -> None:
+        await _settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await _settle(pilot)
+
+    return run
+
+
 @pytest.mark.parametrize(
     ("screen", "press"),
     [
         ("review", []),
-        ("review", ["a", "e", "shift+right", "2"]),  # edit mode after one accept
+        ("review", ["a", "e", "shift+left", "3"]),  # editing Tim Cook after one accept: the end a word back
+        ("review", ["tab", "tab", "right", "right", "right", "shift+right"]),  # a word selection
         ("review", ["question_mark"]),
         ("guideline", []),
         ("agent", []),
@@ -33,8 +57,11 @@ def project(tmp_path: Path) -> Path:
         ("release", []),
         ("goal", []),
     ],
-    ids=["review", "review-edit", "review-help", "guideline", "agent", "boxes", "release", "goal"],
+    ids=["review", "review-edit", "review-select", "review-help", "guideline", "agent", "boxes", "release", "goal"],
 )
 def test_screen_snapshot(snap_compare: Any, project: Path, screen: str, press: list[str]) -> None:
     app = make_app(project, user="ann", screen=screen)
-    assert snap_compare(app, press=press, terminal_size=SIZE)
+    if screen == "review":
+        assert snap_compare(app, run_before=_keys(*press), terminal_size=SIZE)
+    else:
+        assert snap_compare(app, press=press, terminal_size=SIZE)

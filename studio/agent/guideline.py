@@ -126,9 +126,11 @@ def draft_guideline(
     return guideline, [r.call_id for r in results if r.call_id]
 
 
-def propose_guideline(store: Store, llm: LLM, goal: str, task_hint: str = "") -> int:
+def propose_guideline(
+    store: Store, llm: LLM, goal: str, task_hint: str = "", max_tokens: int = 1500, retries: int = 2
+) -> int:
     """Draft a guideline and store it as a proposed version (a draft until a human approves it)."""
-    g, calls = draft_guideline(llm, goal, task_hint=task_hint)
+    g, calls = draft_guideline(llm, goal, task_hint=task_hint, max_tokens=max_tokens, retries=retries)
     return store.add_guideline(g, actor="agent", rationale=f"drafted from the goal (llm calls {calls})")
 
 

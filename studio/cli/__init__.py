@@ -31,6 +31,8 @@ COMMAND_MODULES = [
     "studio.cli.boxes",
     "studio.cli.active",
     "studio.cli.release",
+    "studio.cli.integrity",
+    "studio.cli.team",
 ]
 
 

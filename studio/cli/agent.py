@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from studio.cli.common import Ctx, emit_json, emit_table, json_option, pass_ctx
+from studio.cli.common import Ctx, emit_json, emit_table, json_option, no_cache_option, pass_ctx
 from studio.errors import StudioError
 
 
@@ -26,6 +26,7 @@ def _llm(c: Ctx):
     "--task", type=click.Choice(["ner", "detection", "classification"]), default=None, help="Force a task type."
 )
 @json_option
+@no_cache_option
 @pass_ctx
 def plan(c: Ctx, goal: str, task: str | None, as_json: bool) -> None:
     """Draft a labeling guideline from GOAL, in plain language (any language the model reads).
@@ -162,6 +163,7 @@ def guideline_diff(c: Ctx, a: int, b: int) -> None:
 @click.option("--goal", default=None, help="Start from this goal when there is no approved guideline yet.")
 @click.option("--steps", type=click.IntRange(min=1), default=5, help="How many actions to propose at most.")
 @click.option("--auto-approve", "auto", multiple=True, help="Tool to approve without asking (repeatable; logged).")
+@no_cache_option
 @pass_ctx
 def agent(c: Ctx, goal: str | None, steps: int, auto: tuple[str, ...]) -> None:
     """Step through the agent's proposals on the terminal, answering y / n / e(dit) for each.

@@ -10,7 +10,7 @@ from studio.cli.common import Ctx, pass_ctx
 from studio.errors import ProjectNotFound
 from studio.store import DB_NAME, Store
 
-SCREEN_NAMES = ["goal", "guideline", "agent", "review", "boxes", "query", "log", "release"]
+SCREEN_NAMES = ["goal", "guideline", "agent", "review", "boxes", "query", "log", "release", "adjudicate"]
 
 
 @click.command()
@@ -20,8 +20,15 @@ SCREEN_NAMES = ["goal", "guideline", "agent", "review", "boxes", "query", "log",
     default=None,
     help="Screen to open first (default: the first step not done yet).",
 )
+@click.option(
+    "--images",
+    type=click.Choice(["auto", "sixel", "tgp", "halfcell", "unicode", "off"]),
+    default=None,
+    help="How pictures are drawn: auto asks the terminal (Kitty/Sixel graphics, else unicode half-blocks, "
+    "which work over SSH). Default: $STUDIO_IMAGES or auto.",
+)
 @pass_ctx
-def app(c: Ctx, screen: str | None) -> None:
+def app(c: Ctx, screen: str | None, images: str | None) -> None:
     """Open the terminal app: goal, guideline, agent, review queues, log and release.
 
     Keys 1-8 switch screens, ? shows a screen's keys, ctrl+p finds any command, ctrl+q quits.
@@ -37,7 +44,7 @@ def app(c: Ctx, screen: str | None) -> None:
         click.echo(f"Created project in {c.project}")
     from studio.tui.app import make_app
 
-    make_app(c.project, llm=c.llm, user=c.user, screen=screen).run()
+    make_app(c.project, llm=c.llm, user=c.user, screen=screen, images=images).run()
 
 
 COMMANDS = [app]

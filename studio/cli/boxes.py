@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from studio.cli.common import Ctx, echo_err, emit_json, emit_table, json_option, pass_ctx, stage_progress
+from studio.cli.ops import op_command
 from studio.errors import StudioError
 
 LIST_COLUMNS = ["id", "status", "check", "fix", "image", "lines", "classes", "detail", "confidence"]
@@ -87,6 +88,25 @@ def _review(c: Ctx, dataset: str) -> dict[str, int]:
         f"{len(fix_proposals(store, dataset))} still pending."
     )
     return counts
+
+
+def _show(c: Ctx, pid: int, out: Path | None, as_json: bool) -> None:
+    from studio.ops.boxes.preview import preview_proposal
+
+    if out is None:
+        raise click.UsageError("--show ID needs -o FILE.png (where to write the picture)")
+    if out.suffix.lower() != ".png":
+        raise click.UsageError(f"-o {out}: the picture is a PNG; name the file FILE.png")
+    preview = preview_proposal(c.store(), pid)
+    path = preview.save(out)
+    if as_json:
+        emit_json(
+            {"proposal_id": pid, "png": str(path.resolve()), "size": list(preview.image.size), "note": preview.note}
+        )
+        return
+    click.echo(f"Wrote {path} ({preview.image.width}x{preview.image.height}).")
+    if preview.note:
+        echo_err(f"note: {preview.note}")
 
 
 @click.command()
@@ -182,6 +202,12 @@ def _review(c: Ctx, dataset: str) -> dict[str, int]:
     type=click.Path(file_okay=False, path_type=Path),
     help="Write a cleaned copy with the APPROVED fixes to this new folder.",
 )
+@click.option(
+    "--show", "show_id", type=int, help="Draw box fix ID (the image, its boxes, before -> after) to -o FILE.png."
+)
+@click.option(
+    "-o", "--out", "show_out", type=click.Path(dir_okay=False, path_type=Path), help="With --show: the PNG to write."
+)
 @json_option
 @pass_ctx
 def cleanse(
@@ -206,6 +232,8 @@ def cleanse(
     reject_ids: tuple[int, ...],
     review: bool,
     apply_out: Path | None,
+    show_id: int | None,
+    show_out: Path | None,
     as_json: bool,
 ) -> None:
     """Check box labels (YOLO or COCO) and propose fixes; a human approves; write a cleaned copy.
@@ -215,6 +243,7 @@ def cleanse(
     studio cleanse --review           approve/reject each pending fix on the terminal
     studio cleanse --apply OUT        write a cleaned copy (approved fixes only) + report
     studio cleanse --list [--all]     list the fixes of the dataset being cleansed
+    studio cleanse --show ID -o F.png draw a fix: the image, its boxes, before -> after
 
     DATASET is a dataset.yaml, a YOLO folder (images/ + labels/), or a COCO JSON file. Checks:
     exact and near duplicates, class conflicts, invalid boxes (NaN, size <= 0, unknown class),
@@ -224,8 +253,15 @@ def cleanse(
     """
     from studio.ops.boxes import CheckSettings, CleanseOptions, apply_fixes, current_dataset, run_cleanse
 
+    if show_id is not None:
+        _show(c, show_id, show_out, as_json)
+        return
+    if show_out is not None:
+        raise click.UsageError("-o/--out goes with --show ID")
     if not (dataset or list_only or review or apply_out or approve_ids or reject_ids):
-        raise click.UsageError("pass DATASET to run the checks, or --list, --review, --approve/--reject, --apply OUT")
+        raise click.UsageError(
+            "pass DATASET to run the checks, or --list, --review, --approve/--reject, --apply OUT, --show ID -o F.png"
+        )
     store = c.store()
     out_json: dict[str, Any] = {}
     if dataset:
@@ -329,4 +365,4 @@ def cleanse(
         emit_json(out_json if dataset or apply_out or approve_ids or reject_ids else out_json.get("fixes", []))
 
 
-COMMANDS = [cleanse]
+COMMANDS = [cleanse, op_command("augment")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -15,6 +16,9 @@ from typing import Any
 import click
 
 from studio.store import Store
+
+# Read by studio.llm.client.open_llm (named here so `studio --help` does not import the LLM stack).
+CACHE_ENV = "STUDIO_LLM_CACHE"
 
 
 def default_user() -> str:
@@ -36,7 +40,10 @@ class Ctx:
     def store(self) -> Store:
         """Open the project (once per command) and start a session named after the command."""
         if self._store is None:
+            show_notices()
             self._store = Store.open(self.project)
+            for warning in self._store.warnings:
+                click.echo(f"warning: {warning}", err=True)
             cmd = click.get_current_context().info_name or "cli"
             self._store.start_session(name=f"cli:{cmd}")
         return self._store
@@ -128,6 +135,36 @@ def fraction_progress(what: str) -> Iterator[Callable[[str, float | None], None]
             bar.update(task, completed=int((frac or 0) * 1000), description=msg)
 
         yield update
+
+
+def show_notices() -> None:
+    """Print what the core reports as it happens (a model call timed out and is retried, ...) on
+    stderr. Headless commands only: the app shows its own."""
+    logger = logging.getLogger("studio")
+    if not any(getattr(h, "_studio_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("note: %(message)s"))
+        handler.setLevel(logging.INFO)
+        handler._studio_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+def no_cache_option(f: Any) -> Any:
+    """`--no-cache` for commands that call the model: every request goes to the model again (usable
+    answers still refresh the cache). One decorator line in each command that calls the model."""
+
+    def refresh(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+        if value:
+            os.environ[CACHE_ENV] = "off"
+
+    return click.option(
+        "--no-cache",
+        is_flag=True,
+        expose_value=False,
+        callback=refresh,
+        help="Ask the model again instead of answering from the project's cache of earlier answers.",
+    )(f)
 
 
 def echo_err(msg: str) -> None:

@@ -93,27 +93,39 @@ def session_list(c: Ctx, as_json: bool) -> None:
 
 
 @session.command("export")
-@click.option("--session", "session_ids", multiple=True, help="Session id to export (repeatable).")
-@click.option("--all", "all_sessions", is_flag=True, help="Export every session of the project, in order.")
+@click.argument("session_ids", metavar="[ID]...", nargs=-1)
 @click.option(
     "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True, help="JSONL file to write."
 )
+@click.option("--name", default=None, help="Name in the file's header (default: the file name).")
 @pass_ctx
-def session_export(c: Ctx, session_ids: tuple[str, ...], all_sessions: bool, output: Path) -> None:
-    """Write sessions as JSONL (API keys and auth headers are never included)."""
+def session_export(c: Ctx, session_ids: tuple[str, ...], output: Path, name: str | None) -> None:
+    """Write sessions as one replayable JSONL file (default: every session of the project, in order).
+
+    The file holds the tool runs, model calls, fetched pages and human decisions, and ends with
+    the decisions and release checksums they led to; `studio replay FILE` re-runs it in a new
+    folder and checks them. API keys and auth headers are never included.
+    """
     from studio.errors import StudioError
-    from studio.llm.session import export_session, list_sessions
+    from studio.llm.session import earlier_sessions, export_session, list_sessions
 
     store = c.store()
     known = [s["id"] for s in list_sessions(store) if s["events"] and s["id"] != store.session_id]
-    ids = known if all_sessions else list(session_ids)
+    ids = list(session_ids) or known
     if not ids:
-        raise StudioError("say which sessions to export: --session ID (see `studio session list`) or --all")
+        raise StudioError("this project has no recorded sessions yet: run some commands, then export")
     missing = [i for i in ids if i not in known]
     if missing:
         raise StudioError(f"no recorded session {', '.join(missing)} (see `studio session list`)")
-    n = export_session(store, output, ids)
-    click.echo(f"Wrote {n} events from {len(ids)} session(s) to {output}")
+    n = export_session(store, output, ids, name=name or output.stem)
+    click.echo(f"Wrote {n} events from {len(ids)} session(s) to {output}; check it with: studio replay {output}")
+    before = earlier_sessions(store, ids)
+    if before:
+        click.echo(
+            f"Note: sessions {', '.join(before)} changed the project before these; a replay starts from an empty "
+            "project, so export from the first session (no ID: all of them) to replay this one.",
+            err=True,
+        )
 
 
 COMMANDS = [models, cost, session]

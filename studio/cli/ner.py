@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from studio.cli.common import Ctx, echo_err, emit_table
+from studio.cli.common import Ctx, echo_err, emit_table, no_cache_option
 from studio.cli.ops import op_command
 
 
@@ -59,7 +59,7 @@ def _render_sources(result: Any, c: Ctx) -> None:
 
 COMMANDS: list[click.Command] = [
     op_command("eval", render=_render_eval),
-    op_command("label", render=_render_label),
+    no_cache_option(op_command("label", render=_render_label)),
     op_command("train"),
     op_command("sources", render=_render_sources),
 ]

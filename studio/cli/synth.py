@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from studio.cli.common import Ctx, echo_err, emit_table
+from studio.cli.common import Ctx, echo_err, emit_table, no_cache_option
 from studio.cli.ops import op_command
 
 
@@ -34,4 +34,7 @@ def _render_dups(result: Any, c: Ctx) -> None:
         echo_err("Similarity used hashed n-grams; for semantic similarity: pip install 'studio[embed]'.")
 
 
-COMMANDS: list[click.Command] = [op_command("synth", render=_render_synth), op_command("dups", render=_render_dups)]
+COMMANDS: list[click.Command] = [
+    no_cache_option(op_command("synth", render=_render_synth)),
+    op_command("dups", render=_render_dups),
+]

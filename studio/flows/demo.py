@@ -196,7 +196,6 @@ def run_demo(
         if on_progress:
             on_progress(msg, frac)
 
-    store.record_human_events = True
     folder = copy_sample(store.root, sample)
     r = Runner(store, llm_spec, on_progress=on_progress)
     summary: dict[str, Any] = {"project": str(store.root), "sample": sample, "goal": SAMPLES[sample][1]}

@@ -1,16 +1,18 @@
-"""Record a session as it is used, and replay it deterministically.
+"""Run session tools, and replay a recorded session deterministically.
 
-A recording is the session's event stream: every tool run (name and arguments), every LLM
-call, every HTTP response and every human decision, in order, plus a closing `result` line
-with the decision log and the release checksums. Replay re-executes it in a fresh project:
-tool runs run again (their model calls served from the recording, their fetches from the
-recorded responses), human decisions are applied again as recorded, and the resulting
-decision log and release checksums are compared with the recording's. The first difference
-is reported in words.
+Recording is `studio.llm.session` (the one recorder): every tool run here goes through
+`recorded()`, which appends the `tool` event (arguments, then result) and the input files;
+LLM calls, HTTP responses and human decisions are appended as they happen. Replay re-executes
+a recording in a fresh project: depth-0 tool runs run again (their model calls served from the
+recording, their fetches from the recorded responses, under the recorded prompt versions and
+similarity backend), human decisions are applied again as recorded, and the decision log and
+release checksums are compared with the recording's `result` line. The first difference is
+reported in words.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -20,36 +22,44 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from studio.errors import StudioError
+from studio.errors import ReplayDivergence, StudioError
 from studio.llm import LLM, open_llm
-from studio.llm.session import export_session
+from studio.llm.prompts import use_prompts
+from studio.llm.session import (
+    INPUT_KEYS,
+    PROJECT,
+    export_session,
+    jsonable,
+    load_recording,
+    normalize,
+    outcome,
+    recorded,
+    recorded_prompts,
+    rename_paths,
+)
 from studio.store import Store
 
 Progress = Callable[[str, float | None], None]
-# Payload keys that depend on the clock, the machine or the model endpoint, not on the data.
-VOLATILE = {
-    "elapsed_s",
-    "pages_per_s",
-    "ts",
-    "latency_ms",
-    "created_at",
-    "seconds",
-    "model",
-    "duration_s",
-    "cache_hits",
-    "llm_calls",
-}
-
-
-class ReplayDivergence(StudioError):
-    """A replay did not reproduce the recording."""
+ACTOR = "human:user"  # who runs an operation whose recording does not name anyone
+TransportWrap = Callable[[Any], Any]
+__all__ = ["ReplayDivergence", "Runner", "load_recording", "outcome", "replay_file", "save_recording"]
 
 
 # -- tools a session can run ------------------------------------------------------------------
-def _t_plan(r: Runner, goal: str, task_hint: str = "") -> dict[str, Any]:
+def _t_plan(r: Runner, goal: str, task_hint: str = "", max_tokens: int = 1500, retries: int = 2) -> dict[str, Any]:
     from studio.agent.guideline import propose_guideline
 
-    return {"version": propose_guideline(r.store, r.llm, goal, task_hint=task_hint)}
+    return {
+        "version": propose_guideline(r.store, r.llm, goal, task_hint=task_hint, max_tokens=max_tokens, retries=retries)
+    }
+
+
+def _t_guideline_load(r: Runner, path: str, actor: str) -> dict[str, Any]:
+    """A guideline written as YAML (a file the person brings), stored as a draft version."""
+    from studio.agent.guideline import from_yaml
+
+    g = from_yaml(r.path(path).read_text(encoding="utf-8"))
+    return {"version": r.store.add_guideline(g, actor, rationale=f"loaded from {Path(path).name}")}
 
 
 def _t_revise(r: Runner, version: int, reason: str, actor: str) -> dict[str, Any]:
@@ -116,6 +126,12 @@ def _t_release(r: Runner, actor: str, version: str | None = None, license: str |
     }
 
 
+def _t_synth(r: Runner, labels: list[str] | None = None, n: int = 5, seed: int = 0) -> Any:
+    from studio.ops.synth import SynthSettings, synthesize
+
+    return synthesize(r.store, r.llm, labels, SynthSettings(n=n, seed=seed), on_progress=r.on_progress)
+
+
 def _t_agent_propose(r: Runner) -> dict[str, Any]:
     from studio.agent.loop import propose_next_action
 
@@ -128,10 +144,10 @@ def _t_agent_run(r: Runner, proposal_id: int, actor: str) -> dict[str, Any]:
     return {"result": run_action(r.store, r.llm, proposal_id, actor)}
 
 
-TOOLS: dict[str, Callable[..., dict[str, Any]]] = {
+TOOLS: dict[str, Callable[..., Any]] = {
     "plan": _t_plan, "revise": _t_revise, "crawl": _t_crawl, "import": _t_import, "weak_label": _t_weak_label,
     "cleanse": _t_cleanse, "cleanse_apply": _t_cleanse_apply, "query": _t_query, "release": _t_release,
-    "agent_propose": _t_agent_propose, "agent_run": _t_agent_run,
+    "agent_propose": _t_agent_propose, "agent_run": _t_agent_run, "synth": _t_synth, "guideline_load": _t_guideline_load,
 }  # fmt: skip
 
 
@@ -143,6 +159,7 @@ class Runner:
     llm_spec: str | None = None
     http_events: list[dict[str, Any]] | None = None  # replaying: the recorded responses
     on_progress: Progress | None = None
+    wrap_transport: TransportWrap | None = None  # e.g. a transport that adds delays (tests)
     _llm: LLM | None = field(default=None, repr=False)
 
     @property
@@ -158,68 +175,140 @@ class Runner:
     def transport(self) -> Any:
         from studio.ops.collect.recording import RecordingTransport, ReplayTransport
 
-        return ReplayTransport(self.http_events or []) if self.replaying else RecordingTransport(self.store)
+        inner = ReplayTransport(self.http_events or []) if self.replaying else None
+        if self.wrap_transport is not None:
+            inner = self.wrap_transport(inner)
+        return inner if self.replaying else RecordingTransport(self.store, inner)
 
     def path(self, p: str) -> Path:
         """Tool arguments name paths relative to the project, so a recording replays anywhere."""
-        q = Path(p)
+        q = Path(p.replace(PROJECT, str(self.store.root)))
         return q if q.is_absolute() else self.store.root / q
 
-    def tool(self, name: str, **args: Any) -> dict[str, Any]:
+    def tool(self, name: str, run_as: str | None = None, **args: Any) -> Any:
+        """Run a registry operation (or, until every area has moved onto the registry, one of the
+        older session tools in TOOLS), recorded."""
+        from studio.ops import registry
+
+        if name in registry.load_all():
+            ctx = registry.OpContext(
+                store=self.store, actor=run_as or ACTOR, llm_factory=lambda: self.llm, transport=self.transport(),
+                progress=self._progress(),
+            )  # fmt: skip
+            return registry.run(name, args, ctx)
         if name not in TOOLS:
             raise StudioError(f"unknown session tool {name!r}")
-        self.store.add_event("tool", name, {"name": name, "args": args})
-        with self.store.quiet_human_events():
-            return TOOLS[name](self, **args)
+        # Input paths are made absolute, so the recorder finds (and records) the files.
+        for key in INPUT_KEYS & set(args):
+            v = args[key]
+            args[key] = [str(self.path(x)) for x in v] if isinstance(v, list) else str(self.path(v))
+        return recorded(self.store, name, args, lambda: TOOLS[name](self, **args))
+
+    def _progress(self) -> Any:
+        if self.on_progress is None:
+            return None
+        show = self.on_progress
+
+        def progress(stage: str, done: int, total: int | None) -> None:
+            show(stage, done / total if total else None)
+
+        return progress
 
 
-def replay_events(store: Store, events: list[dict[str, Any]], on_progress: Progress | None = None) -> None:
+@dataclass
+class _Replay:
+    """Applies a recording's events to a store, in order."""
+
+    store: Store
+    runner: Runner
+    inputs: dict[str, str] = field(default_factory=dict)  # recorded path -> path in this project
+    results: list[tuple[str, Any, Any]] = field(default_factory=list)  # (tool, recorded, replayed)
+
+    def file(self, ev: dict[str, Any]) -> None:
+        """Write a recorded input file into the project; a path outside it goes under inputs/."""
+        recorded_path = ev["path"]
+        if recorded_path.startswith(PROJECT):
+            base = Path(recorded_path.replace(PROJECT, str(self.store.root), 1))
+        elif not Path(recorded_path).is_absolute():  # relative to the project, as operations read it
+            base = self.store.root / recorded_path
+        else:
+            base = self.store.root / "inputs" / f"{len(self.inputs) + 1}" / Path(recorded_path).name
+            base = Path(self.inputs.setdefault(recorded_path, str(base)))
+        target = base / ev["member"] if ev["member"] else base
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(base64.b64decode(ev["data"]))
+
+    def args(self, args: dict[str, Any]) -> dict[str, Any]:
+        def fix(v: Any) -> Any:
+            if isinstance(v, list):
+                return [fix(x) for x in v]
+            if isinstance(v, str):
+                return self.inputs.get(v, v).replace(PROJECT, str(self.store.root))
+            return v
+
+        return {k: fix(v) for k, v in args.items()}
+
+    def tool(self, ev: dict[str, Any]) -> None:
+        try:
+            got = self.runner.tool(ev["name"], run_as=ev.get("actor"), **self.args(ev["args"]))
+        except StudioError as exc:
+            if "error" not in ev:
+                raise
+            self.results.append((ev["name"], {"error": ev["error"]}, {"error": str(exc)}))
+            return
+        if "result" in ev or "error" in ev:
+            want = {"error": ev["error"]} if "error" in ev else ev["result"]
+            self.results.append((ev["name"], want, got))
+
+    def decision(self, ev: dict[str, Any]) -> None:
+        self.store.record(
+            ev["actor"], ev["action"], ev.get("subject_ids", []), ev.get("payload", {}), ev.get("rationale", "")
+        )
+
+
+def replay_events(
+    store: Store,
+    events: list[dict[str, Any]],
+    on_progress: Progress | None = None,
+    wrap_transport: TransportWrap | None = None,
+) -> _Replay:
     """Re-execute a recording's tool runs and human decisions, in order."""
     from studio.llm.spec import ProviderSpec
 
     header = events[0] if events and events[0].get("type") == "header" else {}
     path = header.get("_path")
-    runner = Runner(
-        store, llm_spec=f"replay:{path}" if path else None, http_events=[e for e in events if e.get("type") == "http"]
-    )
+    runner = Runner(store, http_events=[e for e in events if e.get("type") == "http"], wrap_transport=wrap_transport)
     if path:
         runner._llm = LLM(store, ProviderSpec("replay", "replay", path=Path(path)))
-    steps = [e for e in events if e.get("type") in ("tool", "decision")]
+    replay = _Replay(store, runner)
+    steps = [e for e in events if e.get("type") in ("tool", "decision", "file") and not e.get("depth")]
     for i, ev in enumerate(steps, 1):
-        if on_progress:
+        if on_progress and ev["type"] != "file":
             on_progress(f"{ev['type']} {ev.get('name') or ev.get('action')}", i / len(steps))
-        if ev["type"] == "tool":
-            runner.tool(ev["name"], **ev["args"])
-        else:
-            store.record(
-                ev["actor"], ev["action"], ev.get("subject_ids", []), ev.get("payload", {}), ev.get("rationale", "")
+        getattr(replay, ev["type"])(ev)
+    return replay
+
+
+def first_result_divergence(replay: _Replay) -> str | None:
+    """The first tool run whose result differs from the recorded one (clock-dependent keys aside)."""
+    back = {v: k for k, v in replay.inputs.items()}
+    for n, (name, want, got) in enumerate(replay.results, 1):
+        b = normalize(rename_paths(jsonable(got), back), str(replay.store.root))
+        a = normalize(want, PROJECT)
+        if a != b:
+            keys = (
+                sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+                if isinstance(a, dict) and isinstance(b, dict)
+                else []
             )
+            detail = "; ".join(
+                f"{k}: recorded {json.dumps(a.get(k))[:120]} / replayed {json.dumps(b.get(k))[:120]}" for k in keys[:3]
+            )
+            return f"tool run {n} ({name}) returned something else" + (f" ({detail})" if detail else "")
+    return None
 
 
 # -- comparing outcomes -------------------------------------------------------------------------
-def _normalize(obj: Any, root: str) -> Any:
-    if isinstance(obj, dict):
-        return {k: _normalize(v, root) for k, v in sorted(obj.items()) if k not in VOLATILE}
-    if isinstance(obj, list):
-        return [_normalize(v, root) for v in obj]
-    if isinstance(obj, str):
-        return obj.replace(root, "<project>")
-    return obj
-
-
-def outcome(store: Store) -> dict[str, Any]:
-    """What a replay must reproduce: the decision log (normalized) and the release checksums."""
-    root = str(store.root)
-    decisions = [
-        {"actor": d.actor, "action": d.action, "subjects": _normalize(d.subject_ids, root), "payload": _normalize(d.payload, root), "rationale": _normalize(d.rationale, root)}
-        for d in store.decisions()
-    ]  # fmt: skip
-    releases = {
-        d.payload.get("version"): d.payload.get("manifest_sha256") for d in store.decisions(action="release.create")
-    }
-    return {"decisions": decisions, "releases": releases}
-
-
 def first_divergence(expected: dict[str, Any], got: dict[str, Any]) -> str | None:
     a, b = expected["decisions"], got["decisions"]
     for i, (x, y) in enumerate(zip(a, b, strict=False)):
@@ -246,49 +335,33 @@ def first_divergence(expected: dict[str, Any], got: dict[str, Any]) -> str | Non
 
 # -- files --------------------------------------------------------------------------------------
 def save_recording(store: Store, out: Path, name: str, meta: dict[str, Any] | None = None) -> int:
-    from studio.ops.embed import similarity_backend
-
-    # The similarity backend shapes outcomes (few-shot choice, query batches, near-copy checks),
-    # so the recording names it and a replay uses the same one.
-    meta = {"similarity": similarity_backend(store).name, **(meta or {})}
-    n = export_session(store, out, [store.session_id or ""], name=name, meta=meta)
-    with out.open("a", encoding="utf-8") as f:
-        f.write(json.dumps({"type": "result", **outcome(store)}, ensure_ascii=False, sort_keys=True) + "\n")
-    return n
+    """Export the store's current session (header, events, result line)."""
+    return export_session(store, out, [store.session_id or ""], name=name, meta=meta)
 
 
-def load_recording(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        raise StudioError(f"no recorded session at {path}")
-    events = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise StudioError(f"{path}:{n}: not a JSON line ({exc.msg})") from exc
-    if not events or events[0].get("type") != "header":
-        raise StudioError(f"{path} is not a Studio session (no header line)")
-    events[0]["_path"] = str(path.resolve())
-    return events
-
-
-def replay_file(path: Path, project: Path, on_progress: Progress | None = None) -> dict[str, Any]:
+def replay_file(
+    path: Path, project: Path, on_progress: Progress | None = None, wrap_transport: TransportWrap | None = None
+) -> dict[str, Any]:
     """Replay a recording into `project` (a new folder) and verify it. Raises ReplayDivergence."""
     events = load_recording(path)
     result = next((e for e in reversed(events) if e.get("type") == "result"), None)
     if result is None:
-        raise StudioError(f"{path} has no result line to verify against (was the recording finished?)")
+        raise StudioError(
+            f"{path} has no result line to verify against: it was not exported by `studio session export` "
+            "or `studio record` (or the export was cut off); export the session again"
+        )
     if (project / "studio.db").exists():
         raise StudioError(f"{project} already holds a project; replay into a new folder")
     store = Store.init(project)
     store.start_session(f"replay:{path.name}")
-    _copy_sample(events[0], store)
-    with recorded_similarity(events[0], store):
-        replay_events(store, events, on_progress)
-    got = outcome(store)
-    store.close()
-    problem = first_divergence(result, got)
+    try:
+        _copy_sample(events[0], store)
+        with recorded_similarity(events[0], store), use_prompts(recorded_prompts(events[0])):
+            replay = replay_events(store, events, on_progress, wrap_transport)
+        got = outcome(store, rename={v: k for k, v in replay.inputs.items()})
+        problem = first_divergence(result, got) or first_result_divergence(replay)
+    finally:
+        store.close()
     if problem:
         raise ReplayDivergence(f"the replay of {path.name} diverged: {problem}")
     return {"decisions": len(got["decisions"]), "releases": got["releases"], "project": str(project)}

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 import random
 import threading
 import time
@@ -28,10 +30,17 @@ from studio.llm.spec import ProviderSpec, parse_spec
 from studio.schema import utcnow
 from studio.store import Store
 
+log = logging.getLogger("studio.llm")
+# A library's logger: silent unless the front end attaches a handler (the CLI prints to stderr).
+log.addHandler(logging.NullHandler())
+
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
 RETRYABLE = (openai.RateLimitError, openai.APITimeoutError, openai.APIConnectionError, openai.InternalServerError)
+# What the client libraries raise on a 200 answer they cannot read (`choices: []`, a body that is
+# not JSON, a message without content): a failed call, retried like a server error.
+MALFORMED = (ValueError, TypeError, KeyError, IndexError, AttributeError, openai.APIResponseValidationError)
 
 
 class LLMError(StudioError):
@@ -65,6 +74,9 @@ class Request:
     max_tokens: int = 1024
     seed: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Raises ValueError when an answer is not usable; only usable answers are cached. Default:
+    # with a schema, the answer must be JSON (an object with the schema's required keys).
+    validate: Callable[[str], Any] | None = None
 
     def params(self) -> dict[str, Any]:
         p: dict[str, Any] = {"temperature": self.temperature, "max_tokens": self.max_tokens}
@@ -118,6 +130,7 @@ class LLM:
         backoff: float = 0.5,
         use_cache: bool = True,
         chat_model: BaseChatModel | None = None,
+        on_notice: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
         self.spec = spec
@@ -127,6 +140,8 @@ class LLM:
         self.backoff = backoff
         self.use_cache = use_cache
         self._chat_model = chat_model
+        # Told about timeouts and retries as they happen (the CLI prints them on stderr).
+        self.on_notice = on_notice
         self._sems: dict[int, asyncio.Semaphore] = {}
 
     @property
@@ -148,10 +163,10 @@ class LLM:
         return sem
 
     # -- one call ----------------------------------------------------------------------------
-    async def acall(self, req: Request) -> LLMResult:
+    async def acall(self, req: Request, use_cache: bool = True) -> LLMResult:
         params = req.params()
         rhash = request_hash(self.model_name, req.messages, params)
-        if self.use_cache and self.store is not None:
+        if use_cache and self.use_cache and self.store is not None:
             cached = self._cache_get(rhash)
             if cached is not None:
                 result = LLMResult(
@@ -176,7 +191,9 @@ class LLM:
         meta = getattr(message, "response_metadata", None) or {}
         result = LLMResult(
             finish_reason=meta.get("finish_reason"),
-            text=str(message.content),
+            # Model text is redacted before anyone sees it, so a key the server echoes cannot
+            # reach a proposal, a guideline or a document.
+            text=redact(str(message.content or "")),
             # a replayed answer names the model that really wrote it
             model=(meta.get("model_name") if self.spec.kind == "replay" else None) or self.model_name,
             prompt_tokens=usage.get("input_tokens"),
@@ -184,7 +201,7 @@ class LLM:
             latency_ms=(time.perf_counter() - t0) * 1000,
             request_hash=rhash,
         )
-        if self.use_cache and self.store is not None:
+        if self.store is not None and _usable(req, result):  # written even when not read (--no-cache refreshes)
             self._cache_put(rhash, result)
         result.call_id = self._log(req, params, rhash, result, None)
         return result
@@ -206,15 +223,19 @@ class LLM:
                 raise LLMError(
                     f"the {self.spec.kind} provider refused the API key (401): check the key in your environment"
                 ) from exc
-            except (TimeoutError, *RETRYABLE) as exc:
+            except (TimeoutError, *RETRYABLE, *MALFORMED) as exc:
                 attempt += 1
+                what = _describe(exc)
                 if attempt > self.max_retries:
                     raise LLMError(
-                        f"the model call failed after {attempt} attempts ({_describe(exc)}); "
-                        "check that the model server is reachable, or try again later"
+                        f"the model call failed after {attempt} attempts ({what}); "
+                        "check that the model server is reachable and speaks the OpenAI protocol, or try again later"
                     ) from exc
-                delay = self.backoff * (2 ** (attempt - 1))
-                await asyncio.sleep(delay * (0.5 + random.random()))  # jitter: spread retries out
+                delay = self.backoff * (2 ** (attempt - 1)) * (0.5 + random.random())  # jitter spreads retries
+                self._notice(
+                    f"model call {req.operation or ''}: {what}; retry {attempt} of {self.max_retries} in {delay:.1f} s"
+                )
+                await asyncio.sleep(delay)
             except openai.APIStatusError as exc:
                 raise LLMError(f"the model server answered {exc.status_code}: {redact(str(exc))[:300]}") from exc
 
@@ -256,8 +277,12 @@ class LLM:
         max_tokens = req.max_tokens
         last_error = ""
         for _ in range(retries + 1):
-            attempt = Request(**{**req.__dict__, "messages": messages, "max_tokens": max_tokens})
+            attempt = Request(**{**req.__dict__, "messages": messages, "max_tokens": max_tokens, "validate": parse})
             res = await self.acall(attempt)
+            if res.cache_hit and not _usable(attempt, res):
+                # cached by an older Studio before answers were validated: drop it and ask again
+                self._cache_drop(res.request_hash)
+                res = await self.acall(attempt, use_cache=False)
             results.append(res)
             try:
                 return parse(res.text), results
@@ -297,18 +322,30 @@ class LLM:
         row = self.store.conn.execute("SELECT response FROM llm_cache WHERE request_hash = ?", (rhash,)).fetchone()
         return json.loads(row[0]) if row else None
 
+    def _cache_drop(self, rhash: str) -> None:
+        assert self.store is not None
+        with self.store.transaction() as c:
+            c.execute("DELETE FROM llm_cache WHERE request_hash = ?", (rhash,))
+
     def _cache_put(self, rhash: str, result: LLMResult) -> None:
         assert self.store is not None
         body = {
             "text": redact(result.text),
             "prompt_tokens": result.prompt_tokens,
             "completion_tokens": result.completion_tokens,
+            "finish_reason": result.finish_reason,
         }
         with self.store.transaction() as c:
             c.execute(
                 "INSERT OR REPLACE INTO llm_cache (request_hash, model, response, created_at) VALUES (?, ?, ?, ?)",
                 (rhash, self.model_name, json.dumps(body, ensure_ascii=False), utcnow()),
             )
+
+    def _notice(self, message: str) -> None:
+        if self.on_notice is not None:
+            self.on_notice(message)
+        else:
+            log.warning(message)
 
     def _log(
         self, req: Request, params: dict[str, Any], rhash: str, result: LLMResult | None, error: str | None
@@ -318,6 +355,9 @@ class LLM:
         messages = redact_obj(req.messages)
         params_r = redact_obj(params)
         text = redact(result.text) if result else None
+        # A replayed answer names the model that wrote it, so a session re-exported from a replay
+        # still says which model made its answers.
+        model = (result.model if result else None) or self.model_name
         usd = (
             cost.estimate(self.spec.kind, self.model_name, result.prompt_tokens, result.completion_tokens)
             if result and not result.cache_hit
@@ -329,7 +369,7 @@ class LLM:
                 " prompt_tokens, completion_tokens, latency_ms, cost_usd, cache_hit, error)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    utcnow(), self.store.session_id, self.spec.kind, self.model_name, req.operation, rhash,
+                    utcnow(), self.store.session_id, self.spec.kind, model, req.operation, rhash,
                     json.dumps(messages, ensure_ascii=False), json.dumps(params_r, ensure_ascii=False, sort_keys=True), text,
                     result.prompt_tokens if result else None, result.completion_tokens if result else None,
                     round(result.latency_ms, 1) if result else None, usd, int(bool(result and result.cache_hit)),
@@ -342,7 +382,7 @@ class LLM:
                     "llm",
                     content_key(req.messages, params),
                     {
-                        "call_id": call_id, "operation": req.operation, "model": self.model_name, "provider": self.spec.kind,
+                        "call_id": call_id, "operation": req.operation, "model": model, "provider": self.spec.kind,
                         "content_key": content_key(req.messages, params), "messages": messages, "params": params_r,
                         "response": text, "finish_reason": result.finish_reason if result else None,
                         "error": redact(error) if error else None, "cache_hit": bool(result and result.cache_hit),
@@ -351,6 +391,8 @@ class LLM:
                 )  # fmt: skip
         return call_id
 
+
+CACHE_ENV = "STUDIO_LLM_CACHE"
 
 # A small model on 2 CPU cores can take minutes for a long answer; hosted models answer in seconds.
 DEFAULT_TIMEOUT_S = {"local": 900.0, "openai": 120.0, "openai-compatible": 300.0, "replay": 30.0}
@@ -379,6 +421,8 @@ def open_llm(store: Store | None, spec: str | ProviderSpec | None = None, **kwar
         setting = store.get_setting("llm") if store is not None else None
         spec = parse_spec(spec, setting)
     kwargs.setdefault("timeout", DEFAULT_TIMEOUT_S[spec.kind])
+    # STUDIO_LLM_CACHE=off (what --no-cache sets): ask the model again; usable answers still refresh the cache.
+    kwargs.setdefault("use_cache", os.environ.get(CACHE_ENV, "on").lower() not in ("off", "0", "no", "false"))
     return LLM(store, spec, **kwargs)
 
 
@@ -390,6 +434,34 @@ def strip_fences(text: str) -> str:
         if t.rstrip().endswith("```"):
             t = t.rstrip()[:-3]
     return t.strip()
+
+
+def _usable(req: Request, result: LLMResult) -> bool:
+    """Worth caching: a whole answer that passes the request's validation."""
+    if result.finish_reason == "length" or not result.text.strip():
+        return False
+    check = req.validate or (_json_answer(req.schema) if req.schema is not None else None)
+    if check is None:
+        return True
+    try:
+        check(result.text)
+    except Exception:  # whatever the caller's parser raises means "not usable"
+        return False
+    return True
+
+
+def _json_answer(schema: dict[str, Any]) -> Callable[[str], Any]:
+    def check(text: str) -> Any:
+        value = json.loads(strip_fences(text))
+        if schema.get("type") == "object":
+            if not isinstance(value, dict):
+                raise ValueError(f"expected a JSON object, got {type(value).__name__}")
+            missing = [k for k in schema.get("required", []) if k not in value]
+            if missing:
+                raise ValueError(f"missing {', '.join(missing)}")
+        return value
+
+    return check
 
 
 def _short_error(exc: Exception) -> str:
@@ -404,6 +476,8 @@ def _describe(exc: BaseException) -> str:
         return "timed out"
     if isinstance(exc, openai.APIStatusError):
         return f"HTTP {exc.status_code}"
+    if isinstance(exc, MALFORMED):
+        return redact(f"the server answered 200 with a malformed body ({type(exc).__name__}: {exc})")[:300]
     return redact(type(exc).__name__ + (f": {exc}" if str(exc) else ""))[:200]
 
 

@@ -1,13 +1,20 @@
 """Prompt templates: files in `prompts/` named NAME.vN.jinja, loaded by name.
 
 A template defines `{% block system %}` and `{% block user %}`; rendering gives chat messages.
-The newest version is used unless one is asked for; the name and version go into every
-LLM call's operation, so a recording says which prompt made it.
+
+Versions are pinned, never "the newest file": `PINNED` names the version each operation uses
+(its settings default to it, and a session's header records it), so adding `ner.v3.jinja`
+changes nothing until PINNED or an operation's setting says v3. A replay runs under
+`use_prompts(the recording's versions)`, so an old recording keeps the prompts it was made with.
+The name and version go into every LLM call's operation, so a recording says which prompt made it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -19,6 +26,10 @@ from studio.errors import StudioError
 from studio.llm.request import Message
 
 _FILE_RE = re.compile(r"^(?P<name>[a-z0-9_]+)\.v(?P<version>\d+)\.jinja$")
+# The version of each prompt that operations use. Adopt a new version here (and re-record the
+# sessions whose requests it changes).
+PINNED: dict[str, int] = {"agent": 2, "guideline": 2, "ner": 2, "synth": 2}
+_override: ContextVar[dict[str, int] | None] = ContextVar("studio_prompt_versions", default=None)
 
 
 def prompt_dirs() -> list[Path]:
@@ -73,11 +84,37 @@ def _env(dirs: tuple[Path, ...]) -> jinja2.Environment:
     )
 
 
+def prompt_version(name: str) -> int:
+    """The version operations use for `name`: a replay's recorded one, else the pinned one."""
+    override = _override.get() or {}
+    if name in override:
+        return override[name]
+    if name not in PINNED:
+        raise StudioError(f"no pinned version for the prompt {name!r}; add it to PINNED in studio/llm/prompts.py")
+    return PINNED[name]
+
+
+def pinned_versions() -> dict[str, int]:
+    """What a session header records: every pinned prompt with the version in effect."""
+    return {name: prompt_version(name) for name in sorted(PINNED)}
+
+
+@contextlib.contextmanager
+def use_prompts(versions: dict[str, int]) -> Iterator[None]:
+    """Run with these prompt versions in place of the pinned ones (a replay of an old recording)."""
+    token = _override.set({**(_override.get() or {}), **versions})
+    try:
+        yield
+    finally:
+        _override.reset(token)
+
+
 def load_prompt(name: str, version: int | None = None) -> Prompt:
+    """The template `name` at `version` (default: `prompt_version(name)`, never simply the newest)."""
     versions = available().get(name)
     if not versions:
         raise StudioError(f"no prompt template named {name!r} in {', '.join(map(str, prompt_dirs())) or 'prompts/'}")
-    v = version if version is not None else versions[-1]
+    v = version if version is not None else prompt_version(name)
     if v not in versions:
         raise StudioError(f"prompt {name!r} has versions {versions}, not {v}")
     env = _env(tuple(prompt_dirs()))

@@ -17,28 +17,10 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
 
-from studio.errors import StudioError
+from studio.errors import ReplayMiss
 from studio.llm.request import canonical, content_key, from_langchain
 
-
-class ReplayMiss(StudioError):
-    """A request that the recording does not hold."""
-
-
-def load_recording(path: Path) -> list[dict[str, Any]]:
-    """The events of a session JSONL file (header line excluded)."""
-    events = []
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise StudioError(f"{path}:{n}: not a JSON line ({exc.msg})") from exc
-            if obj.get("type") != "header":
-                events.append(obj)
-    return events
+__all__ = ["ReplayChatModel", "ReplayMiss"]
 
 
 class ReplayChatModel(BaseChatModel):
@@ -53,6 +35,8 @@ class ReplayChatModel(BaseChatModel):
     def from_file(cls, path: Path, strict: bool = True) -> ReplayChatModel:
         responses: dict[str, dict[str, Any]] = {}
         requests: dict[str, str] = {}
+        from studio.llm.session import load_recording
+
         for ev in load_recording(path):
             if ev.get("type") != "llm" or ev.get("error"):
                 continue

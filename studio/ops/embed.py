@@ -168,7 +168,11 @@ class MiniLM:
         texts = list(texts)
         hashes = [content_hash(t) for t in texts]
         found: dict[str, np.ndarray] = self._cached(sorted(set(hashes))) if self.store else {}
-        todo = sorted({h: t for h, t in zip(hashes, texts, strict=True) if h not in found}.items())
+        # Batches of similar length pad less: sorted by length (then hash, so the order is fixed).
+        todo = sorted(
+            {h: t for h, t in zip(hashes, texts, strict=True) if h not in found}.items(),
+            key=lambda ht: (len(ht[1]), ht[0]),
+        )
         if todo:
             vecs = self._embed([t for _, t in todo], progress)
             new = {h: v for (h, _), v in zip(todo, vecs, strict=True)}

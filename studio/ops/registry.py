@@ -36,6 +36,10 @@ OP_MODULES: list[str] = [
     "studio.ops.dedup",
     "studio.ops.ner.evaluate",
     "studio.ops.ner.label",
+    "studio.ops.team.assign",
+    "studio.ops.team.agreement",
+    "studio.ops.team.adjudicate",
+    "studio.ops.boxes.augment",
     "studio.ops.ner.train",
     "studio.ops.ner.weights",
     "studio.ops.synth",
@@ -196,31 +200,33 @@ def agent_operations() -> list[Operation[Any, Any]]:
 def run(name: str, args: Args | Mapping[str, Any] | None, ctx: OpContext) -> Any:
     """Run an operation: validate its arguments, record the run in the session, call it.
 
-    This is the one boundary where tool runs are recorded. A run inside another run (an agent
-    action running its tool) is part of the outer one and is not recorded again, since a replay
-    re-executes the outer run. Human decisions an operation makes are part of its run, not
-    separate session events.
+    This is the one boundary where tool runs are recorded (`studio.llm.session.recorded`: the
+    arguments, actor and input files before the run, the result or error after it). A run inside
+    another run (an agent action running its tool) is part of the outer one and is not recorded
+    again, since a replay re-executes the outer run. Human decisions an operation makes are part
+    of its run, not separate session events.
     """
+    from studio.llm.session import recorded
+
     op = get(name)
     validated = op.validate(args)
-    store = ctx.store
-    depth = getattr(store, "_op_depth", 0)
-    if depth == 0:
-        record_run(store, op, validated)
-    store._op_depth = depth + 1  # type: ignore[attr-defined]
-    try:
-        with store.quiet_human_events():
-            result = op.fn(ctx, validated)
-    finally:
-        store._op_depth = depth  # type: ignore[attr-defined]
+    result = recorded(
+        ctx.store, op.name, validated.model_dump(mode="json"), lambda: op.fn(ctx, validated),
+        actor=ctx.actor, inputs=path_fields(op.args),
+    )  # fmt: skip
     if not isinstance(result, op.result):
         raise OperationError(f"operation {name!r} returned {type(result).__name__}, not {op.result.__name__}")
     return result
 
 
-def record_run(store: Store, op: Operation[Any, Any], args: Args) -> None:
-    """Append the tool event (name and arguments) to the current session."""
-    store.add_event("tool", op.name, {"name": op.name, "args": args.model_dump(mode="json")})
+def path_fields(args_model: type[Args]) -> list[str]:
+    """The arguments that name files or folders (`json_schema_extra={"path": True}`)."""
+    out = []
+    for fname, info in args_model.model_fields.items():
+        extra = info.json_schema_extra
+        if isinstance(extra, dict) and extra.get("path"):
+            out.append(fname)
+    return out
 
 
 def describe_validation(exc: ValidationError) -> str:

@@ -11,13 +11,19 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from studio.errors import InvalidState, NotFound, ProjectNotFound, StudioError
+from studio.errors import InvalidState, LogTampered, NotFound, ProjectNotFound, StudioError
 from studio.schema import Decision, Document, Guideline, Proposal, Span, check_actor, utcnow
-from studio.store import db, state
+from studio.store import chain, db, state, versions
 
 DB_NAME = "studio.db"
 # The action prefix of decisions about each kind of proposal: label.accept, boxes.fix.reject, ...
-KIND_PREFIX = {"span": "label", "box_fix": "boxes.fix", "action": "agent.action", "document": "document"}
+KIND_PREFIX = {
+    "span": "label",
+    "box_fix": "boxes.fix",
+    "box_augment": "boxes.augment",
+    "action": "agent.action",
+    "document": "document",
+}
 
 
 def _dumps(obj: Any) -> str:
@@ -34,8 +40,11 @@ class Store:
         self._lock = threading.RLock()
         self._depth = 0
         # When set, human decisions are appended to the session recording (see studio/flows).
-        self.record_human_events = False
+        # Human decisions outside tool runs are session events, so any session can be replayed.
+        self.record_human_events = True
         self._quiet = 0
+        # Things found wrong and repaired on open, for the front end to show (e.g. dropped triggers).
+        self.warnings: list[str] = []
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
@@ -45,7 +54,7 @@ class Store:
         conn = db.connect(root / DB_NAME)
         db.migrate(conn, root / DB_NAME)
         (root / "artifacts").mkdir(exist_ok=True)
-        return cls(root, conn)
+        return cls._checked(root, conn)
 
     @classmethod
     def open(cls, root: str | Path) -> Store:
@@ -58,7 +67,18 @@ class Store:
             db.migrate(conn, path)
         except sqlite3.DatabaseError as exc:
             raise StudioError(f"{path} is not a readable Studio database ({exc})") from exc
-        return cls(root, conn)
+        return cls._checked(root, conn)
+
+    @classmethod
+    def _checked(cls, root: Path, conn: sqlite3.Connection) -> Store:
+        store = cls(root, conn)
+        repaired = chain.ensure_triggers(conn)
+        if repaired:
+            store.warnings.append(
+                f"the decision log's append-only triggers ({', '.join(repaired)}) were missing or changed and have "
+                "been re-created: run `studio verify` to check the log was not altered meanwhile"
+            )
+        return store
 
     def close(self) -> None:
         if self.session_id:
@@ -88,7 +108,7 @@ class Store:
                 finally:
                     self._depth -= 1
                 return
-            self.conn.execute("BEGIN IMMEDIATE")
+            db.begin_write(self.conn, self.root / DB_NAME)
             self._depth = 1
             try:
                 yield self.conn
@@ -136,12 +156,19 @@ class Store:
             rationale=rationale,
         )
         with self.transaction() as c:
-            cur = c.execute(
-                "INSERT INTO decisions (ts, session_id, actor, action, subject_ids, payload, rationale)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (d.ts, d.session_id, d.actor, d.action, _dumps(d.subject_ids), _dumps(d.payload), d.rationale),
+            if d.payload and d.actor.startswith("human:"):  # in a team project: the annotator's own version
+                d.payload = versions.route(c, d.actor, d.action, d.payload)
+            # The previous hash is read inside this write transaction (BEGIN IMMEDIATE), so
+            # concurrent writers chain one after another.
+            last_id, prev = chain.head(c)
+            d.id = last_id + 1
+            subjects, payload = _dumps(d.subject_ids), _dumps(d.payload)
+            content = (d.id, d.ts, d.session_id, d.actor, d.action, subjects, payload, d.rationale)
+            c.execute(
+                "INSERT INTO decisions (id, ts, session_id, actor, action, subject_ids, payload, rationale,"
+                " prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*content, prev, chain.decision_hash(prev, content)),
             )
-            d.id = int(cur.lastrowid or 0)
             state.apply_decision(c, d.id, d.action, d.payload)
             if self.record_human_events and not self._quiet and d.actor.startswith("human:"):
                 self.add_event(
@@ -193,9 +220,21 @@ class Store:
         n = self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM decisions").fetchone()[0]
         return f"{prefix}-{n}"
 
+    def verify(self) -> chain.ChainReport:
+        """Check the decision log's hash chain and triggers; the first broken link, if any."""
+        return chain.verify(self.conn)
+
     def rebuild_state(self) -> int:
-        """Recompute guideline status, proposal status and labels from the decision log."""
+        """Recompute guideline status, proposal status and labels from the decision log.
+
+        Refused when the log's hash chain is broken: a forged decision must not become state."""
         with self.transaction() as c:
+            report = chain.verify(c)
+            if report.broken_at is not None:
+                raise LogTampered(
+                    f"the decision log is not intact ({report.problem}); the state was not rebuilt: "
+                    "restore studio.db from a backup, or see `studio verify`"
+                )
             return state.rebuild(c)
 
     # -- documents -----------------------------------------------------------------------

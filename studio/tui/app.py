@@ -7,6 +7,7 @@ and the snapshots all build it the same way on explicit paths. The LLM is built 
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any, ClassVar
@@ -34,10 +35,17 @@ class StudioApp(App[None]):
     ]
 
     def __init__(
-        self, store: Store, llm_spec: str | None = None, user: str = "user", screen: str | None = None
+        self,
+        store: Store,
+        llm_spec: str | None = None,
+        user: str = "user",
+        screen: str | None = None,
+        images: str | None = None,
     ) -> None:
         super().__init__()
         self.store = store
+        # How pictures are drawn (studio.tui.widgets.picture): auto, sixel, tgp, halfcell, unicode, off.
+        self.images = images or os.environ.get("STUDIO_IMAGES", "auto")
         self.llm_spec = llm_spec
         self.actor = f"human:{user}"
         self.first_screen = screen

@@ -19,7 +19,11 @@ def palette_entries() -> list[tuple[str, str, str | None, str]]:
     out: list[tuple[str, str, str | None, str]] = []
     for name, key, title in SCREENS:
         out.append((f"Go to {title}", name, None, f"open the {title} screen (key {key})"))
-    for name, _key, title in SCREENS:
+    numbered = {name for name, _, _ in SCREENS}
+    extra = [(name, "", name.title()) for name in SCREEN_CLASSES if name not in numbered]  # e.g. adjudicate
+    for name, _key, title in extra:
+        out.append((f"Go to {title}", name, None, f"open the {title} screen"))
+    for name, _key, title in [*SCREENS, *extra]:
         for action, words in SCREEN_CLASSES[name].PALETTE:
             out.append((f"{title}: {words}", name, action, f"on the {title} screen"))
     return out

@@ -313,6 +313,9 @@ class NerLearner:
             skipped_near_duplicates=len(skipped),
         )
 
+    def stop_predictions(self, labeled: Mapping[int, object]) -> list[str] | None:
+        return None  # the stopping rule is implemented for classification only (docs/active.md)
+
     def evaluate(self, labeled: Mapping[int, object]) -> float:
         spans = {i: list(v) for i, v in labeled.items()}  # type: ignore[call-overload]
         if not self.tagger.fit(spans, self.labels):

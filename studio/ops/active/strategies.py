@@ -15,7 +15,8 @@ import numpy as np
 
 # Strategies that need a committee of models rather than one probability table.
 COMMITTEE_STRATEGIES = ("vote_entropy", "kl")
-STRATEGIES = ("random", "least_confidence", "margin", "entropy", *COMMITTEE_STRATEGIES)
+# hybrid: margin uncertainty mixed with diversity by label count (hybrid.py); alone, it scores as margin.
+STRATEGIES = ("random", "least_confidence", "margin", "entropy", *COMMITTEE_STRATEGIES, "hybrid")
 _DECIMALS = 12
 
 
@@ -125,6 +126,8 @@ def score(
         return kl_to_consensus(committee), None
     if probs is None:
         raise ValueError(f"strategy {strategy!r} needs a probability table")
+    if strategy == "hybrid":  # its uncertainty part; the diversity part needs features (hybrid.py)
+        strategy = "margin"
     fns: dict[str, Callable[[np.ndarray], np.ndarray]] = {
         "least_confidence": least_confidence,
         "margin": margin,

@@ -1,6 +1,6 @@
-"""Text classification for active learning: TF-IDF + logistic regression, retrained per query.
+"""Text classification for active learning: logistic regression over fixed features, retrained per query.
 
-The vectorizer is fit once on the whole pool (labeled and unlabeled texts: it learns no labels,
+The features (`features.py`: TF-IDF, MiniLM vectors, or both) are built once on the whole pool (labeled and unlabeled texts: it learns no labels,
 only vocabulary and document frequencies), so retraining as labels arrive is a cheap logistic
 regression fit. `select` turns a pool and the labels so far into the next batch, with the cold
 start rule: until every known class has at least one label, rank by seeded random order (never
@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from studio.ops.active import strategies
+from studio.ops.active import hybrid, strategies
+from studio.ops.active.features import TextFeatures
 from studio.ops.active.diversity import DEFAULT_THRESHOLD, Similarity, cosine_similarity, diverse_batch
 
 
@@ -65,14 +65,17 @@ def model_version(
 class TextClassifier:
     """TF-IDF features over a fixed pool plus a logistic regression over the labeled rows."""
 
-    def __init__(self, texts: Sequence[str], params: TextClfParams | None = None) -> None:
+    def __init__(
+        self, texts: Sequence[str], params: TextClfParams | None = None, features: TextFeatures | None = None
+    ) -> None:
         self.params = params or TextClfParams()
-        self.vectorizer = TfidfVectorizer(
-            ngram_range=(1, self.params.ngram_max), sublinear_tf=True, min_df=self.params.min_df
+        self.features = features or TextFeatures(
+            texts, kind="tfidf", ngram_max=self.params.ngram_max, min_df=self.params.min_df
         )
-        self.X = self.vectorizer.fit_transform(list(texts))
+        self.X = self.features.X
         self.classes: list[str] = []
         self._fitted: tuple[object, ...] | None = None
+        self._cluster_rows: np.ndarray | None = None
 
     def _fit_one(self, rows: Sequence[int], y: Sequence[str]) -> LogisticRegression:
         clf = LogisticRegression(
@@ -104,6 +107,12 @@ class TextClassifier:
         self.model = self._fit_one(rows, y)
         self._fitted = key
 
+    def cluster_rows(self, seed: int = 0) -> np.ndarray:
+        """Dense rows of the whole pool for the hybrid strategy's k-means (computed once)."""
+        if self._cluster_rows is None:
+            self._cluster_rows = hybrid.dense_rows(self.features.diversity_rows()[0], seed)
+        return self._cluster_rows
+
     def predict_proba(self, rows: Sequence[int]) -> np.ndarray:
         return self._proba(self.model, rows)
 
@@ -111,7 +120,7 @@ class TextClassifier:
         """Predicted class of texts outside the pool (e.g. a held-out test split)."""
         if not texts:
             return []
-        p = self._proba(self.model, None, self.vectorizer.transform(list(texts)))
+        p = self._proba(self.model, None, self.features.transform(list(texts)))
         return [self.classes[i] for i in p.argmax(axis=1)]
 
     def committee_proba(self, rows: Sequence[int], y: Sequence[str], targets: Sequence[int], seed: int) -> np.ndarray:
@@ -155,7 +164,7 @@ def select(
     seen = set(labeled.values())
     known = set(classes or []) | seen
     missing = sorted(known - seen)
-    version = model_version(clf.params, labeled, {"classes": sorted(known)})
+    version = model_version(clf.params, labeled, {"classes": sorted(known), "features": clf.features.name})
     cold = strategy != "random" and (len(seen) < 2 or bool(missing))
     reason = ""
     if cold:
@@ -167,6 +176,8 @@ def select(
     cand = list(candidates)
     if not cand:
         return Selection(indices=[], scores=[], strategy=strategy, used=strategy, cold_start=cold, reason=reason)
+    if strategy == "hybrid":
+        return _hybrid(clf, labeled, cand, batch, seed, known, cold, reason, version)
     used = "random" if cold else strategy
     if used == "random":
         s, tie = strategies.score("random", n=len(cand), seed=seed)
@@ -181,8 +192,10 @@ def select(
     order = strategies.rank(s, tie)
     ordered_rows = [cand[i] for i in order]
     score_of = {cand[i]: float(s[i]) for i in range(len(cand))}
-    # features: rows for the diversity step (default: the classifier's own TF-IDF rows)
-    chosen, skipped = diverse_batch(ordered_rows, batch, clf.X if features is None else features, threshold, similarity)
+    # features: rows for the diversity step (default: the embeddings when there are, else TF-IDF rows)
+    if features is None:
+        features = clf.features.diversity_rows()[0]
+    chosen, skipped = diverse_batch(ordered_rows, batch, features, threshold, similarity)
     return Selection(
         indices=chosen,
         scores=[score_of[r] for r in chosen],
@@ -191,5 +204,40 @@ def select(
         cold_start=cold,
         reason=reason,
         skipped_near_duplicates=len(skipped),
+        model_version=version,
+    )
+
+
+def _hybrid(
+    clf: TextClassifier,
+    labeled: Mapping[int, str],
+    cand: list[int],
+    batch: int,
+    seed: int,
+    known: set[str],
+    cold: bool,
+    reason: str,
+    version: str,
+) -> Selection:
+    """hybrid.py's pick: k-means centres of the pool on a cold start, uncertainty-weighted later."""
+    rows = clf.cluster_rows(seed)[cand]
+    if cold:
+        picked = hybrid.pick(rows, batch, len(labeled), seed)
+        scores = [0.0] * len(picked)
+        used = "diversity"
+        reason = reason.replace("seeded random order", "k-means centres of the pool (diversity)")
+    else:
+        clf.fit(list(labeled.keys()), list(labeled.values()), classes=sorted(known))
+        u, _ = strategies.score("margin", probs=clf.predict_proba(cand))
+        picked = hybrid.pick(rows, batch, len(labeled), seed, u)
+        scores = [float(u[i]) for i in picked]
+        used = "hybrid"
+    return Selection(
+        indices=[cand[i] for i in picked],
+        scores=scores,
+        strategy="hybrid",
+        used=used,
+        cold_start=cold,
+        reason=reason,
         model_version=version,
     )

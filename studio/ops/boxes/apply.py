@@ -24,14 +24,23 @@ from studio.errors import StudioError
 from studio.ops.boxes.coco import load_json, pixel_bbox
 from studio.ops.boxes.io import boxes_equal, read_dataset, resolve_source
 from studio.ops.boxes.model import BoxDataset, Format, ImageLabels
+from studio.ops.boxes.preview import write_previews
 from studio.ops.boxes.report import build_report, proposal_class, report_markdown
-from studio.ops.boxes.yolo import format_box, label_path
+from studio.ops.boxes.synthetic import (
+    accepted_augments,
+    add_synthetic_coco,
+    plan_synthetic,
+    write_manifest,
+    write_synthetic_yolo,
+)
+from studio.ops.boxes.yolo import format_box, join_label_text, label_path, split_label_text
 from studio.schema import Box, Model, Proposal
 from studio.store import Store
 
 Progress = Callable[[str, int, int], None]
 REPORT_JSON = "cleanse_report.json"
 REPORT_MD = "cleanse_report.md"
+PREVIEWS = "previews"  # PNG pictures of the applied and skipped fixes, linked from the report
 
 
 class ApplyResult(Model):
@@ -72,6 +81,7 @@ def apply_fixes(
     images_dir: str | None = None,
     requested_by: str = "",
     progress: Progress | None = None,
+    preview_limit: int = 200,
 ) -> ApplyResult:
     """Write the cleaned copy of `dataset` to `out` with every accepted box fix for it."""
     ds = read_dataset(dataset, format, images_dir)
@@ -80,6 +90,8 @@ def apply_fixes(
     props = [p for p in store.proposals(kind="box_fix", status=None) if p.payload.get("dataset") == source]
     accepted = [p for p in props if p.status == "accepted"]
     plan, outcomes = _plan(ds, accepted)
+    changed = set(plan.drop_images) | {n for n, e in plan.edits.items() if e} | {n for n, a in plan.adds.items() if a}
+    synth, synth_skipped = plan_synthetic(ds, accepted_augments(store, source), changed, store.root)
 
     root = Path(ds.root)
     skip_paths = {Path(ds.image(n).path).resolve() for n in plan.drop_images}
@@ -87,13 +99,15 @@ def apply_fixes(
         skip_paths |= {label_path(p) for p in skip_paths}
     skip_paths |= {(root / f).resolve() for f in plan.drop_files}
     out_dir.mkdir(parents=True, exist_ok=True)
-    _copy_tree(root, out_dir, skip_paths, progress)
+    outside = _copy_listed(ds, out_dir, skip_paths, progress)
     if ds.format == "yolo":
         _write_yolo_edits(ds, out_dir, plan)
+        write_synthetic_yolo(ds, out_dir, synth)
     else:
-        _write_coco_edits(ds, out_dir, plan)
+        _write_coco_edits(ds, out_dir, plan, synth)
 
     kept = [im for im in ds.images if im.name not in plan.drop_images]
+    write_manifest(ds, out_dir, synth, {im.name for im in kept})
     after_boxes = sum(len(im.boxes) for im in kept)
     for name, edits in plan.edits.items():
         if name not in plan.drop_images:
@@ -106,8 +120,16 @@ def apply_fixes(
         props,
         outcomes,
         {"images": len(ds.images), "boxes": ds.box_count()},
-        {"images": len(kept), "boxes": after_boxes},
+        {"images": len(kept) + len(synth), "boxes": after_boxes + sum(len(n.boxes) for _, n, _ in synth)},
     )
+    report["synthetic"] = {
+        "added": [{"proposal_id": p.id, "image": n.name, "source_image": src.name} for p, n, src in synth],
+        "skipped": synth_skipped,
+    }
+    report["not_copied"] = outside
+    decided = {o["proposal_id"] for o in outcomes}
+    shown = write_previews(ds, [p for p in accepted if p.id in decided], out_dir / PREVIEWS, limit=preview_limit)
+    report["previews"] = {str(pid): f"{PREVIEWS}/{name}" for pid, name in shown.items()}
     rj, rm = out_dir / REPORT_JSON, out_dir / REPORT_MD
     rj.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     rm.write_text(report_markdown(report), encoding="utf-8")
@@ -123,6 +145,8 @@ def apply_fixes(
             "applied": [o["proposal_id"] for o in applied],
             "skipped": [{"proposal_id": o["proposal_id"], "reason": o["reason"]} for o in skipped],
             "requested_by": requested_by,
+            "augmented": [p.id for p, _, _ in synth],
+            "augment_skipped": [{"proposal_id": o["proposal_id"], "reason": o["reason"]} for o in synth_skipped],
             "boxes": report["boxes"],
             "images": report["images"],
         },
@@ -224,16 +248,35 @@ def _plan(ds: BoxDataset, accepted: list[Proposal]) -> tuple[_Plan, list[dict[st
     return plan, outcomes
 
 
-def _copy_tree(root: Path, out: Path, skip: set[Path], progress: Progress | None) -> None:
-    files = [p for p in sorted(root.rglob("*")) if p.is_file()]
+def dataset_files(ds: BoxDataset) -> list[Path]:
+    """Every file the dataset lists (images, label files, orphan labels, yaml/JSON, split lists), resolved.
+
+    Only these are copied: a yaml whose `path` names a big folder (even `~`) copies nothing else.
+    """
+    root = Path(ds.root)
+    files = [Path(im.path) for im in ds.images if im.exists]
+    files += [root / im.label_file for im in ds.images if im.label_file]
+    files += [root / f for f in [*ds.orphan_labels, *ds.meta_files]]
+    return sorted({f.resolve() for f in files})
+
+
+def _copy_listed(ds: BoxDataset, out: Path, skip: set[Path], progress: Progress | None) -> list[str]:
+    """Copy the dataset's own files under the same relative paths; return those outside the root (not copied)."""
+    root = Path(ds.root).resolve()
+    files = dataset_files(ds)
+    outside: list[str] = []
     for i, src in enumerate(files):
-        if src.resolve() in skip:
+        if src in skip or not src.is_file():
+            continue
+        if root not in src.parents:
+            outside.append(str(src))
             continue
         dst = out / src.relative_to(root)
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dst)
         if progress and (i % 200 == 0 or i == len(files) - 1):
             progress("copy", i + 1, len(files))
+    return outside
 
 
 def _write_yolo_edits(ds: BoxDataset, out: Path, plan: _Plan) -> None:
@@ -245,20 +288,28 @@ def _write_yolo_edits(ds: BoxDataset, out: Path, plan: _Plan) -> None:
         if not edits and not adds:
             continue
         src = root / im.label_file if im.label_file else label_path(Path(im.path))
-        text = src.read_text(encoding="utf-8", errors="replace") if im.label_file else ""
-        new: list[str] = []
-        for n, line in enumerate(text.splitlines(), start=1):
-            if n in edits:
-                box = edits[n]
-                if box is not None:
-                    new.append(format_box(box))
-            else:
-                new.append(line)
-        new += [format_box(b) for b in adds]
+        bom, lines = split_label_text(src.read_bytes()) if im.label_file else ("", [])
         dst = out / _rel(src, root)
         dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_text("".join(line + "\n" for line in new), encoding="utf-8")
+        dst.write_bytes(join_label_text(bom, edit_lines(lines, edits, adds)))
     _rewrite_yaml(ds, out)
+
+
+def edit_lines(lines: list[str], edits: dict[int, Box | None], adds: list[Box]) -> list[str]:
+    """Label lines (with endings) after the edits: untouched lines stay byte for byte; new lines
+    take the file's own line ending (the first one found, else LF)."""
+    eol = next((ln[len(ln.rstrip("\r\n")) :] for ln in lines if ln.endswith(("\n", "\r"))), "\n")
+    new: list[str] = []
+    for n, line in enumerate(lines, start=1):
+        if n not in edits:
+            new.append(line)
+        elif (box := edits[n]) is not None:
+            end = line[len(line.rstrip("\r\n")) :]
+            new.append(format_box(box) + end)
+    if adds and new and not new[-1].endswith(("\n", "\r")):
+        new[-1] += eol
+    new += [format_box(b) + eol for b in adds]
+    return new
 
 
 def _rewrite_yaml(ds: BoxDataset, out: Path) -> None:
@@ -268,13 +319,15 @@ def _rewrite_yaml(ds: BoxDataset, out: Path) -> None:
         return
     root = Path(ds.root)
     dst = out / _rel(src, root) if root in src.parents else out / src.name
-    text = src.read_text(encoding="utf-8")
-    if re.search(r"^path\s*:", text, flags=re.M):
-        text = re.sub(r"^path\s*:.*$", f"path: {json.dumps(str(out))}", text, count=1, flags=re.M)
-    dst.write_text(text, encoding="utf-8")
+    text = src.read_bytes().decode("utf-8", errors="surrogateescape")  # line endings and odd bytes kept
+    line = f"path: {json.dumps(str(out))}"
+    text = re.sub(r"^path[ \t]*:[^\r\n]*", lambda _: line, text, count=1, flags=re.M)
+    dst.write_bytes(text.encode("utf-8", errors="surrogateescape"))
 
 
-def _write_coco_edits(ds: BoxDataset, out: Path, plan: _Plan) -> None:
+def _write_coco_edits(
+    ds: BoxDataset, out: Path, plan: _Plan, synth: list[tuple[Proposal, ImageLabels, ImageLabels]] | None = None
+) -> None:
     src = Path(ds.source)
     data = load_json(src)
     by_name: dict[str, ImageLabels] = {im.name: im for im in ds.images}
@@ -308,6 +361,8 @@ def _write_coco_edits(ds: BoxDataset, out: Path, plan: _Plan) -> None:
             _set_bbox(ann, box, im)
             anns_out.append(ann)
     data["annotations"] = anns_out
+    if synth:
+        add_synthetic_coco(data, synth, out, Path(ds.root))
     dst = out / _rel(src, Path(ds.root))
     dst.parent.mkdir(parents=True, exist_ok=True)
     dst.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")

@@ -149,6 +149,7 @@ def read_coco(
         names=names,
         names_known=bool(names),
         images=images,
+        meta_files=[_rel(path, root)],
         problems=problems,
     )
 

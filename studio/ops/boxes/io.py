@@ -24,6 +24,7 @@ from studio.ops.boxes.yolo import find_yaml, format_box, read_yolo
 from studio.schema import Box
 
 Progress = Callable[[str, int, int], None]
+SYNTHETIC_MANIFEST = "studio_synthetic.json"  # images made by `studio augment`, approved, in a cleaned copy
 
 
 def detect_format(path: Path) -> Format:
@@ -50,8 +51,25 @@ def read_dataset(
     p = Path(path).expanduser()
     fmt = format or detect_format(p)
     if fmt == "coco":
-        return read_coco(p, images_dir=images_dir, progress=progress)
-    return read_yolo(p, progress=progress)
+        return mark_synthetic(read_coco(p, images_dir=images_dir, progress=progress))
+    return mark_synthetic(read_yolo(p, progress=progress))
+
+
+def mark_synthetic(ds: BoxDataset) -> BoxDataset:
+    """Mark the images `studio_synthetic.json` (written by `studio cleanse --apply`) lists as synthetic."""
+    manifest = Path(ds.root) / SYNTHETIC_MANIFEST
+    if not manifest.is_file():
+        return ds
+    try:
+        listed = json.loads(manifest.read_text(encoding="utf-8")).get("images") or {}
+    except (OSError, ValueError, AttributeError) as exc:
+        raise StudioError(f"{manifest}: not a readable synthetic-image list ({exc}); restore or delete it") from exc
+    for im in ds.images:
+        if im.name in listed:
+            im.synthetic = dict(listed[im.name])
+    if f"{SYNTHETIC_MANIFEST}" not in ds.meta_files:
+        ds.meta_files.append(SYNTHETIC_MANIFEST)
+    return ds
 
 
 def write_yolo(dataset: BoxDataset, out: str | Path, copy_images: bool = True) -> Path:

@@ -56,6 +56,8 @@ class ImageLabels(Model):
     label_file: str | None = None
     image_id: int | str | None = None  # COCO image id
     exists: bool = True
+    # Made by `studio augment` and approved (listed in the dataset's studio_synthetic.json): its recipe.
+    synthetic: dict[str, Any] | None = None
 
 
 class BoxDataset(Model):
@@ -68,6 +70,8 @@ class BoxDataset(Model):
     names_known: bool = True  # False when no class list was found (class-id check is skipped)
     images: list[ImageLabels] = Field(default_factory=list)
     orphan_labels: list[str] = Field(default_factory=list)  # label files (relative to root) with no image
+    # Other files of the dataset (relative to root): the yaml, split lists, classes.txt, the COCO JSON.
+    meta_files: list[str] = Field(default_factory=list)
     problems: list[Problem] = Field(default_factory=list)
 
     def box_count(self) -> int:

@@ -106,7 +106,7 @@ def _from_yolo_dir(pred_dir: Path, ds: BoxDataset) -> Predictions:
 def _read_pred_file(p: Path, base: Path, problems: list[Problem]) -> ImagePredictions:
     rows: list[tuple[int, float, float, float, float, float]] = []
     rel = _rel(p, base)
-    for n, line in enumerate(p.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+    for n, line in enumerate(p.read_text(encoding="utf-8-sig", errors="replace").splitlines(), start=1):
         parts = line.split()
         if not parts:
             continue

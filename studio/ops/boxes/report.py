@@ -82,11 +82,32 @@ def report_markdown(r: dict[str, Any]) -> str:
     lines += ["", "## Fixes applied", ""]
     if not r["applied"]:
         lines.append("(none)")
+    previews = r.get("previews") or {}
+
+    def link(o: dict[str, Any]) -> str:
+        png = previews.get(str(o["proposal_id"]))
+        return f" ([picture]({png}))" if png else ""
+
     for o in r["applied"]:
         where = f"{o['image']}" + (f" lines {', '.join(map(str, o['lines']))}" if o["lines"] else "")
-        lines.append(f"- #{o['proposal_id']} {o['check']}: {o['fix']} {where}")
+        lines.append(f"- #{o['proposal_id']} {o['check']}: {o['fix']} {where}{link(o)}")
     if r["skipped"]:
         lines += ["", "## Approved but not applied", ""]
         for o in r["skipped"]:
-            lines.append(f"- #{o['proposal_id']} {o['check']}: {o['fix']} {o['image']}: {o['reason']}")
+            lines.append(f"- #{o['proposal_id']} {o['check']}: {o['fix']} {o['image']}: {o['reason']}{link(o)}")
+    n_fixes = len(r["applied"]) + len(r["skipped"])
+    if n_fixes > len(previews):
+        lines += [
+            "",
+            f"Pictures for the first {len(previews)} of {n_fixes} fixes (`studio cleanse --show ID -o F.png`).",
+        ]
+    syn = r.get("synthetic") or {}
+    if syn.get("added") or syn.get("skipped"):
+        lines += ["", "## Synthetic images (studio augment, approved)", ""]
+        lines += [f"- #{a['proposal_id']} {a['image']} (from {a['source_image']})" for a in syn.get("added", [])]
+        lines += [f"- #{a['proposal_id']} skipped: {a['reason']}" for a in syn.get("skipped", [])]
+        lines.append("\nListed with their recipes in `studio_synthetic.json`; releases keep them in train only.")
+    if r.get("not_copied"):
+        lines += ["", "## Listed files outside the dataset root (not copied)", ""]
+        lines += [f"- `{f}`" for f in r["not_copied"]]
     return "\n".join(lines) + "\n"

@@ -108,11 +108,16 @@ def read_yolo(path: str | Path, read_sizes: bool = True, progress: Progress | No
             progress("read", i + 1, total)
 
     orphans: list[str] = []
+    meta = {yaml_path.resolve()} if yaml_path else set()
+    meta |= {e for _, entries in split_dirs for e in entries if e.is_file() and e.suffix == ".txt"}
+    meta |= {p for p in (root / "classes.txt", root / "labels" / "classes.txt") if p.is_file()}
     for d in sorted(label_dirs):
         if not d.is_dir():
             continue
         for lp in sorted(d.rglob("*.txt")):
-            if lp.name != "classes.txt" and lp not in used_labels:
+            if lp.name == "classes.txt":
+                meta.add(lp)
+            elif lp not in used_labels:
                 orphans.append(_rel(lp, root))
     return BoxDataset(
         format="yolo",
@@ -122,19 +127,38 @@ def read_yolo(path: str | Path, read_sizes: bool = True, progress: Progress | No
         names_known=names_known,
         images=images,
         orphan_labels=orphans,
+        meta_files=sorted(_rel(p.resolve(), root) for p in meta),
         problems=problems,
     )
+
+
+BOM = "\ufeff"
+
+
+def split_label_text(data: bytes) -> tuple[str, list[str]]:
+    """A label file's byte-order mark ('' or BOM) and its lines WITH their endings.
+
+    Undecodable bytes survive as surrogates, so `join_label_text` gives back the same bytes: the
+    reader and `--apply` number lines the same way, and untouched lines stay byte for byte.
+    """
+    text = data.decode("utf-8", errors="surrogateescape")
+    bom = BOM if text.startswith(BOM) else ""
+    return bom, text[len(bom) :].splitlines(keepends=True)
+
+
+def join_label_text(bom: str, lines: list[str]) -> bytes:
+    return (bom + "".join(lines)).encode("utf-8", errors="surrogateescape")
 
 
 def read_label_file(lp: Path, rel: str, problems: list[Problem]) -> tuple[list[Box], list[int]]:
     boxes: list[Box] = []
     lines: list[int] = []
     try:
-        text = lp.read_text(encoding="utf-8", errors="replace")
+        _, text_lines = split_label_text(lp.read_bytes())
     except OSError as exc:
         problems.append(Problem(file=rel, message=f"cannot read: {exc.strerror or exc}"))
         return boxes, lines
-    for n, line in enumerate(text.splitlines(), start=1):
+    for n, line in enumerate(text_lines, start=1):
         parsed = parse_label_line(line)
         if parsed is None:
             continue
@@ -225,7 +249,7 @@ def _layout_without_yaml(path: Path) -> tuple[Path, list[tuple[str, list[Path]]]
     names: dict[int, str] = {}
     for cand in (path / "classes.txt", path / "labels" / "classes.txt"):
         if cand.is_file():
-            lines = [ln.strip() for ln in cand.read_text(encoding="utf-8").splitlines() if ln.strip()]
+            lines = [ln.strip() for ln in cand.read_text(encoding="utf-8-sig").splitlines() if ln.strip()]
             names = dict(enumerate(lines))
             break
     return path.resolve(), splits, names, bool(names)
@@ -245,7 +269,7 @@ def _list_images(
             label_dirs.add(label_path(e / "x.jpg").parent)
             out += sorted(p.resolve() for p in e.rglob("*") if p.suffix.lower() in IMAGE_EXTS and p.is_file())
         elif e.is_file() and e.suffix == ".txt":
-            for n, line in enumerate(e.read_text(encoding="utf-8").splitlines(), start=1):
+            for n, line in enumerate(e.read_text(encoding="utf-8-sig").splitlines(), start=1):
                 line = line.strip()
                 if not line:
                     continue

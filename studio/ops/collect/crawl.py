@@ -48,8 +48,10 @@ class CrawlSettings(FetchSettings):
     near_dup_threshold: float = Field(default=0.8, gt=0, le=1)
     lang: str = "en"
     min_chars: int = Field(default=1, ge=1, description="pages with less main text are skipped")
+    # Results are written every `flush_every` results (in the order their URLs left the queue),
+    # never on a timer: each write is a `documents.add` decision, so a timer would let the
+    # machine's speed change the decision log and a replay would diverge under load.
     flush_every: int = Field(default=16, ge=1, description="results written per transaction")
-    flush_seconds: float = Field(default=1.0, gt=0, description="longest time a result waits to be written")
 
 
 class CrawlProgress(BaseModel):
@@ -159,13 +161,15 @@ class _Crawl:
         self.pending_hashes: dict[str, str] = {}  # content hash -> url, for documents not yet written
         self.new_links: list[tuple[str, int, str]] = []
         self.in_flight = 0
-        self.next_seq = self.applied = 0
+        self.next_seq = self.applied = self.next_grant = 0
+        self.asked: set[int] = set()
+        self.budget_asks: dict[int, tuple[bool, asyncio.Future[bool]]] = {}
         self.ready: dict[int, Callable[[], None] | None] = {}
         self.stopping = False
         self.cancelled = False
         self.budget_hit = False
         self.error: BaseException | None = None
-        self.started = self.last_flush = time.monotonic()
+        self.started = time.monotonic()
         fetcher.should_stop = self._should_stop
 
     # -- the work loop -----------------------------------------------------------------------
@@ -205,12 +209,32 @@ class _Crawl:
             apply: Callable[[], None] | None = None
             try:
                 if not self._should_stop():
-                    apply = await self._handle(item)
+                    apply = await self._handle(item, seq)
             except Exception as exc:  # a bug or a strict replay miss: stop the crawl, keep what we have
                 self._fail(exc)
             finally:
+                if seq not in self.asked:
+                    self._ask_budget(seq, False)
                 self._in_order(seq, apply)
                 self.queue.task_done()
+
+    def _ask_budget(self, seq: int, wants: bool) -> asyncio.Future[bool]:
+        """Pages are granted from the budget in queue order, whatever order robots decisions and
+        fetches finish in: which URLs a crawl with --max-pages fetches does not depend on timing.
+        Every item asks once (`wants` False: it needs no page, e.g. blocked or a retry)."""
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.asked.add(seq)
+        self.budget_asks[seq] = (wants, fut)
+        while self.next_grant in self.budget_asks:
+            want, f = self.budget_asks.pop(self.next_grant)
+            self.next_grant += 1
+            granted = want and self.budget > 0
+            if granted:
+                self.budget -= 1
+            elif want:
+                self.budget_hit = True  # stays queued: a later run with a higher --max-pages fetches it
+            f.set_result(granted)
+        return fut
 
     def _fail(self, exc: BaseException) -> None:
         if self.error is None:
@@ -235,19 +259,19 @@ class _Crawl:
             return "robots"
         return None
 
-    async def _handle(self, item: _Item) -> Callable[[], None] | None:
+    async def _handle(self, item: _Item, seq: int) -> Callable[[], None] | None:
         """Fetch and analyze one URL; returns what to apply to the crawl's state, in order."""
-        if not item.retry and self.budget <= 0:
-            self.budget_hit = True  # stays queued: a later run with a higher --max-pages fetches it
-            return None
         decision = await self.robots.decide(item.url)
+        row = {"url": item.url, "depth": item.depth, "referrer": item.referrer, "robots": decision}
+        if item.retry or not permits(decision):
+            self._ask_budget(seq, False)
+        elif not await self._ask_budget(seq, True):
+            return None
         if not item.retry:
             self.robots_counts[decision] += 1
-        row = {"url": item.url, "depth": item.depth, "referrer": item.referrer, "robots": decision}
         if not permits(decision):
             return lambda: self._finish(row | {"status": "blocked", "reason": f"robots_{decision}"}, "blocked")
         if not item.retry:
-            self.budget -= 1
             self.counts["fetched"] += 1
         self.in_flight += 1
         try:
@@ -269,8 +293,8 @@ class _Crawl:
         if not res.ok:
             if res.retryable and item.attempts < self.s.retries and not self.stopping:
                 self.counts["retried"] += 1
-                self.queue.put_nowait(_Item(item.url, item.depth, item.referrer, item.attempts + 1, retry=True))
-                return None
+                again = _Item(item.url, item.depth, item.referrer, item.attempts + 1, retry=True)
+                return lambda: self.queue.put_nowait(again)  # queued in order, like new links
             status = "skipped" if res.reason in _SKIP_REASONS else "failed"
             return lambda: self._finish(row | {"status": status, "reason": res.reason, "error": res.error}, status)
         page = await asyncio.to_thread(_analyze, res.body, res.content_type, res.kind, res.final_url)
@@ -364,14 +388,13 @@ class _Crawl:
         if counter:
             self.counts[counter] += 1
         self.pending_rows.append(row)
-        if len(self.pending_rows) >= self.s.flush_every or time.monotonic() - self.last_flush >= self.s.flush_seconds:
+        if len(self.pending_rows) >= self.s.flush_every:
             self.flush()
         if self.on_progress is not None:
             self.on_progress(self.progress(row["url"]))
 
     def flush(self) -> None:
         """Write pending documents, results and new links in one transaction."""
-        self.last_flush = time.monotonic()
         if not (self.pending_rows or self.new_links):
             return
         with self.store.transaction():

@@ -18,21 +18,17 @@ from __future__ import annotations
 
 import base64
 import difflib
-import json
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from studio.errors import StudioError
+from studio.errors import ReplayMiss
 from studio.store import Store
 
+__all__ = ["RecordingTransport", "ReplayMiss", "ReplayTransport"]
 SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "set-cookie"}
-
-
-class ReplayMiss(StudioError):
-    """A request the recording has no response for (strict replay)."""
 
 
 def event_key(method: str, url: str) -> str:
@@ -150,16 +146,10 @@ class ReplayTransport(httpx.AsyncBaseTransport):
 
     @classmethod
     def from_jsonl(cls, path: str | Path) -> ReplayTransport:
-        """From an exported session: one JSON event per line; lines that are not http are ignored."""
-        events = []
-        for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise StudioError(f"{path}:{n}: not a JSON line ({exc.msg}); re-export the session") from exc
-        return cls(events)
+        """From an exported session file; events that are not http are ignored."""
+        from studio.llm.session import load_recording
+
+        return cls(e for e in load_recording(Path(path)) if e.get("type") == "http")
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._responses.values())

@@ -150,6 +150,7 @@ def build_release(
         ctx = ExportContext(
             folder=tmp, version=version, task_type=guideline.task_type, lang=guideline.language,
             splits=plan.assignment, seed=opts.seed, split=opts.split,
+            synthetic_to_train=opts.synthetic_to_train, exclude_synthetic=opts.exclude_synthetic,
         )  # fmt: skip
         reports = []
         for exporter in exporters if exporters is not None else exporters_for(guideline.task_type, progress=progress):
@@ -164,6 +165,11 @@ def build_release(
 
         info = _info(store, guideline, g_version, version, license_id, opts, docs, plan, split_counts, as_of)
         info.update(pii=pii_info, exporters=reports, invalid_spans=invalid)
+        from studio.ops.team.release import summary as team_summary
+
+        team = team_summary(store, [d.id for d in docs])
+        if team:  # only in a project with annotators' assignments, so other releases stay as they were
+            info["team"] = team
         if n_synthetic:  # only then: releases without synthetic data stay byte for byte as before
             info["synthetic"] = stats.synthetic_share(
                 docs, plan.assignment, SPLITS, n_synthetic - sum(d.synthetic for d in docs)

@@ -114,6 +114,10 @@ def render(info: dict[str, Any], guideline: Guideline) -> str:
 
     if info.get("synthetic"):
         parts.append(_synthetic_section(info["synthetic"], splits))
+    if info.get("team"):  # several annotators: adjudication and agreement (studio.ops.team)
+        from studio.ops.team.release import card_section
+
+        parts.append(card_section(info["team"]))
     parts.append("\n## Files\n\n")
     parts.append(
         "- `data/<split>.jsonl`: one document per line: `id`, `split`, `text`, `spans` (`start`, `end` character "

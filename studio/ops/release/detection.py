@@ -32,6 +32,7 @@ from studio.ops.boxes.apply import _plan as plan_fixes  # the apply rules, witho
 from studio.ops.boxes.cleanse import SETTING, fix_proposals
 from studio.ops.boxes.io import read_dataset, resolve_source, write_coco, write_yolo
 from studio.ops.boxes.model import BoxDataset, Format, ImageLabels
+from studio.ops.boxes.synthetic import accepted_augments, plan_synthetic
 from studio.ops.release.models import SPLITS, ExportContext, ExportReport, Progress
 from studio.ops.release.splits import assign_groups
 from studio.schema import Box, Model, Proposal
@@ -88,7 +89,9 @@ def find_source(store: Store, boxes: str | None = None) -> Source | None:
         d = applies[-1]
         copy = _copy_source(store, dataset, Path(str(d.payload.get("out", ""))))
         accepted = {p.id for p in fix_proposals(store, dataset, status="accepted")}
+        accepted |= {p.id for p in accepted_augments(store, dataset)}
         done = set(d.payload.get("applied", [])) | {s["proposal_id"] for s in d.payload.get("skipped", [])}
+        done |= set(d.payload.get("augmented", [])) | {s["proposal_id"] for s in d.payload.get("augment_skipped", [])}
         if not copy.exists():
             notes.append(f"the cleaned copy of decision #{d.id} is gone; approved fixes applied to the source instead")
         elif accepted != done:
@@ -249,6 +252,13 @@ def export_detection(
     outcomes: list[dict[str, Any]] = []
     if src.origin != "cleaned":
         ds, outcomes = apply_in_memory(ds, fix_proposals(store, fixes_for, status="accepted"))
+        # Approved augmented images join as `studio cleanse --apply` would add them.
+        changed = {str(o["image"]) for o in outcomes if o["status"] == "applied"}
+        synth, _ = plan_synthetic(ds, accepted_augments(store, fixes_for), changed, store.root)
+        ds = ds.model_copy(update={"images": ds.images + [new for _, new, _ in synth]})
+    n_synthetic = sum(1 for im in ds.images if im.synthetic)
+    if ctx.exclude_synthetic:
+        ds = ds.model_copy(update={"images": [im for im in ds.images if not im.synthetic]})
 
     names = dict(ds.names) or {c: f"class_{c}" for c in sorted({b.class_id for im in ds.images for b in im.boxes})}
     left_images: Counter[str] = Counter()
@@ -280,7 +290,8 @@ def export_detection(
         if progress and (n % 200 == 0 or n == len(kept)):
             progress("detection: hash images", n, len(kept))
 
-    assignment, n_groups, n_dup = assign_splits(items, ctx.split, ctx.seed)
+    assignment, n_groups, n_dup = assign_splits([it for it in items if not it.image.synthetic], ctx.split, ctx.seed)
+    items, leaked = _place_synthetic(items, assignment, ctx.synthetic_to_train)
     base = ctx.folder / NAME
     written = _write(base, items, assignment, names)
     if progress:
@@ -309,6 +320,9 @@ def export_detection(
         "adjustments": adjustments,
         "unreadable": [str(p) for p in ds.problems],
     }
+    if n_synthetic:  # only then: releases without synthetic images stay byte for byte as before
+        details["synthetic"] = synthetic_share(items, assignment, names, n_synthetic if ctx.exclude_synthetic else 0)
+        details["synthetic"]["left_out_source_in_evaluation"] = leaked
     counts = {
         "images": len(items),
         "boxes": sum(len(it.boxes) for it in items),
@@ -317,6 +331,57 @@ def export_detection(
         "pending_fixes": details["fixes"]["pending"],
     }
     return ExportReport(name=NAME, files=written, counts=counts, notes=src.notes, details=details)
+
+
+def _place_synthetic(items: list[Item], assignment: dict[str, str], to_train: bool) -> tuple[list[Item], int]:
+    """Give each synthetic image a split; leave out those that would leak an evaluation image into training.
+
+    A synthetic image follows its source image (and the image its pasted crop came from): with `to_train`
+    it goes to train only when they are in train (or not released), otherwise it is left out; without,
+    it takes their split when they agree, and is left out when they do not."""
+    by_name = {it.image.name: assignment[it.file] for it in items if it.file in assignment}
+    kept, leaked = [], 0
+    for it in items:
+        if it.image.synthetic is None:
+            kept.append(it)
+            continue
+        syn = it.image.synthetic
+        sources = [syn.get("source_image"), (syn.get("recipe") or {}).get("paste_from")]
+        splits = {by_name[s] for s in sources if s in by_name}
+        split = "train" if not splits else (splits.pop() if len(splits) == 1 else None)
+        if split is None or (to_train and split != "train"):
+            leaked += 1
+            continue
+        assignment[it.file] = split
+        kept.append(it)
+    return kept, leaked
+
+
+def synthetic_share(
+    items: list[Item], assignment: dict[str, str], names: dict[int, str], excluded: int
+) -> dict[str, Any]:
+    """Synthetic images per split, and synthetic boxes per class and split (with all boxes to compare)."""
+    images: Counter[str] = Counter()
+    boxes: Counter[tuple[int, str]] = Counter()
+    totals: Counter[int] = Counter()
+    for it in items:
+        split = YOLO_SPLIT[assignment[it.file]]
+        totals.update(b.class_id for b in it.boxes)
+        if it.image.synthetic is not None:
+            images[split] += 1
+            boxes.update((b.class_id, split) for b in it.boxes)
+    return {
+        "excluded": excluded,
+        "images": {s: images[s] for s in YOLO_SPLIT.values()},
+        "boxes": {
+            names[c]: {
+                **{s: boxes[c, s] for s in YOLO_SPLIT.values()},
+                "total": sum(boxes[c, s] for s in YOLO_SPLIT.values()),
+                "of": totals[c],
+            }
+            for c in sorted(names)
+        },
+    }
 
 
 def _split_counts(items: list[Item], assignment: dict[str, str], split: str) -> dict[str, int]:
@@ -436,6 +501,8 @@ def card_section(details: dict[str, Any], seed: int) -> str:
             )
             + " (each listed in release.json).\n"
         )
+    if details.get("synthetic"):
+        parts.append(_synthetic_card(details["synthetic"], splits))
     if details["unreadable"]:
         parts.append(f"Unreadable label lines or records skipped: {len(details['unreadable'])} (see release.json).\n")
     for note in src["notes"]:
@@ -446,3 +513,16 @@ def card_section(details: dict[str, Any], seed: int) -> str:
         "relative to `detection/`).\n"
     )
     return "\n".join(p.strip("\n") + "\n" for p in parts)
+
+
+def _synthetic_card(syn: dict[str, Any], splits: list[str]) -> str:
+    from studio.ops.release.card import _table
+
+    n = sum(syn["images"].values())
+    text = (
+        f"Synthetic images (made by `studio augment`, approved by a person): {n} in train only"
+        f" ({syn['excluded']} left out with --exclude-synthetic; {syn['left_out_source_in_evaluation']} left out "
+        "because their source image is in validation or test).\n\n"
+    )
+    rows = [[name, *(c[s] for s in splits), f"{c['total']}/{c['of']}"] for name, c in syn["boxes"].items() if c["of"]]
+    return text + _table(["class", *(f"synthetic boxes {s}" for s in splits), "synthetic/all boxes"], rows)

@@ -63,6 +63,11 @@ def why(store: Store, doc_id: int, start: int | None = None, end: int | None = N
         args += [start, end]
     rows = store.conn.execute(sql + ' ORDER BY start, "end", label', args).fetchall()
     if not rows:
+        from studio.ops.team.adjudicate import unsettled_note
+
+        note = unsettled_note(store, doc_id)  # a team document: versions waiting for a reviewer
+        if note:
+            raise NotFound(note)
         where = f" at [{start}:{end}]" if start is not None else ""
         raise NotFound(f"document {doc_id} has no approved label{where} (pending proposals are not labels yet)")
     chains = []
@@ -94,6 +99,13 @@ def why(store: Store, doc_id: int, start: int | None = None, end: int | None = N
             chain["proposed_by"] = {k: proposer[k] for k in ("id", "ts", "actor", "action")} if proposer else None
             chain["llm_call"] = _llm_call(store, p.payload.get("llm_call_id"))
             chain["prompt"] = p.payload.get("prompt")
+        if decision and decision["action"] == "document.adjudicate":  # settled from annotators' versions
+            chain["adjudication"] = {
+                "method": decision["payload"].get("method"),
+                "versions": decision["payload"].get("versions", {}),
+                "from": next((x.get("by", []) for x in decision["payload"].get("spans", [])
+                              if (x["start"], x["end"], x["label"]) == (r["start"], r["end"], r["label"])), []),
+            }  # fmt: skip
         chain["releases"] = _releases_with(store, doc_id, int(r["decision_id"]))
         chains.append(chain)
     return chains
@@ -112,6 +124,8 @@ def render(chains: list[dict[str, Any]]) -> str:
             if d["action"].endswith(".edit") and d["payload"].get("before"):
                 b = d["payload"]["before"]
                 out.append(f"  edited from: [{b.get('start')}:{b.get('end')}] {b.get('label')} {b.get('text', '')!r}")
+        if c.get("adjudication"):
+            out += _render_adjudication(c["adjudication"], c["span"])
         gv = c["guideline_version"]
         out.append(f"  guideline: v{gv}" if gv is not None else "  guideline: none approved at the time")
         p = c["proposal"]
@@ -146,3 +160,12 @@ def render(chains: list[dict[str, Any]]) -> str:
             out.append("  released in: " + ", ".join(c["releases"]))
         out.append("")
     return "\n".join(out).rstrip("\n")
+
+
+def _render_adjudication(adj: dict[str, Any], span: dict[str, Any]) -> list[str]:
+    """The annotators' versions behind an adjudicated label, and which of them had this span."""
+    out = [f"  adjudicated ({adj['method']}); this span was in: {', '.join(adj['from']) or 'no version (added)'}"]
+    for name, v in sorted(adj["versions"].items()):
+        spans = ", ".join(f"[{s}:{e}] {lab}" for s, e, lab in v.get("spans", []))
+        out.append(f"  version {name}: {spans or '(no spans)'} (last decision #{v.get('decision')})")
+    return out

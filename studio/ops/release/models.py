@@ -62,6 +62,8 @@ class ExportContext(BaseModel):
     splits: dict[int, str]  # document id -> train | validation | test
     seed: int
     split: tuple[float, float, float] = (0.8, 0.1, 0.1)  # train, validation, test fractions (for non-text items)
+    synthetic_to_train: bool = True  # synthetic items (e.g. augmented images) go to train only
+    exclude_synthetic: bool = False  # leave synthetic items out
 
 
 class ExportReport(BaseModel):

@@ -1,5 +1,6 @@
-"""One screen per step of the flow; the app opens them as modes (keys 1-8)."""
+"""One screen per step of the flow; the app opens them as modes (keys 1-8; Adjudicate from the palette)."""
 
+from studio.tui.screens.adjudicate import AdjudicateScreen
 from studio.tui.screens.agent import AgentScreen
 from studio.tui.screens.base import StudioScreen
 from studio.tui.screens.boxes import BoxesScreen
@@ -21,6 +22,7 @@ SCREEN_CLASSES: dict[str, type[StudioScreen]] = {
         QueryScreen,
         LogScreen,
         ReleaseScreen,
+        AdjudicateScreen,  # not in the numbered nav line: ctrl+p "Go to Adjudicate", or studio app --screen
     )
 }
 

@@ -1,53 +1,83 @@
-"""Label review: one span proposal at a time, in its document, with the keys a reviewer needs."""
+"""Label review: a whole document at a time, with all its proposals and approved spans.
+
+The person moves between spans (tab), accepts, rejects or relabels them, adds what the model
+missed by selecting words, and marks the document done. Every change is one core function
+(`studio.ops.review`) run in a worker that posts the `Change`; the document is then read again
+(`document_view`, in a worker) and the screen picks its place. Keys pressed while a change is
+on its way wait their turn, so fast typing is kept in order.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import Static
+from textual.worker import Worker
 
 from studio.errors import StudioError
-from studio.schema import Document, Proposal, Span
+from studio.ops import review as rv
 from studio.tui.colors import label_color
-from studio.tui.pager import Cursor, ReviewPager
+from studio.tui.edit_cursor import move_edge
 from studio.tui.screens.base import StudioScreen
 from studio.tui.widgets.document import Mark, render_document
+from studio.tui.widgets.nav import SCREENS
 
 HELP = """\
-[b]Label review[/b]: pending span proposals, document by document
-(the newest query's order first, then by document).
+[b]Label review[/b]: one whole document at a time, with its pending proposals
+(underlined) and approved spans (coloured background); the current span is reversed,
+and each span's label follows it.
 
-  a            accept the span as proposed
-  x            reject it
-  e            edit it; in edit mode:
-    ←/→          move the start one character
-    shift+←/→    move the end one character
-    1..9         change the label (numbers on screen)
-    enter        save the edit
-    escape       leave edit mode without saving
-  space        next proposal (no decision)
-  backspace    undo your last decision (a new decision)
-  ?            this help
+  tab / shift+tab  next / previous span
+  a                accept the current proposal
+  x                reject it (on an approved span: remove it)
+  A                accept all proposals still pending on this document
+  1..9             relabel the current span (the numbers are on the line above the text)
+  e                edit the current span's boundaries; in edit mode
+    ←/→              move the start by a word   (ctrl+←/→: by a character)
+    shift+←/→        move the end by a word     (ctrl+shift+←/→: by a character)
+    1..9             change the label
+    enter            save (the span's text is shown first)
+    escape           leave without saving
+Add what the model missed:
+  ←/→              word cursor: select the word before / after
+  shift+←/→        extend the selection by a word
+  1..9             label the selection (its text is shown first; it snaps to whole words)
+  escape           clear the selection
+The document:
+  d                done: every proposal decided, every entity labelled
+                   (refused while proposals are pending)
+  n                next document, leaving this one as it is
+  u                undo your last change here (a new decision; reopens a done document)
+  g then 1-8       go to another screen (the number keys here are labels)
+  ?                this help
 
-Approved labels have a coloured background, pending ones
-are underlined in their label's colour, the current one
-is reversed. An edit that does not fit the text is
-refused with a message; nothing is saved until you decide."""
+Labels must be in the approved guideline; a span that overlaps an approved one,
+or does not fit the text, is refused with a message and nothing is saved."""
 
-EDIT_ACTIONS = {"move", "set_label", "save", "cancel_edit"}
-REVIEW_ACTIONS = {"accept", "reject", "edit", "skip", "undo"}
+# Keys that act on the document: while a change is on its way they wait their turn.
+QUEUED = {"next_span", "prev_span", "accept", "reject", "accept_all", "number", "word", "extend", "char", "edit",
+          "save", "done", "undo", "next_document", "clear"}  # fmt: skip
 
 
-def _span_of(p: Proposal, text: str) -> Span:
-    """The proposal's span, clamped into the text so a malformed one can still be shown and edited."""
-    raw = p.payload.get("span") or {}
-    start = min(max(0, int(raw.get("start", 0))), max(0, len(text) - 1))
-    end = min(max(start + 1, int(raw.get("end", start + 1))), max(1, len(text)))
-    return Span(start=start, end=end, label=str(raw.get("label") or "?"))
+@dataclass
+class Draft:
+    """A span being made: a word selection (`target` None) or an edit of the span `target`."""
+
+    start: int
+    end: int
+    label: str | None = None
+    target: rv.ViewSpan | None = None
+    anchor: int = 0  # token indexes of a word selection: it runs from anchor to caret
+    caret: int = 0
 
 
 class ReviewScreen(StudioScreen):
@@ -56,275 +86,513 @@ class ReviewScreen(StudioScreen):
     PALETTE: ClassVar[list[tuple[str, str]]] = [
         ("accept", "accept the current span"),
         ("reject", "reject the current span"),
+        ("accept_all", "accept all pending proposals on this document"),
+        ("done", "mark this document done"),
+        ("next_document", "next document"),
         ("edit", "edit the current span's boundaries or label"),
-        ("skip", "next proposal without deciding"),
-        ("undo", "undo my last review decision"),
+        ("undo", "undo my last review change"),
     ]
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "accept", "Accept"),
-        Binding("x", "reject", "Reject"),
-        Binding("e", "edit", "Edit"),
-        Binding("space", "skip", "Next"),
-        Binding("backspace", "undo", "Undo"),
-        Binding("left", "move('start', -1)", "start", key_display="←/→"),
-        Binding("right", "move('start', 1)", "start", show=False),
-        Binding("shift+left", "move('end', -1)", "end", key_display="⇧←/→"),
-        Binding("shift+right", "move('end', 1)", "end", show=False),
-        *(Binding(str(i), f"set_label({i})", "label", show=i == 1, key_display="1-9") for i in range(1, 10)),
+        Binding("tab", "next_span", "next"),
+        Binding("shift+tab", "prev_span", "previous", show=False),
+        Binding("space", "next_span", "next", show=False),
+        Binding("a", "accept", "accept"),
+        Binding("x", "reject", "reject"),
+        Binding("A", "accept_all", "all"),
+        *(Binding(str(i), f"number({i})", "label", show=i == 1, key_display="1-9") for i in range(1, 10)),
+        Binding("d", "done", "done"),
+        Binding("u", "undo", "undo"),
+        Binding("left", "word(-1)", "select", key_display="←→"),
+        Binding("right", "word(1)", "select", show=False),
+        Binding("shift+left", "extend(-1)", "extend", key_display="⇧←→"),
+        Binding("shift+right", "extend(1)", "extend", show=False),
+        Binding("ctrl+left", "char('start', -1)", "start by a character", show=False),
+        Binding("ctrl+right", "char('start', 1)", "start by a character", show=False),
+        Binding("ctrl+shift+left", "char('end', -1)", "end by a character", show=False),
+        Binding("ctrl+shift+right", "char('end', 1)", "end by a character", show=False),
+        Binding("e", "edit", "edit"),
         Binding("enter", "save", "save"),
-        Binding("escape", "cancel_edit", "cancel"),
+        Binding("escape", "clear", "clear"),
+        Binding("n", "next_document", "next document", show=False),
+        Binding("backspace", "undo", "undo", show=False),
+        Binding("g", "goto_prefix", "go to screen", show=False),
         *StudioScreen.BINDINGS,
     ]
 
+    class Changed(Message):
+        def __init__(self, change: rv.Change, undo: bool) -> None:
+            super().__init__()
+            self.change = change
+            self.undo = undo
+
+    class ViewRead(Message):
+        def __init__(self, view: rv.DocumentView, seq: int) -> None:
+            super().__init__()
+            self.view = view
+            self.seq = seq
+
     def __init__(self) -> None:
         super().__init__()
-        self.pager: ReviewPager | None = None
-        self.cursor: Cursor | None = None
-        self.doc: Document | None = None
-        self.items: list[Proposal] = []
-        self.idx = 0
-        self.history: list[tuple[int, int, int]] = []  # (decision id, proposal id, document id)
-        self.editing: Span | None = None
+        self.queue: rv.DocumentQueue | None = None
+        self.view: rv.DocumentView | None = None
+        self.spans: list[rv.ViewSpan] = []
+        self.cur: int | None = None  # index into self.spans
+        self.draft: Draft | None = None
+        self.history: list[rv.Change] = []
         self.pending_total = 0
         self.labels: list[str] = []
+        self.goto_armed = False
+        self.busy = False  # a change (and the read after it) is on its way
+        self.reads = 0  # the newest read asked for; older answers are dropped
+        self.waiting: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+        self.keep: tuple[int | None, tuple[int, int] | None] = (None, None)  # where to land after a read
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="review"):
             yield Static("", id="review-info")
+            yield Static("", id="review-labels")
             yield Static("", id="review-doc")
             yield Static("", id="review-edit")
 
     # -- loading -------------------------------------------------------------------------
     def reload(self) -> None:
-        self.pager = ReviewPager(self.store)
-        self.pending_total = self.pager.pending_count()
+        self.queue = rv.DocumentQueue(self.store, actor=self.actor)
         approved = self.store.approved_guideline()
         self.labels = approved[0].label_names() if approved else []
-        keep = self.current()
-        if self.cursor is not None and self.pager.has_pending(self.cursor.doc_id):
-            self.load_document(self.pager.cursor_of(self.cursor.doc_id), keep.id if keep else None)
-        else:
-            self.cursor = None
-            self.next_document()
+        self._count()
+        doc_id = self.view.document_id if self.view is not None else None
+        if doc_id is None or not self.queue.is_open(doc_id):
+            doc_id = self.queue.next_document()
+        self.open_document(doc_id, keep=self._current_start())
 
-    def load_document(self, cursor: Cursor, select: int | None = None) -> None:
-        assert self.pager is not None
-        self.cursor = cursor
-        self.doc = self.store.document(cursor.doc_id)
-        self.items = self.pager.pending(cursor.doc_id)
-        ids = [p.id for p in self.items]
-        self.idx = ids.index(select) if select in ids else 0
-        for p in self.items:  # labels the guideline does not name yet can still be kept
-            lab = (p.payload.get("span") or {}).get("label")
-            if lab and lab not in self.labels:
-                self.labels.append(lab)
-        if not self.items:
-            self.next_document()
-            return
-        self.show()
+    def _count(self) -> None:
+        row = self.store.conn.execute("SELECT COUNT(*) FROM proposals WHERE status = 'pending' AND kind = 'span'")
+        self.pending_total = int(row.fetchone()[0])
 
-    def next_document(self) -> None:
-        assert self.pager is not None
-        nxt = self.pager.next_document(self.cursor)
-        if nxt is None and self.cursor is not None:
-            nxt = self.pager.next_document(None)
-            if nxt is not None:
-                self.say("End of the queue: back to the first document with pending proposals.")
-        if nxt is None:
-            self.cursor, self.doc, self.items, self.idx = None, None, [], 0
+    def open_document(self, doc_id: int | None, keep: int | None = None) -> None:
+        """Paint the document at once (without tokens), then read the core's view in a worker."""
+        self.draft = None
+        if doc_id is None:
+            self.view, self.spans, self.cur = None, [], None
             self.show()
             return
-        self.load_document(nxt)
+        if self.view is None or self.view.document_id != doc_id or not self.view.tokens:
+            self._set_view(rv.document_view(self.store, doc_id, actor=self.actor, with_tokens=False), keep, None)
+        self.keep = (keep, None)
+        self._read(doc_id)
 
-    def current(self) -> Proposal | None:
-        return self.items[self.idx] if 0 <= self.idx < len(self.items) else None
+    def _read(self, doc_id: int) -> None:
+        self.reads += 1
+        self.read_view(doc_id, self.reads)
+
+    def _set_view(self, view: rv.DocumentView, keep: int | None, select: tuple[int, int] | None) -> None:
+        self.view = view
+        self.spans = view.spans
+        for s in self.spans:  # labels the guideline does not name yet are shown (and refused on save)
+            if s.label and s.label not in self.labels:
+                self.labels.append(s.label)
+        self.cur = self._pick(keep, select)
+        self.show()
+
+    def _pick(self, keep: int | None, select: tuple[int, int] | None) -> int | None:
+        """The span to make current: the one at `select`, else the first pending one at or after
+        `keep` (a character offset), else the first pending one, else the first span."""
+        for i, s in enumerate(self.spans):
+            if select is not None and (s.start, s.end) == select:
+                return i
+        pending = [i for i, s in enumerate(self.spans) if s.kind == "proposal"]
+        after = [i for i in pending if keep is not None and self.spans[i].start >= keep]
+        return (after or pending or [0] if self.spans else [None])[0]
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="review-read")
+    def read_view(self, doc_id: int, seq: int) -> None:
+        self.post_message(self.ViewRead(rv.document_view(self.store, doc_id, actor=self.actor), seq))
+
+    def on_review_screen_view_read(self, message: ViewRead) -> None:
+        if message.seq != self.reads:
+            return  # an older read (a change came after it)
+        keep, select = self.keep
+        it = self.current()
+        if (
+            not self.busy
+            and it is not None
+            and self.view is not None
+            and self.view.document_id == message.view.document_id
+        ):
+            select = (it.start, it.end)  # the tokens came in: stay where the person has moved to
+        draft = self.draft if not self.busy else None
+        self._set_view(message.view, keep, select)
+        self.draft = draft
+        self.busy = False
+        self._run_waiting()
+
+    def current(self) -> rv.ViewSpan | None:
+        return self.spans[self.cur] if self.cur is not None and 0 <= self.cur < len(self.spans) else None
+
+    def _current_start(self) -> int | None:
+        s = self.current()
+        return s.start if s else None
+
+    # -- changes: one core function in a worker ------------------------------------------------
+    def _change(self, fn: Callable[..., rv.Change], *args: Any, keep: int | None = None,
+                select: tuple[int, int] | None = None) -> None:  # fmt: skip
+        assert self.view is not None
+        self.busy = True
+        self.keep = (keep, select)
+        self.run_change(fn, (self.store, *args), False)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="review-change")
+    def run_change(self, fn: Callable[..., rv.Change], args: tuple[Any, ...], undo: bool) -> None:
+        self.post_message(self.Changed(fn(*args), undo))
+
+    def on_review_screen_changed(self, message: Changed) -> None:
+        change = message.change
+        if not message.undo:
+            self.history.append(change)
+        self._count()
+        self.draft = None
+        doc_id = change.document_id
+        keep = self.keep[0]
+        if change.action == "complete":
+            assert self.queue is not None
+            nxt = self.queue.next_document(doc_id) or self.queue.next_document()
+            self.say(f"{change.message}; u reopens it" + ("" if nxt else ". No other document is open."))
+            doc_id, keep = (nxt if nxt is not None else doc_id), None
+        else:
+            self.say(change.message)
+        if self.view is None or self.view.document_id != doc_id:
+            self.open_document(doc_id, keep)
+        else:
+            self._read(doc_id)
+
+    def work_failed(self, worker: Worker[object]) -> None:
+        # Refused by the core (or changed elsewhere): the message is on the status line. Keys
+        # typed after it were meant for a state that did not happen: drop them, read again.
+        self.waiting.clear()
+        self.busy = False
+        if self.view is not None and worker.group == "review-change":
+            self.keep = (self._current_start(), None)
+            self._read(self.view.document_id)
+
+    def _run_waiting(self) -> None:
+        while self.waiting and not self.busy:
+            fn, args = self.waiting.pop(0)
+            fn(*args)
+
+    def _wait_turn(self, fn: Callable[..., Any], *args: Any) -> bool:
+        """True when a change is on its way: the key is kept and run after it."""
+        if self.busy:
+            self.waiting.append((fn, args))
+            return True
+        return False
 
     # -- drawing -------------------------------------------------------------------------
     def show(self) -> None:
         info = self.query_one("#review-info", Static)
+        legend = self.query_one("#review-labels", Static)
         body = self.query_one("#review-doc", Static)
         edit = self.query_one("#review-edit", Static)
-        p = self.current()
-        if p is None or self.doc is None:
-            info.update(Text("Nothing to review: no pending span proposals.", style="bold"))
-            body.update("Propose weak labeling on the Agent screen (3), or run `studio label`.")
+        v = self.view
+        if v is None:
+            info.update(Text("Nothing to review: every document is done or withdrawn.", style="bold"))
+            legend.update("")
+            body.update(
+                "Import documents (`studio import`), propose labels on the Agent screen (3) or with "
+                "`studio label`, then come back here."
+            )
             edit.update("")
+            self.refresh_bindings()
             return
-        span = self.editing or _span_of(p, self.doc.text)
-        info.update(self._info(p, span))
-        body.update(render_document(self.doc.text, self._marks(p, span), focus=(span.start, span.end)))
-        edit.update(self._edit_line(span) if self.editing else "")
+        info.update(self._info(v))
+        legend.update(self._legend())
+        marks = [Mark(s.start, s.end, s.label, "approved" if s.kind == "approved" else "pending") for s in self.spans]
+        it, d = self.current(), self.draft
+        if d is not None:
+            marks.append(Mark(d.start, d.end, d.label or "", "selection"))
+        elif it is not None:
+            marks.append(Mark(it.start, it.end, it.label, "current"))
+        focus = (d.start, d.end) if d else (it.start, it.end) if it else None
+        body.update(render_document(v.text, marks, focus=focus))
+        edit.update(self._draft_line(v, d) if d else self._span_line(it))
         self.refresh_bindings()
 
-    def _info(self, p: Proposal, span: Span) -> Text:
-        sources = p.payload.get("sources") or {}
-        src = " · ".join(f"{k} {float(v):.2f}" for k, v in sources.items()) or p.source or "no sources"
-        t = Text()
-        t.append(f"#{p.id} ", style="dim")
-        t.append(f" {span.label} ", style=f"bold black on {label_color(span.label)}")
-        if p.payload.get("synthetic"):
-            # written by the model with its annotation (studio synth): no confidence to show
-            t.append("  synthetic sentence  ", style="bold yellow")
-            t.append(f"{p.source or 'synth'} · is the sentence plausible, and the span right?")
-        else:
-            t.append(f"  confidence {p.confidence if p.confidence is not None else 0:.2f}  ", style="bold")
-            t.append(src)
-        t.append(
-            f"\ndoc {self.doc.id if self.doc else '?'} · {self.idx + 1} of {len(self.items)} here"
-            f" · {self.pending_total:,} pending",
-            style="dim",
-        )
-        if self.cursor is not None and self.cursor.ranked is not None:
-            t.append(f" · query rank {self.cursor.ranked + 1}", style="dim")
+    def _info(self, v: rv.DocumentView) -> Text:
+        n = len(v.pending)
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append(f"doc {v.document_id} ", style="bold")
+        style = {"complete": "green", "withdrawn": "red"}.get(v.status, "yellow")
+        t.append(f" {v.status} ", style=f"bold reverse {style}")
+        t.append(f"  {n} pending here · {len(v.approved)} approved · {self.pending_total:,} pending in all")
         return t
 
-    def _marks(self, p: Proposal, span: Span) -> list[Mark]:
-        assert self.doc is not None and self.doc.id is not None
-        marks = [Mark(s.start, s.end, s.label, "approved") for s in self.store.approved_spans(self.doc.id)]
-        for q in self.items:
-            if q.id != p.id:
-                s = _span_of(q, self.doc.text)
-                marks.append(Mark(s.start, s.end, s.label, "pending"))
-        marks.append(Mark(span.start, span.end, span.label, "current"))
-        return marks
-
-    def _edit_line(self, span: Span) -> Text:
-        assert self.doc is not None
-        t = Text("editing ", style="bold")
-        t.append(f"[{span.start}:{span.end}] {self.doc.text[span.start : span.end]!r}  ")
+    def _legend(self) -> Text:
+        t = Text(no_wrap=True, overflow="ellipsis")
+        if self.goto_armed:
+            t.append("go to: ", style="bold")
+            for _name, key, title in SCREENS:
+                t.append(f"{key} {title}  ")
+            return t
+        it, d = self.current(), self.draft
+        chosen = (d.label if d else it.label if it else None) or None
         for i, lab in enumerate(self.labels[:9], 1):
-            style = f"bold black on {label_color(lab)}" if lab == span.label else label_color(lab)
-            t.append(f"{i} {lab}", style=style)
-            t.append(" ")
+            colour = label_color(lab)
+            t.append(f"{i} {lab}", style=f"bold black on {colour}" if lab == chosen else colour)
+            t.append("  ")
+        return t
+
+    def _span_line(self, it: rv.ViewSpan | None) -> Text:
+        if it is None:
+            return Text("No spans: ←/→ selects a word, a number labels it; d marks the document done.", style="dim")
+        t = Text()
+        t.append(f" {it.label} ", style=f"bold black on {label_color(it.label)}")
+        t.append(" proposed " if it.kind == "proposal" else " approved ", style="bold")
+        t.append(f"[{it.start}:{it.end}] {it.text!r}")
+        if it.synthetic:
+            # written by the model with its annotation (studio synth): no confidence to show
+            t.append("  synthetic sentence ", style="bold yellow")
+            t.append(f"{it.source or 'synth'}: is it plausible, and the span right?")
+        elif it.kind == "proposal":
+            conf = f"{it.confidence:.2f}" if it.confidence is not None else "?"
+            t.append(f"  confidence {conf}  ", style="bold")
+            t.append(it.source, style="dim")
+        return t
+
+    def _draft_line(self, v: rv.DocumentView, d: Draft) -> Text:
+        """What would be saved, as the core would save it (snapped, with its overlaps), or why not."""
+        t = Text()
+        t.append("editing " if d.target else "selected ", style="bold")
+        label = d.label or (d.target.label if d.target else (self.labels or ["?"])[0])
+        if d.target is not None and not self._on_edges(d.start, d.end):
+            # character moves are saved exactly as shown
+            t.append(f"[{d.start}:{d.end}] ")
+            t.append(repr(v.text[d.start : d.end]), style="bold")
+            t.append(f" as {label} (exact characters): enter saves, escape leaves", style="dim")
+            return t
+        try:
+            chk = rv.check_span(self.store, v.document_id, d.start, d.end, label, view=v,
+                                ignore=d.target.key if d.target else None)  # fmt: skip
+        except StudioError as exc:
+            t.append(f"[{d.start}:{d.end}] {v.text[d.start : d.end]!r}  ")
+            t.append(f"cannot be saved: {exc}", style="red")
+            return t
+        t.append(f"[{chk.span.start}:{chk.span.end}] ")
+        t.append(repr(chk.span.text), style="bold")
+        if chk.snapped and d.target is None:
+            t.append(" (whole words)", style="dim")
+        if chk.overlaps_pending:
+            t.append(f" replaces {len(chk.overlaps_pending)} proposal(s)", style="yellow")
+        if d.target is not None:
+            t.append(f" as {label}: enter saves, escape leaves", style="dim")
+        else:
+            t.append(f" · 1-{min(9, len(self.labels))} labels it, escape clears", style="dim")
         return t
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in EDIT_ACTIONS:
-            return self.editing is not None
-        if action in REVIEW_ACTIONS:
-            return self.editing is None
+        if action == "number":
+            n = int(parameters[0])  # type: ignore[call-overload]
+            if self.goto_armed:
+                return n <= len(SCREENS)
+            # Numbers beyond the labels fall through to the app (switching screens).
+            return self.view is not None and n <= min(9, len(self.labels))
+        if action == "save":
+            return self.draft is not None and self.draft.target is not None
+        if action == "clear":
+            return self.draft is not None or self.goto_armed
         return True
 
+    # -- moving --------------------------------------------------------------------------
+    def _move_to(self, idx: int | None) -> None:
+        self.cur, self.draft = idx, None
+        self.show()
+
+    def action_next_span(self) -> None:
+        if self._wait_turn(self.action_next_span) or not self.spans:
+            return
+        self._move_to(0 if self.cur is None else (self.cur + 1) % len(self.spans))
+
+    def action_prev_span(self) -> None:
+        if self._wait_turn(self.action_prev_span) or not self.spans:
+            return
+        self._move_to(len(self.spans) - 1 if self.cur is None else (self.cur - 1) % len(self.spans))
+
+    def action_next_document(self) -> None:
+        if self._wait_turn(self.action_next_document) or self.queue is None or self.view is None:
+            return
+        here = self.view.document_id
+        nxt = self.queue.next_document(here) or self.queue.next_document()
+        if nxt is None or nxt == here:
+            self.say("No other open document.")
+            return
+        self.open_document(nxt)
+
+    def action_clear(self) -> None:
+        if self.goto_armed:
+            self.goto_armed = False
+        elif self.draft is not None:
+            self.say("Edit left, nothing saved." if self.draft.target else "Selection cleared.")
+            self.draft = None
+        self.show()
+
+    def action_goto_prefix(self) -> None:
+        self.goto_armed = True
+        self.say("Go to which screen? Press its number (escape stays here).")
+        self.show()
+
     # -- decisions -----------------------------------------------------------------------
-    def _decided(self, decision_id: int | None, p: Proposal) -> None:
-        assert self.doc is not None
-        self.history.append((int(decision_id or 0), int(p.id or 0), int(self.doc.id or 0)))
-        self.items.pop(self.idx)
-        self.pending_total -= 1
-        if self.idx >= len(self.items):
-            self.next_document()
-        else:
-            self.show()
-
-    def _stale(self, exc: StudioError) -> None:
-        """The proposal changed elsewhere (another window, the CLI): say so and read it again."""
-        self.say(str(exc), error=True)
-        if self.cursor is not None:
-            self.load_document(self.cursor)
-
     def action_accept(self) -> None:
-        p = self.current()
-        if p is None or self.doc is None:
+        if self._wait_turn(self.action_accept):
             return
-        try:
-            # A proposal whose span does not fit the text would become a broken label: refuse it.
-            Span.model_validate(p.payload["span"]).check_against(self.doc.text)
-        except ValueError as exc:
-            self.say(f"Not accepted: {exc}. Edit it (e) or reject it (x).", error=True)
+        it = self.current()
+        if it is None or self.draft is not None or self.view is None:
             return
-        try:
-            d = self.store.accept_span(int(p.id or 0), self.actor)
-        except StudioError as exc:
-            self._stale(exc)
+        if it.kind != "proposal":
+            self.say("This span is approved already: tab moves to the next one.")
             return
-        self.say(f"accepted #{p.id} {p.payload['span']['label']} {p.payload['span'].get('text', '')!r}")
-        self._decided(d.id, p)
+        self._change(rv.accept, self.view.document_id, it.key, self.actor, keep=it.end)
 
     def action_reject(self) -> None:
-        p = self.current()
-        if p is None:
+        if self._wait_turn(self.action_reject):
             return
-        try:
-            d = self.store.decide(int(p.id or 0), self.actor, "reject")
-        except StudioError as exc:
-            self._stale(exc)
+        it = self.current()
+        if it is None or self.draft is not None or self.view is None:
             return
-        self.say(f"rejected #{p.id}")
-        self._decided(d.id, p)
+        self._change(rv.reject, self.view.document_id, it.key, self.actor, keep=it.start)
 
-    def action_skip(self) -> None:
-        if self.current() is None:
+    def action_accept_all(self) -> None:
+        if self._wait_turn(self.action_accept_all) or self.view is None:
             return
-        self.idx += 1
-        if self.idx >= len(self.items):
-            self.next_document()
-        else:
-            self.show()
+        self._change(rv.accept_all, self.view.document_id, self.actor)
+
+    def action_done(self) -> None:
+        if self._wait_turn(self.action_done) or self.view is None:
+            return
+        self._change(rv.complete, self.view.document_id, self.actor)
 
     def action_undo(self) -> None:
+        if self._wait_turn(self.action_undo):
+            return
         if not self.history:
             self.say("Nothing to undo in this session.")
             return
-        decision_id, pid, doc_id = self.history.pop()
+        change = self.history.pop()
+        self.busy = True
+        self.keep = (change.span.start if change.span else None, None)
+        self.run_change(rv.undo, (self.store, change, self.actor), True)
+
+    def action_number(self, n: int) -> None:
+        """A number labels the selection, sets an edit's label, or relabels the current span."""
+        if self.goto_armed:
+            self.goto_armed = False
+            self.app.action_goto(SCREENS[n - 1][0])  # type: ignore[attr-defined]
+            return
+        if self._wait_turn(self.action_number, n) or self.view is None or not 1 <= n <= len(self.labels):
+            return
+        label = self.labels[n - 1]
+        d, it, doc = self.draft, self.current(), self.view.document_id
+        if d is not None and d.target is not None:
+            d.label = label
+            self.show()
+        elif d is not None:
+            self._change(rv.add_span, doc, d.start, d.end, label, self.actor, select=(d.start, d.end))
+        elif it is not None:
+            if it.kind == "approved" and it.label == label:
+                self.say(f"It is {label} already.")
+                return
+            self._change(rv.relabel, doc, it.key, label, self.actor, keep=it.end)
+
+    # -- the word cursor, selections and edits ---------------------------------------------
+    def _on_edges(self, start: int, end: int) -> bool:
+        toks = self.view.tokens if self.view else []
+        return any(t.start == start for t in toks) and any(t.end == end for t in toks)
+
+    def _has_tokens(self) -> bool:
+        if self.view is None:
+            return False
+        if not self.view.tokens:
+            self.say("Reading the document's words (the first time loads the tokenizer)… try again in a moment.")
+            return False
+        return True
+
+    def _token_at(self, pos: int) -> int:
+        toks = self.view.tokens if self.view else []
+        return next((i for i, t in enumerate(toks) if t.end > pos), max(0, len(toks) - 1))
+
+    def _select(self, anchor: int, caret: int) -> None:
+        toks = self.view.tokens if self.view else []
+        lo, hi = min(anchor, caret), max(anchor, caret)
+        self.draft = Draft(toks[lo].start, toks[hi].end, anchor=anchor, caret=caret)
+
+    def action_word(self, step: int) -> None:
+        if self._wait_turn(self.action_word, step) or not self._has_tokens():
+            return
+        d, it = self.draft, self.current()
+        if d is not None and d.target is not None:
+            self._move_edge("start", step, by_token=True)
+            return
+        if d is None:  # start at the current span (or the top), selecting the word there
+            i = self._token_at(it.start if it else 0)
+        else:
+            i = min(max(0, d.caret + step), len(self.view.tokens) - 1)  # type: ignore[union-attr]
+        self._select(i, i)
+        self.show()
+
+    def action_extend(self, step: int) -> None:
+        if self._wait_turn(self.action_extend, step) or not self._has_tokens():
+            return
+        d, it = self.draft, self.current()
+        if d is not None and d.target is not None:
+            self._move_edge("end", step, by_token=True)
+            return
+        if d is None:
+            i = self._token_at(it.start if it else 0)
+            self._select(i, i)
+        elif not 0 <= d.caret + step < len(self.view.tokens):  # type: ignore[union-attr]
+            self.say("The selection cannot go past the edge of the document.", error=True)
+            return
+        else:
+            self._select(d.anchor, d.caret + step)
+        self.show()
+
+    def action_char(self, edge: str, step: int) -> None:
+        if self._wait_turn(self.action_char, edge, step):
+            return
+        if self.draft is None:
+            if self.current() is None:
+                return
+            self.action_edit()
+        self._move_edge(edge, step, by_token=False)
+
+    def _move_edge(self, edge: str, step: int, by_token: bool) -> None:
+        assert self.view is not None and self.draft is not None
+        d = self.draft
         try:
-            self.store.undo(decision_id, self.actor)
-        except StudioError as exc:
-            self.say(str(exc), error=True)
+            d.start, d.end = move_edge(self.view, d.start, d.end, edge, step, by_token)
+        except ValueError as exc:
+            self.say(f"Not moved: {exc}.", error=True)
             return
-        assert self.pager is not None
-        self.pending_total += 1
-        self.say(f"undid the decision on #{pid}; it is pending again")
-        self.load_document(self.pager.cursor_of(doc_id), select=pid)
+        self.show()
 
-    # -- editing -------------------------------------------------------------------------
     def action_edit(self) -> None:
-        p = self.current()
-        if p is None:
+        if self._wait_turn(self.action_edit):
             return
-        assert self.doc is not None
-        self.editing = _span_of(p, self.doc.text)
-        self.say("Editing: move the edges, pick a label, enter saves (? explains the keys).")
-        self.show()
-
-    def action_move(self, edge: str, step: int) -> None:
-        if self.editing is None or self.doc is None:
+        it = self.current()
+        if it is None or self.view is None:
             return
-        s, e = self.editing.start, self.editing.end
-        s, e = (s + step, e) if edge == "start" else (s, e + step)
-        if s < 0 or e > len(self.doc.text):
-            self.say("The span cannot go past the edge of the document.", error=True)
-            return
-        if e <= s:
-            self.say("The span must keep at least one character: move the other edge first.", error=True)
-            return
-        self.editing = Span(start=s, end=e, label=self.editing.label)
-        self.show()
-
-    def action_set_label(self, n: int) -> None:
-        if self.editing is None:
-            return
-        if not 1 <= n <= len(self.labels):
-            self.say(f"There is no label {n}: pick one of 1-{min(9, len(self.labels))}.", error=True)
-            return
-        self.editing = self.editing.model_copy(update={"label": self.labels[n - 1]})
+        self.draft = Draft(it.start, it.end, it.label, target=it)
+        self.say("Editing: ←/→ start, ⇧←/→ end (ctrl: by a character), 1-9 label, enter saves.")
         self.show()
 
     def action_save(self) -> None:
-        p = self.current()
-        if self.editing is None or p is None:
+        if self._wait_turn(self.action_save):
             return
-        try:
-            d = self.store.accept_span(int(p.id or 0), self.actor, edited=self.editing)
-        except (StudioError, ValueError) as exc:
-            # Refused: nothing was recorded; stay in edit mode so the person can fix it.
-            self.say(f"Edit refused: {exc}", error=True)
+        d = self.draft
+        if d is None or d.target is None or self.view is None:
             return
-        span = self.editing
-        self.editing = None
-        self.say(f"saved #{p.id} as {span.label} [{span.start}:{span.end}]")
-        self._decided(d.id, p)
-
-    def action_cancel_edit(self) -> None:
-        self.editing = None
-        self.say("Edit cancelled.")
-        self.show()
+        t = d.target
+        label = d.label or t.label
+        if (d.start, d.end, label) == (t.start, t.end, t.label):
+            self.say("Nothing changed: escape leaves the edit.")
+            return
+        # Character moves keep their exact edges; word moves are snapped by the core.
+        save = partial(rv.set_span, exact=not self._on_edges(d.start, d.end))
+        self._change(save, self.view.document_id, t.key, d.start, d.end, label, self.actor, keep=d.end)

@@ -1,4 +1,9 @@
-"""A document with its spans in label colours: approved labels, pending proposals, the current one."""
+"""A document with its spans in label colours: approved labels, pending proposals, the current one.
+
+Each span is followed by its label name in the label's colour, so a span reads right without
+colour too. Approved spans have a coloured background; pending proposals are underlined in
+their label's colour; the current span (or the person's selection) is reversed.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ from rich.text import Text
 
 from studio.tui.colors import label_color
 
-WINDOW = 500  # characters shown either side of the current span; long documents stay fast
+WINDOW = 500  # characters shown either side of the focus when a document is longer than WHOLE
+WHOLE = 1200  # documents up to this long are shown whole (about the text area of an 80x24 screen)
 
 
 @dataclass(frozen=True)
@@ -16,7 +22,16 @@ class Mark:
     start: int
     end: int
     label: str
-    kind: str  # "approved" | "pending" | "current"
+    kind: str  # "approved" | "pending" | "current" | "selection"
+
+
+STYLE = {
+    "approved": "black on {c}",
+    "pending": "underline {c}",
+    "current": "bold reverse underline {c}",
+    "selection": "bold reverse",
+}
+ORDER = {"approved": 0, "pending": 1, "current": 2, "selection": 3}
 
 
 def _window(text: str, start: int, end: int, width: int) -> tuple[int, int]:
@@ -31,25 +46,36 @@ def _window(text: str, start: int, end: int, width: int) -> tuple[int, int]:
     return lo, hi
 
 
-def render_document(text: str, marks: list[Mark], focus: tuple[int, int] | None = None, width: int = WINDOW) -> Text:
-    """Rich text of the part of `text` around `focus`, each mark styled by its label and kind."""
-    lo, hi = _window(text, *focus, width) if focus else (0, min(len(text), 2 * width))
+def render_document(
+    text: str, marks: list[Mark], focus: tuple[int, int] | None = None, width: int = WINDOW, tags: bool = True
+) -> Text:
+    """Rich text of `text` (whole, or the part around `focus` when long), each mark styled."""
+    if len(text) <= WHOLE:
+        lo, hi = 0, len(text)
+    else:
+        lo, hi = _window(text, *focus, width) if focus else (0, min(len(text), 2 * width))
+    body = Text(text[lo:hi])
+    shown = [m for m in marks if min(m.end, hi) > max(m.start, lo)]
+    # Later kinds are drawn over earlier ones at the same place (the current span over a pending one).
+    for m in sorted(shown, key=lambda m: ORDER[m.kind]):
+        style = STYLE[m.kind].format(c=label_color(m.label))
+        body.stylize(style, max(m.start, lo) - lo, min(m.end, hi) - lo)
     out = Text("…" if lo > 0 else "")
-    base = len(out)
-    out.append(text[lo:hi])
-    # Current last, so it is drawn over a pending or approved span at the same place.
-    order = {"approved": 0, "pending": 1, "current": 2}
-    for m in sorted(marks, key=lambda m: order[m.kind]):
-        s, e = max(m.start, lo), min(m.end, hi)
-        if e <= s:
-            continue
-        colour = label_color(m.label)
-        style = {
-            "approved": f"black on {colour}",
-            "pending": f"underline {colour}",
-            "current": f"bold reverse {colour}",
-        }[m.kind]
-        out.stylize(style, base + s - lo, base + e - lo)
+    if tags:
+        # The label's name after each span (the selection has none yet).
+        ends: dict[int, list[Mark]] = {}
+        for m in shown:
+            if m.kind in ("approved", "pending") and lo < m.end <= hi:
+                ends.setdefault(m.end - lo, []).append(m)
+        cuts = sorted(ends)
+        pieces = body.divide(cuts)
+        for piece, cut in zip(pieces, [*cuts, None], strict=True):
+            out.append_text(piece)
+            for m in ends.get(cut, []) if cut is not None else []:
+                out.append(" ")
+                out.append(m.label, style=("italic " if m.kind == "pending" else "bold ") + label_color(m.label))
+    else:
+        out.append_text(body)
     if hi < len(text):
         out.append("…")
     return out

@@ -5,17 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from studio.ops.team.queue import proposal_where
 from studio.schema import Proposal
 from studio.store import Store
 
 
-def review_queue(store: Store, kind: str = "span") -> Iterator[Proposal]:
+def review_queue(store: Store, kind: str = "span", actor: str | None = None) -> Iterator[Proposal]:
     """Pending proposals, document by document: the newest query's order first, then by id.
 
     One document's proposals are read at a time (see `ReviewPager`), so the first item comes
     at once even with 100k pending; a proposal decided meanwhile (undo, another window) is skipped.
     """
-    pager = ReviewPager(store, kind)
+    pager = ReviewPager(store, kind, actor)
     cursor = pager.next_document()
     while cursor is not None:
         for p in pager.pending(cursor.doc_id):
@@ -55,21 +56,21 @@ def ranked_documents(store: Store) -> list[int]:
 
 
 class ReviewPager:
-    def __init__(self, store: Store, kind: str = "span") -> None:
+    def __init__(self, store: Store, kind: str = "span", actor: str | None = None) -> None:
         self.store = store
         self.kind = kind
+        # In a team project: `actor`'s own assigned proposals, or only unassigned documents' (ops.team.queue).
+        self._pending = "status = 'pending' AND kind = ?" + proposal_where(store, actor)
         self.ranked = ranked_documents(store)
         self._ranked_set = set(self.ranked)
 
     def pending_count(self) -> int:
-        row = self.store.conn.execute(
-            "SELECT COUNT(*) FROM proposals WHERE status = 'pending' AND kind = ?", (self.kind,)
-        ).fetchone()
+        row = self.store.conn.execute(f"SELECT COUNT(*) FROM proposals WHERE {self._pending}", (self.kind,)).fetchone()
         return int(row[0])
 
     def has_pending(self, doc_id: int) -> bool:
         row = self.store.conn.execute(
-            "SELECT 1 FROM proposals WHERE status = 'pending' AND kind = ? AND document_id = ? LIMIT 1",
+            f"SELECT 1 FROM proposals WHERE {self._pending} AND document_id = ? LIMIT 1",
             (self.kind, doc_id),
         ).fetchone()
         return row is not None
@@ -83,7 +84,7 @@ class ReviewPager:
         last = -1 if after is None or after.ranked is not None else after.doc_id
         while True:
             row = self.store.conn.execute(
-                "SELECT MIN(document_id) FROM proposals WHERE status = 'pending' AND kind = ? AND document_id > ?",
+                f"SELECT MIN(document_id) FROM proposals WHERE {self._pending} AND document_id > ?",
                 (self.kind, last),
             ).fetchone()
             if row is None or row[0] is None:
@@ -100,7 +101,7 @@ class ReviewPager:
     def pending(self, doc_id: int) -> list[Proposal]:
         """The document's pending proposals in reading order."""
         rows = self.store.conn.execute(
-            "SELECT id FROM proposals WHERE status = 'pending' AND kind = ? AND document_id = ?"
+            f"SELECT id FROM proposals WHERE {self._pending} AND document_id = ?"
             " ORDER BY json_extract(payload, '$.span.start'), id",
             (self.kind, doc_id),
         ).fetchall()

@@ -1,0 +1,1 @@
+"""Several annotators on one project: assignment, agreement between their versions, adjudication."""
