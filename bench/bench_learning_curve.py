@@ -103,8 +103,17 @@ def llm_votes(
         ids = [store.add_document(Document(text=d.text, lang=g.language, source="import"))[0] for d in sample]
         settings = LabelSettings(student=False, learned_weights=False)
         llm = open_llm(store, llm_spec)
-        t = time.perf_counter()
-        label_documents(store, llm, ids, settings=settings)
+        from studio.errors import StudioError
+
+        for attempt in range(3):  # on a crowded machine the embedded server can miss its start deadline
+            try:
+                t = time.perf_counter()
+                label_documents(store, llm, ids, settings=settings)
+                break
+            except StudioError as exc:
+                if "did not start" not in str(exc) or attempt == 2:
+                    raise
+                print(f"  (the model server did not start in time; trying again: {exc})", flush=True)
         seconds = time.perf_counter() - t
         out: Preds = []
         for doc_id in ids:
