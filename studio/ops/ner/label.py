@@ -82,14 +82,17 @@ class LabelReport:
     llm_skipped: int = 0  # documents the cascade left to the student (no LLM call)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "batch": self.batch, "documents": self.documents, "labeled": self.labeled, "failed": len(self.failed),
             "failures": {str(k): v for k, v in list(self.failed.items())[:20]}, "proposals": self.proposals,
-            "already_proposed": self.already_proposed, "hallucinated": self.hallucinated, "repaired_answers": self.repaired, "llm_calls": self.llm_calls,
+            "hallucinated": self.hallucinated, "repaired_answers": self.repaired, "llm_calls": self.llm_calls,
             "cache_hits": self.cache_hits, "few_shot_similarity": self.few_shot_similarity,
-            "student": self.student, "retrained": self.retrained, "retrain_error": self.retrain_error,
-            "llm_skipped": self.llm_skipped,
         }  # fmt: skip
+        # what the student, relabeling and the cascade add appears only when it happened, so the
+        # run decisions of projects without them (and their recordings) stay as they were
+        extra = {"already_proposed": self.already_proposed, "student": self.student, "retrained": self.retrained,
+                 "retrain_error": self.retrain_error, "llm_skipped": self.llm_skipped}  # fmt: skip
+        return out | {k: v for k, v in extra.items() if v}
 
 
 def chunk_text(text: str, max_chars: int) -> list[tuple[int, str]]:
@@ -241,6 +244,8 @@ def label_documents(
     if student is not None:
         weak_sources.append(student)
     weights = estimate_weights(store) if s.learned_weights else None
+    if weights is not None and not weights.documents:
+        weights = None  # nothing learned yet: the fixed priors (the same confidences as before any review)
     accuracies = {name: st.accuracy for name, st in accuracies_from_store(store).items() if st.estimated}
     for start in range(0, len(ids), s.docs_per_batch):
         batch_ids = ids[start : start + s.docs_per_batch]
@@ -254,7 +259,7 @@ def label_documents(
                 (start + len(batch_ids)) / max(1, len(ids)),
             )
     store.record("tool", "weak_label.run", [], {**report.as_dict(), "prompt": prompt.id, "model": llm.spec.describe(), "guideline_version": version,
-                 "settings": {k: v for k, v in s.__dict__.items() if k not in ("spacy_map", "request_extra", "retrain_args")}})  # fmt: skip
+                 "settings": _settings_logged(s)})  # fmt: skip
     return report
 
 
@@ -327,7 +332,9 @@ def _label_batch(
         samples = [] if di in skip else [per_doc[di].get(k, []) for k in range(s.samples)]
         weak = weak_preds[di]
         combined = combine_spans(doc.text, samples, weak, llm_name="llm", accuracies=accuracies, weights=weights)
-        ran = sorted(weak) + ([] if di in skip else ["llm"])
+        # who ran (silent sources included) is kept once a student votes; before, the sources named
+        # in the votes stand for it (weights.py) and proposals look as they always did
+        ran = sorted(weak) + ([] if di in skip else ["llm"]) if student is not None else None
         props = []
         known = proposed_keys(store, doc.id or 0)
         for z in combined.spans:
@@ -338,8 +345,10 @@ def _label_batch(
             payload = {
                 "span": z.span.model_dump(), "sources": z.sources, "context": contexts[di].get(key, ""),
                 "method": methods[di].get(key, "weak"), "llm_call_ids": sorted(set(calls[di])), "prompt": prompt.id,
-                "guideline_version": version, "ran": ran,
+                "guideline_version": version,
             }  # fmt: skip
+            if ran is not None:
+                payload["ran"] = ran
             if s.preselect is not None and z.confidence >= s.preselect:
                 payload["preselected"] = True
             main = "llm" if z.sources.get("llm", 0) >= 0.5 else max(z.sources, key=lambda n: z.sources[n])
@@ -417,6 +426,18 @@ def _student(store: Store, s: LabelSettings, report: LabelReport) -> StudentSour
     return student
 
 
+_NEW_SETTINGS = ("student", "student_name", "retrain_every", "cascade", "cascade_threshold", "learned_weights")
+
+
+def _settings_logged(s: LabelSettings) -> dict[str, Any]:
+    """The settings a run decision records; settings added with the student only when not at their default."""
+    default = LabelSettings()
+    skip = ("spacy_map", "request_extra", "retrain_args")
+    return {
+        k: v for k, v in s.__dict__.items() if k not in skip and (k not in _NEW_SETTINGS or v != getattr(default, k))
+    }
+
+
 def proposed_keys(store: Store, doc_id: int) -> set[tuple[int, int, str]]:
     """(start, end, label) of the document's span proposals that are not withdrawn, and its labels."""
     keys = {
@@ -477,16 +498,16 @@ class LabelResult(Result):
     failed: int
     failures: dict[str, str]
     proposals: int
-    already_proposed: int
+    already_proposed: int = 0
     hallucinated: int
     repaired_answers: int
     llm_calls: int
     cache_hits: int
     few_shot_similarity: str | None
-    student: str | None
-    retrained: bool
-    retrain_error: str | None
-    llm_skipped: int
+    student: str | None = None
+    retrained: bool = False
+    retrain_error: str | None = None
+    llm_skipped: int = 0
 
     def summary(self) -> str:
         line = (
