@@ -37,6 +37,8 @@ OP_MODULES: list[str] = [
     "studio.ops.dedup",
     "studio.ops.collect.crawl_op",
     "studio.agent.ops",
+    "studio.ops.ner.evaluate",
+    "studio.ops.ner.label",
     "studio.ops.team.assign",
     "studio.ops.team.agreement",
     "studio.ops.team.adjudicate",
@@ -45,6 +47,8 @@ OP_MODULES: list[str] = [
     "studio.ops.boxes.operations",
     "studio.ops.ner.train",
     "studio.ops.active.operations",
+    "studio.ops.ner.weights",
+    "studio.ops.synth",
 ]
 
 
