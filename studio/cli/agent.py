@@ -200,7 +200,7 @@ def agent(c: Ctx, goal: str | None, steps: int, auto: tuple[str, ...]) -> None:
         while True:
             g, _, _ = store.guideline(v)
             click.echo(to_yaml(g))
-            answer = click.prompt(f"Approve guideline v{v}? [y]es / [n]o with a reason", default="y").strip().lower()
+            answer = click.prompt(f"Approve guideline v{v}? y(es) / n(o) with a reason").strip().lower()
             if answer.startswith("y"):
                 store.decide_guideline(v, c.actor, "approve")
                 break
@@ -215,11 +215,13 @@ def agent(c: Ctx, goal: str | None, steps: int, auto: tuple[str, ...]) -> None:
         if p.payload["tool"] in set(store.get_setting(AUTO_APPROVE, []) or []):
             click.echo("  (auto-approved by your setting)")
         else:
-            answer = click.prompt("Run it? [y]es / [n]o / [e]dit / [q]uit", default="y").strip().lower()
+            answer = click.prompt("Run it? y / N / e(dit) / q(uit)", default="", show_default=False).strip().lower()
             if answer.startswith("q"):
                 break
-            if answer.startswith("n"):
-                reject_action(store, pid, c.actor, click.prompt("Why not (the agent will take it into account)"))
+            if answer not in ("y", "yes", "e", "edit"):  # only an explicit yes runs it (issue 25)
+                ask = answer in ("n", "no")
+                why = click.prompt("Why not (the agent will take it into account)") if ask else "no explicit yes"
+                reject_action(store, pid, c.actor, why)
                 continue
             if answer.startswith("e"):
                 import yaml

@@ -110,11 +110,15 @@ def crawls(c: Ctx, as_json: bool) -> None:
 @click.option("--per-line", is_flag=True, help="In .txt files, one document per non-empty line (default: per file).")
 @click.option("--near-dups/--no-near-dups", default=True, show_default=True,
               help="Report new documents that nearly copy another document.")  # fmt: skip
+@click.option("--max-chars", type=click.IntRange(min=1), default=1_000_000, show_default=True,
+              help="Longest document, in characters; a longer one is skipped and reported.")  # fmt: skip
+@click.option("--split-long", is_flag=True, help="Import a document over --max-chars in parts split at paragraphs.")
 @json_option
 @pass_ctx
 def import_cmd(
-    c: Ctx, paths: tuple[Path, ...], field: str, column: str, lang: str, per_line: bool, near_dups: bool, as_json: bool
-) -> None:
+    c: Ctx, paths: tuple[Path, ...], field: str, column: str, lang: str, per_line: bool, near_dups: bool,
+    max_chars: int, split_long: bool, as_json: bool,
+) -> None:  # fmt: skip
     """Import documents from .txt, .jsonl, .csv and .html files, or folders of them.
 
     Folders are read recursively (hidden files skipped). Encodings are detected. A bad row or
@@ -127,9 +131,12 @@ def import_cmd(
       studio import tweets.jsonl --field content
       studio import reviews.csv --column body --lang de
     """
-    from studio.ops.collect.importer import ImportProgress, ImportSettings, import_paths
+    from studio.ops.collect.importer import ImportProgress, ImportSettings, import_paths, shown
 
-    settings = ImportSettings(field=field, column=column, lang=lang, per_line=per_line, near_dups=near_dups)
+    settings = ImportSettings(
+        field=field, column=column, lang=lang, per_line=per_line, near_dups=near_dups, max_chars=max_chars,
+        split_long=split_long,
+    )  # fmt: skip
     bar = _progress_bar(0, "import")
 
     def on_progress(p: ImportProgress) -> None:
@@ -151,7 +158,7 @@ def import_cmd(
         f"({result.duplicates} duplicates skipped, {len(result.errors)} errors)."
     )
     if result.skipped_files:
-        click.echo(f"Skipped {len(result.skipped_files)} files of other types (e.g. {result.skipped_files[0]}).")
+        click.echo(f"Skipped {len(result.skipped_files)} files of other types (e.g. {shown(result.skipped_files[0])}).")
     if result.near_duplicates:
         shown = ", ".join(f"{d['document_id']}~{d['of']}" for d in result.near_duplicates[:10])
         more = " ..." if len(result.near_duplicates) > 10 else ""
