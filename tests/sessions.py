@@ -92,7 +92,7 @@ def flow_synth_en(r: Runner) -> dict[str, Any]:
     """Ten tech-news sentences with their gold spans approved by a human (PERSON stays thin),
     then synthetic sentences for the thin label."""
     gold_project(r)
-    return {"report": r.tool("synth", labels=["PERSON"], n=6, seed=7)}
+    return {"report": r.tool("synth", label=["PERSON"], n=6, seed=7, run_as=HUMAN)}
 
 
 def flow_agent_synth(r: Runner) -> dict[str, Any]:

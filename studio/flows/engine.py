@@ -109,6 +109,8 @@ def _t_synth(r: Runner, labels: list[str] | None = None, n: int = 5, seed: int =
     return synthesize(r.store, r.llm, labels, SynthSettings(n=n, seed=seed), on_progress=r.on_progress)
 
 
+# Arguments of older session tools that their registry operation names differently.
+RENAMED: dict[str, dict[str, str]] = {"synth": {"labels": "label"}}
 # Session tools of areas not on the registry yet (registry operations of the same name win).
 TOOLS: dict[str, Callable[..., Any]] = {
     "import": _t_import, "weak_label": _t_weak_label, "cleanse": _t_cleanse, "cleanse_apply": _t_cleanse_apply,
@@ -159,6 +161,9 @@ class Runner:
         if op is not None:
             if "actor" in args and "actor" not in op.args.model_fields:  # older recordings passed it as an argument
                 run_as = args.pop("actor")
+            for old, new in RENAMED.get(name, {}).items():  # arguments renamed when the area moved
+                if old in args and new not in args:
+                    args[new] = args.pop(old)
             ctx = registry.OpContext(
                 store=self.store, actor=run_as or ACTOR, llm_factory=lambda: self.llm, transport=self.transport(),
                 progress=self._progress(),
