@@ -114,9 +114,11 @@ def test_every_cli_default_is_the_declared_default() -> None:
                 continue  # --json, and options that act before the run (--no-cache) are not Args
             info = op.args.model_fields[param.name]
             if info.is_required():
-                continue  # a required argument has no default to compare (click shows an UNSET sentinel)
-            declared = None if info.is_required() else info.get_default(call_default_factory=True)
+                continue  # no default to show (click leaves a required argument's default unset)
+            declared = info.get_default(call_default_factory=True)
             shown = param.default
+            if type(shown).__name__ == "Sentinel":  # click's "no default" for a variadic argument
+                shown = None
             if isinstance(shown, tuple):
                 shown = list(shown)
             if declared in (None, []) and shown in (None, [], ()):

@@ -39,8 +39,17 @@ Progress = Callable[[str, float | None], None]
 _SENT_END = re.compile(r"(?<=[.!?。！？])\s+|\n\s*\n|\n")
 
 
+def _pinned(name: str) -> int:
+    """The pinned prompt version (the model layer is imported on first use, not on import)."""
+    from studio.llm.prompts import prompt_version
+
+    return prompt_version(name)
+
+
 @dataclass
 class LabelSettings:
+    # The ner prompt version (default: the pinned one, or the one a replayed recording names).
+    prompt_version: int = field(default_factory=lambda: _pinned("ner"))
     samples: int = 1  # self-consistency: k answers per chunk (the first greedy)
     temperature: float = 0.7  # for samples after the first
     repeat: Literal["context", "all"] = "context"
@@ -230,7 +239,7 @@ def label_documents(
     report = LabelReport(batch=store.run_id("ner"), documents=len(ids))
     from studio.llm.prompts import load_prompt  # the model layer loads when labeling starts, not on import
 
-    prompt = load_prompt("ner")
+    prompt = load_prompt("ner", s.prompt_version)
     labels = guideline.label_names()
     few = FewShot(store, labels, s.few_shot, s.few_shot_mode, guideline=guideline)
     report.few_shot_similarity = few.similarity.name if few.similarity else None
