@@ -92,7 +92,7 @@ async def test_add_a_span_by_word_selection(tmp_path: Path) -> None:
         await _words_ready(app, pilot)
         await _press(app, pilot, "tab", "x")  # reject "Tim Cook" PERSON ...
         await _press(app, pilot, "shift+tab")  # ... back on Apple, then select words from there
-        await _press(app, pilot, "right", "right", "right")  # the word at Apple, then hired, then Tim
+        await _press(app, pilot, "right", "right")  # the word after Apple (hired), then Tim
         await _press(app, pilot, "shift+right")  # extend to Cook: the text is shown before it is saved
         assert "'Tim Cook'" in str(screen.query_one("#review-edit").render())
         await _press(app, pilot, "2")
@@ -101,11 +101,14 @@ async def test_add_a_span_by_word_selection(tmp_path: Path) -> None:
         assert add.payload["span"] == {"start": 12, "end": 20, "label": "PERSON", "text": "Tim Cook"}
         assert ("Tim Cook", "PERSON") in _labels(app, doc)
         # Berlin was missed by the model: 13 words right of Apple.
-        await _press(app, pilot, "shift+tab", *["right"] * 14, "3")
+        await _press(app, pilot, "shift+tab", *["right"] * 13, "3")
         assert ("Berlin", "LOC") in _labels(app, doc)
         # A selection past the last word is refused, and a character fine-tune works.
-        await _press(app, pilot, "right", "shift+right", "shift+right")
+        await _press(app, pilot, "right", "shift+right")  # "." after Berlin is the last word
         assert "past the edge" in _status(app)
+        await _press(app, pilot, "escape", "left", "3")  # left of Berlin: "in"; added as shown
+        assert ("in", "LOC") in _labels(app, doc)
+        await _press(app, pilot, "u")
         await _press(app, pilot, "escape", "u")  # undo the Berlin add
         assert ("Berlin", "LOC") not in _labels(app, doc)
 
@@ -217,6 +220,12 @@ async def test_end_of_queue_and_empty_state(tmp_path: Path) -> None:
             await _press(app, pilot, "A", "d")
         assert app.store.status()["pending_by_kind"].get("span") is None
         assert len(app.store.decisions(action="document.complete")) == len(DOCS)
+        screen = _review(app)
+        assert screen.view is not None and screen.view.status == "complete"  # the last one stays in view
+        await _press(app, pilot, "x")  # a complete document is not changed ...
+        assert "reopen it first" in _status(app) and len(app.store.decisions(action="label.remove")) == 0
+        await _press(app, pilot, "r")  # ... until it is reopened
+        assert screen.view.status == "partial" and app.store.decisions(action="document.reopen")
         await pilot.press("g", "7")  # the number keys are labels here; g then a number changes screen
         assert app.current_mode == "log"
 

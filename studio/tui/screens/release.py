@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
@@ -13,20 +14,47 @@ from textual.widgets import Input, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from studio.errors import StudioError
+from studio.ops.release import licenses
+from studio.ops.review import status_counts
+from studio.store import Store
+from studio.tui import core
 from studio.tui.dialogs import ConfirmDialog
 from studio.tui.messages import ReleaseBuilt, WorkProgress
 from studio.tui.screens.base import StudioScreen
 
 LICENSE_SETTING = "release.license"
 
-HELP = """\
-[b]Release[/b]: a versioned dataset folder (JSONL, spaCy, CoNLL, card, manifest) from
-human-approved labels only; pending proposals are left out and counted.
 
-  tab      move to the version and license fields (version empty: the next patch version;
-           license: an SPDX id such as CC-BY-4.0, remembered from the project setting)
-  b        build the release (asks to confirm; emails, phones and the like are redacted)
-  escape   back from a field"""
+def _wrap(words: str, width: int = 66) -> str:
+    import textwrap
+
+    return "\n".join("  " + line for line in textwrap.wrap(words, width, break_on_hyphens=False))
+
+
+def remembered_license(store: Store) -> str | None:
+    """The project's license setting, else the license of the newest release."""
+    lic = store.get_setting(LICENSE_SETTING)
+    if lic:
+        return str(lic)
+    last = store.decisions(action="release.create", limit=1)
+    return str(last[-1].payload.get("license") or "") or None if last else None
+
+
+HELP = f"""\
+[b]Release[/b]: a versioned dataset folder (JSONL, spaCy, CoNLL, card,
+manifest) from human-approved labels only; pending proposals are left
+out and counted.
+
+  tab      to the version and license fields (an empty version: the
+           next patch version)
+  enter    in a field: build the release (asks to confirm)
+  b        build the release (asks to confirm); emails, phones and the
+           like are redacted
+  escape   back from a field
+
+The license is an SPDX id, filled in from the last release:
+{_wrap(", ".join(sorted(licenses.KNOWN)))}
+or LicenseRef-NAME for your own (describe it in the card)."""
 
 
 class ReleaseScreen(StudioScreen):
@@ -57,9 +85,9 @@ class ReleaseScreen(StudioScreen):
         for inp in self.query(Input):
             inp.cursor_blink = False
         self.query_one("#release-run").display = False
-        lic = self.store.get_setting(LICENSE_SETTING)
+        lic = remembered_license(self.store)
         if lic:
-            self.query_one("#license", Input).value = str(lic)
+            self.query_one("#license", Input).value = lic
 
     def reload(self) -> None:
         from studio.ops.release import existing_versions, next_version
@@ -70,7 +98,10 @@ class ReleaseScreen(StudioScreen):
         t.append("guideline         ", style="dim")
         t.append(f"v{approved} (approved)\n" if approved else "none approved: approve one first (2)\n")
         t.append("documents         ", style="dim")
-        t.append(f"{s['documents']:,}\n")
+        c = status_counts(self.store)
+        t.append(
+            f"{s['documents']:,}: {c['complete']:,} complete, {c['partial']:,} partial, {c['untouched']:,} untouched\n"
+        )
         t.append("approved labels   ", style="dim")
         t.append(f"{s['approved_labels']:,} in {s['labeled_documents']:,} documents\n", style="bold")
         t.append("left out          ", style="dim")
@@ -85,17 +116,41 @@ class ReleaseScreen(StudioScreen):
     def action_leave_field(self) -> None:
         self.set_focus(None)
 
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter in the version or license field builds (after the confirmation)."""
+        event.stop()
+        self.action_build()
+
+    def _license(self) -> str | None:
+        """The license in the field, as its SPDX id; None (with a message, focus on the field) if unusable."""
+        field = self.query_one("#license", Input)
+        given = field.value.strip()
+        if not given:
+            self.say("No license yet: type one in the license field, e.g. CC-BY-4.0, then enter.", error=True)
+            field.focus()
+            return None
+        try:
+            return licenses.normalize(given)
+        except StudioError:
+            self.say(f"Unknown license {given!r}: type an SPDX id such as CC-BY-4.0 (? lists them).", error=True)
+            field.focus()
+            return None
+
     def action_build(self) -> None:
         if self.busy:
             self.say("A release is already being built.")
             return
         version = self.query_one("#version", Input).value.strip() or None
-        license_id = self.query_one("#license", Input).value.strip() or None
+        license_id = self._license()
+        if license_id is None:
+            return
+        self.query_one("#license", Input).value = license_id
         s = self.store.status()
         question = (
             f"Build release {'v' + version if version else 'with the next version'} from "
             f"{s['approved_labels']:,} approved labels in {s['labeled_documents']:,} documents?\n"
-            f"{s['pending_proposals']:,} pending proposals are left out. License: {license_id or 'project setting'}."
+            f"{s['pending_proposals']:,} pending proposals are left out.\n"
+            f"License: {license_id} ({licenses.KNOWN.get(license_id, ('your own, described in the card',))[0]})."
         )
 
         def confirmed(yes: bool | None) -> None:
@@ -113,6 +168,7 @@ class ReleaseScreen(StudioScreen):
         from studio.ops.release import ReleaseOptions, build_release
 
         worker = get_current_worker()
+        core.spacy()  # the exporters use it; one thread imports it (see studio.tui.core)
 
         def progress(stage: str, done: int, total: int) -> None:
             if worker.is_cancelled:
@@ -129,9 +185,9 @@ class ReleaseScreen(StudioScreen):
 
     def on_release_built(self, message: ReleaseBuilt) -> None:
         self._done()
-        self.say(
-            f"Released v{message.version}: {message.documents:,} documents, {message.spans:,} spans in {message.path}"
-        )
+        path = Path(message.path)
+        where = path.relative_to(self.store.root) if path.is_relative_to(self.store.root) else path
+        self.say(f"Released v{message.version}: {message.documents:,} documents, {message.spans:,} spans in {where}/")
         self.reload()
 
     def work_failed(self, worker: object) -> None:

@@ -20,11 +20,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 from textual.worker import Worker
 
 from studio.errors import StudioError
 from studio.ops import review as rv
+from studio.tui import core
 from studio.tui.colors import label_color
 from studio.tui.edit_cursor import move_edge
 from studio.tui.screens.base import StudioScreen
@@ -32,40 +33,37 @@ from studio.tui.widgets.document import Mark, render_document
 from studio.tui.widgets.nav import SCREENS
 
 HELP = """\
-[b]Label review[/b]: one whole document at a time, with its pending proposals
-(underlined) and approved spans (coloured background); the current span is reversed,
-and each span's label follows it.
+[b]Label review[/b]: a whole document at a time. Pending proposals are
+underlined, approved spans have a coloured background, the current
+span is reversed; each span's label follows it.
 
-  tab / shift+tab  next / previous span
-  a                accept the current proposal
-  x                reject it (on an approved span: remove it)
-  A                accept all proposals still pending on this document
-  1..9             relabel the current span (the numbers are on the line above the text)
-  e                edit the current span's boundaries; in edit mode
-    ←/→              move the start by a word   (ctrl+←/→: by a character)
-    shift+←/→        move the end by a word     (ctrl+shift+←/→: by a character)
-    1..9             change the label
-    enter            save (the span's text is shown first)
-    escape           leave without saving
+  tab, shift+tab  next / previous span
+  a               accept the current proposal
+  x               reject it (an approved span: remove it)
+  A               accept all proposals pending on this document
+  1..9            relabel the current span (numbers above the text)
+  e               edit the current span's boundaries:
+    ←/→             move the start by a word (ctrl+←/→: a character)
+    shift+←/→       move the end by a word (ctrl+shift: a character)
+    1..9            change the label
+    enter / escape  save (its text is shown first) / leave
 Add what the model missed:
-  ←/→              word cursor: select the word before / after
-  shift+←/→        extend the selection by a word
-  1..9             label the selection (its text is shown first; it snaps to whole words)
-  escape           clear the selection
+  ←/→             select the word after / before the current span
+  shift+←/→       extend the selection by a word
+  1..9            label the selection (its text is shown first)
+  escape          clear the selection
 The document:
-  d                done: every proposal decided, every entity labelled
-                   (refused while proposals are pending)
-  n                next document, leaving this one as it is
-  u                undo your last change here (a new decision; reopens a done document)
-  g then 1-8       go to another screen (the number keys here are labels)
-  ?                this help
+  d               done: all proposals decided, all entities labelled
+                  (refused while proposals are pending)
+  n               next document, leaving this one as it is
+  r               reopen a complete document to change it
+  u               undo your last change (reopens a done document)
+  g, then 1-8     go to another screen (numbers here are labels)
+  ctrl+p          every screen and operation by name
 
-Labels must be in the approved guideline; a span that overlaps an approved one,
-or does not fit the text, is refused with a message and nothing is saved."""
-
-# Keys that act on the document: while a change is on its way they wait their turn.
-QUEUED = {"next_span", "prev_span", "accept", "reject", "accept_all", "number", "word", "extend", "char", "edit",
-          "save", "done", "undo", "next_document", "clear"}  # fmt: skip
+The core checks every change: a label not in the guideline, a span
+that overlaps an approved one or does not fit the text is refused
+with a message, and nothing is saved."""
 
 
 @dataclass
@@ -89,6 +87,7 @@ class ReviewScreen(StudioScreen):
         ("accept_all", "accept all pending proposals on this document"),
         ("done", "mark this document done"),
         ("next_document", "next document"),
+        ("reopen", "reopen this document (it is complete)"),
         ("edit", "edit the current span's boundaries or label"),
         ("undo", "undo my last review change"),
     ]
@@ -102,18 +101,19 @@ class ReviewScreen(StudioScreen):
         *(Binding(str(i), f"number({i})", "label", show=i == 1, key_display="1-9") for i in range(1, 10)),
         Binding("d", "done", "done"),
         Binding("u", "undo", "undo"),
-        Binding("left", "word(-1)", "select", key_display="←→"),
+        Binding("left", "word(-1)", "words", key_display="←→"),
         Binding("right", "word(1)", "select", show=False),
-        Binding("shift+left", "extend(-1)", "extend", key_display="⇧←→"),
+        Binding("shift+left", "extend(-1)", "extend", show=False),
         Binding("shift+right", "extend(1)", "extend", show=False),
         Binding("ctrl+left", "char('start', -1)", "start by a character", show=False),
         Binding("ctrl+right", "char('start', 1)", "start by a character", show=False),
         Binding("ctrl+shift+left", "char('end', -1)", "end by a character", show=False),
         Binding("ctrl+shift+right", "char('end', 1)", "end by a character", show=False),
-        Binding("e", "edit", "edit"),
+        Binding("e", "edit", "edit", show=False),
         Binding("enter", "save", "save"),
         Binding("escape", "clear", "clear"),
         Binding("n", "next_document", "next document", show=False),
+        Binding("r", "reopen", "reopen", show=False),
         Binding("backspace", "undo", "undo", show=False),
         Binding("g", "goto_prefix", "go to screen", show=False),
         *StudioScreen.BINDINGS,
@@ -144,6 +144,7 @@ class ReviewScreen(StudioScreen):
         self.goto_armed = False
         self.busy = False  # a change (and the read after it) is on its way
         self.reads = 0  # the newest read asked for; older answers are dropped
+        self._binding_state: tuple[bool, ...] | None = None
         self.waiting: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
         self.keep: tuple[int | None, tuple[int, int] | None] = (None, None)  # where to land after a read
 
@@ -153,6 +154,10 @@ class ReviewScreen(StudioScreen):
             yield Static("", id="review-labels")
             yield Static("", id="review-doc")
             yield Static("", id="review-edit")
+
+    def on_mount(self) -> None:
+        # The review keys need the whole footer at 80 columns; ctrl+p still opens the palette (? says so).
+        self.query_one(Footer).show_command_palette = False
 
     # -- loading -------------------------------------------------------------------------
     def reload(self) -> None:
@@ -204,8 +209,11 @@ class ReviewScreen(StudioScreen):
         after = [i for i in pending if keep is not None and self.spans[i].start >= keep]
         return (after or pending or [0] if self.spans else [None])[0]
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="review-read")
+    # Not exclusive: a thread cannot be stopped anyway, and an older read's answer is dropped by
+    # its number (`reads`).
+    @work(thread=True, exit_on_error=False, group="review-read")
     def read_view(self, doc_id: int, seq: int) -> None:
+        core.spacy()  # the tokenizer: one thread imports it (see studio.tui.core)
         self.post_message(self.ViewRead(rv.document_view(self.store, doc_id, actor=self.actor), seq))
 
     def on_review_screen_view_read(self, message: ViewRead) -> None:
@@ -239,10 +247,15 @@ class ReviewScreen(StudioScreen):
         assert self.view is not None
         self.busy = True
         self.keep = (keep, select)
+        self._saving()
         self.run_change(fn, (self.store, *args), False)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="review-change")
+    # Not exclusive either: `busy` already runs one change at a time, and the next change can
+    # start (from the handler of this one's message) before this thread's worker is marked done,
+    # which `exclusive` would turn into a cancellation of a change that has in fact been saved.
+    @work(thread=True, exit_on_error=False, group="review-change")
     def run_change(self, fn: Callable[..., rv.Change], args: tuple[Any, ...], undo: bool) -> None:
+        core.spacy()
         self.post_message(self.Changed(fn(*args), undo))
 
     def on_review_screen_changed(self, message: Changed) -> None:
@@ -268,6 +281,9 @@ class ReviewScreen(StudioScreen):
     def work_failed(self, worker: Worker[object]) -> None:
         # Refused by the core (or changed elsewhere): the message is on the status line. Keys
         # typed after it were meant for a state that did not happen: drop them, read again.
+        if self.waiting:
+            n = len(self.waiting)
+            self.say(f"{worker.error} ({n} key{'s' if n > 1 else ''} typed after it not run)", error=True)
         self.waiting.clear()
         self.busy = False
         if self.view is not None and worker.group == "review-change":
@@ -283,8 +299,17 @@ class ReviewScreen(StudioScreen):
         """True when a change is on its way: the key is kept and run after it."""
         if self.busy:
             self.waiting.append((fn, args))
+            self._saving()
             return True
         return False
+
+    def _saving(self) -> None:
+        msg = "saving…"
+        if self.view is not None and not self.view.tokens:
+            msg += " (the first change waits for the word tokenizer to load: a few seconds)"
+        if self.waiting:
+            msg += f" {len(self.waiting)} key{'s' if len(self.waiting) > 1 else ''} waiting"
+        self.say(msg)
 
     # -- drawing -------------------------------------------------------------------------
     def show(self) -> None:
@@ -301,7 +326,7 @@ class ReviewScreen(StudioScreen):
                 "`studio label`, then come back here."
             )
             edit.update("")
-            self.refresh_bindings()
+            self._bindings_may_change()
             return
         info.update(self._info(v))
         legend.update(self._legend())
@@ -314,7 +339,7 @@ class ReviewScreen(StudioScreen):
         focus = (d.start, d.end) if d else (it.start, it.end) if it else None
         body.update(render_document(v.text, marks, focus=focus))
         edit.update(self._draft_line(v, d) if d else self._span_line(it))
-        self.refresh_bindings()
+        self._bindings_may_change()
 
     def _info(self, v: rv.DocumentView) -> Text:
         n = len(v.pending)
@@ -328,10 +353,7 @@ class ReviewScreen(StudioScreen):
     def _legend(self) -> Text:
         t = Text(no_wrap=True, overflow="ellipsis")
         if self.goto_armed:
-            t.append("go to: ", style="bold")
-            for _name, key, title in SCREENS:
-                t.append(f"{key} {title}  ")
-            return t
+            return Text("go to: press the number of a screen on the top line (escape stays here)", style="bold")
         it, d = self.current(), self.draft
         chosen = (d.label if d else it.label if it else None) or None
         for i, lab in enumerate(self.labels[:9], 1):
@@ -387,6 +409,14 @@ class ReviewScreen(StudioScreen):
             t.append(f" · 1-{min(9, len(self.labels))} labels it, escape clears", style="dim")
         return t
 
+    def _bindings_may_change(self) -> None:
+        """Refresh the footer only when what `check_action` reads has changed (it costs a recompose)."""
+        d = self.draft
+        key = (self.view is None, d is None, d is not None and d.target is None, self.goto_armed, len(self.labels))
+        if key != self._binding_state:
+            self._binding_state = key
+            self.refresh_bindings()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "number":
             n = int(parameters[0])  # type: ignore[call-overload]
@@ -435,7 +465,7 @@ class ReviewScreen(StudioScreen):
 
     def action_goto_prefix(self) -> None:
         self.goto_armed = True
-        self.say("Go to which screen? Press its number (escape stays here).")
+        self.say("Go to which screen?")
         self.show()
 
     # -- decisions -----------------------------------------------------------------------
@@ -468,6 +498,14 @@ class ReviewScreen(StudioScreen):
             return
         self._change(rv.complete, self.view.document_id, self.actor)
 
+    def action_reopen(self) -> None:
+        if self._wait_turn(self.action_reopen) or self.view is None:
+            return
+        if self.view.status != "complete":
+            self.say(f"Document {self.view.document_id} is {self.view.status}, not complete: nothing to reopen.")
+            return
+        self._change(rv.reopen, self.view.document_id, self.actor)
+
     def action_undo(self) -> None:
         if self._wait_turn(self.action_undo):
             return
@@ -476,6 +514,7 @@ class ReviewScreen(StudioScreen):
             return
         change = self.history.pop()
         self.busy = True
+        self._saving()
         self.keep = (change.span.start if change.span else None, None)
         self.run_change(rv.undo, (self.store, change, self.actor), True)
 
@@ -513,6 +552,14 @@ class ReviewScreen(StudioScreen):
             return False
         return True
 
+    def _word_beside(self, it: rv.ViewSpan | None, step: int) -> int:
+        toks = self.view.tokens if self.view else []
+        if step > 0:
+            at = it.end if it else 0
+            return next((i for i, t in enumerate(toks) if t.start >= at), len(toks) - 1)
+        at = it.start if it else len(self.view.text if self.view else "")
+        return next((i for i in range(len(toks) - 1, -1, -1) if toks[i].end <= at), 0)
+
     def _token_at(self, pos: int) -> int:
         toks = self.view.tokens if self.view else []
         return next((i for i, t in enumerate(toks) if t.end > pos), max(0, len(toks) - 1))
@@ -529,10 +576,9 @@ class ReviewScreen(StudioScreen):
         if d is not None and d.target is not None:
             self._move_edge("start", step, by_token=True)
             return
-        if d is None:  # start at the current span (or the top), selecting the word there
-            i = self._token_at(it.start if it else 0)
-        else:
-            i = min(max(0, d.caret + step), len(self.view.tokens) - 1)  # type: ignore[union-attr]
+        # the word just after (or before) the current span, or the next one of the selection
+        toks = self.view.tokens  # type: ignore[union-attr]
+        i = self._word_beside(it, step) if d is None else min(max(0, d.caret + step), len(toks) - 1)
         self._select(i, i)
         self.show()
 
