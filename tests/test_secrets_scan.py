@@ -65,7 +65,7 @@ def test_a_key_echoed_by_the_model_reaches_no_table_and_no_file(
             ["-p", str(proj), "import", str(corpus)],
             ["-p", str(proj), "--llm", spec, "label"],
             ["-p", str(proj), "--llm", spec, "synth", "--label", "ORG", "--n", "1", "--examples", "1"],
-            ["-p", str(proj), "session", "export", "--all", "-o", str(proj / "artifacts" / "sessions.jsonl")],
+            ["-p", str(proj), "session", "export", "-o", str(proj / "artifacts" / "sessions.jsonl")],
         ]
         for args in steps:
             result = CliRunner().invoke(cli, args, catch_exceptions=False)
