@@ -34,6 +34,8 @@ Progress = Callable[[str, int, "int | None"], None]
 # Modules that declare operations. Add a module here to add its operations.
 OP_MODULES: list[str] = [
     "studio.ops.dedup",
+    "studio.ops.collect.crawl_op",
+    "studio.agent.ops",
     "studio.ops.team.assign",
     "studio.ops.team.agreement",
     "studio.ops.team.adjudicate",

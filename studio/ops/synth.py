@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from studio.errors import InvalidState, StudioError
 from studio.llm import LLM, Request
-from studio.llm.prompts import load_prompt
+from studio.llm.prompts import load_prompt, prompt_version
 from studio.ops.embed import THRESHOLDS, Backend, cosine, similarity_backend
 from studio.ops.ner.align import align_mentions
 from studio.ops.ner.label import chunk_text
@@ -53,6 +53,8 @@ class SynthAnswer(BaseModel):
 
 class SynthSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    # The synth prompt version (default: the pinned one, or the one a replayed recording names).
+    prompt_version: int = Field(default_factory=lambda: prompt_version("synth"))
     n: int = Field(default=5, ge=1, le=50)  # sentences asked per label
     examples: int = Field(default=3, ge=0, le=10)  # real documents shown for style
     example_chars: int = 400
@@ -158,7 +160,7 @@ def synthesize(
     report = SynthReport(batch=store.run_id("synth"), labels=targets, backend=backend.name, threshold=threshold)
     if not targets:
         return report
-    prompt = load_prompt("synth")
+    prompt = load_prompt("synth", s.prompt_version)
 
     # Ask for every label first: a malformed answer fails the run before anything is stored.
     answers: list[tuple[str, SynthAnswer, list[int]]] = []

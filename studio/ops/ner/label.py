@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from studio.errors import InvalidState
 from studio.llm import LLM, LLMResult, Request
-from studio.llm.prompts import Prompt, load_prompt
+from studio.llm.prompts import Prompt, load_prompt, prompt_version
 from studio.ops.ner.align import align_mentions
 from studio.ops.ner.combine import accuracies_from_store, combine_spans
 from studio.ops.ner.parse import ParseFailure, answer_json_schema, parse_answer
@@ -38,6 +38,8 @@ _SENT_END = re.compile(r"(?<=[.!?。！？])\s+|\n\s*\n|\n")
 
 @dataclass
 class LabelSettings:
+    # The ner prompt version (default: the pinned one, or the one a replayed recording names).
+    prompt_version: int = field(default_factory=lambda: prompt_version("ner"))
     samples: int = 1  # self-consistency: k answers per chunk (the first greedy)
     temperature: float = 0.7  # for samples after the first
     repeat: Literal["context", "all"] = "context"
@@ -220,7 +222,7 @@ def label_documents(
         raise InvalidState(f"the approved guideline is for {guideline.task_type}, not NER")
     ids = doc_ids if doc_ids is not None else unlabeled_documents(store, limit)
     report = LabelReport(batch=store.run_id("ner"), documents=len(ids))
-    prompt = load_prompt("ner")
+    prompt = load_prompt("ner", s.prompt_version)
     labels = guideline.label_names()
     few = FewShot(store, labels, s.few_shot, s.few_shot_mode, guideline=guideline)
     report.few_shot_similarity = few.similarity.name if few.similarity else None
