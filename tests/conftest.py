@@ -44,3 +44,17 @@ def run_cli(*args: str) -> tuple[int, str, str]:
 
     proc = subprocess.run([sys.executable, "-m", "studio", *args], capture_output=True, text=True, timeout=120)
     return proc.returncode, proc.stdout, proc.stderr
+
+
+def complete_documents(store: Store, actor: str = "human:tester") -> int:
+    """Mark every document with approved labels and no pending proposals complete (as a person
+    pressing done in review)."""
+    from studio.ops.review import complete, document_status
+
+    n = 0
+    for doc_id in store.labeled_document_ids():
+        pending = store.proposals(kind="span", status="pending", document_id=doc_id, limit=1)
+        if not pending and document_status(store, doc_id) not in ("complete", "withdrawn"):
+            complete(store, doc_id, actor)
+            n += 1
+    return n

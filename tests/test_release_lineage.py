@@ -12,7 +12,7 @@ from studio.ops.release import ReleaseOptions, build_release, why
 from studio.ops.release.lineage import render
 from studio.schema import Document, Guideline, LabelDef, Proposal, Span
 from studio.store import Store
-from tests.conftest import run_cli
+from tests.conftest import complete_documents, run_cli
 
 TEXT = "Maria Lopez joined Initech in Porto last spring."
 
@@ -60,6 +60,7 @@ def build(root: Path) -> tuple[Store, int, list[int]]:
 
 def test_why_chains(tmp_path: Path) -> None:
     s, doc_id, pids = build(tmp_path / "p")
+    complete_documents(s, "human:ann")
     build_release(s, ReleaseOptions(license="MIT", split=(1.0, 0.0, 0.0)), "human:ann")
     chains = why(s, doc_id)
     assert [c["span"]["text"] for c in chains] == ["Maria Lopez", "Initech", "Porto"]

@@ -11,6 +11,7 @@ from studio.errors import StudioError
 from studio.ops.release import ReleaseOptions, build_release
 from studio.ops.release.pii import luhn_ok, redact, scan
 from studio.schema import Document, Proposal, Span
+from tests.conftest import complete_documents
 from tests.test_release_build import HUMAN, jsonl_docs, make_project
 
 
@@ -83,6 +84,7 @@ def test_release_redacts_or_keeps(tmp_path: Path) -> None:
     )  # fmt: skip
     for pid in pids:
         s.accept_span(pid, HUMAN)
+    complete_documents(s, HUMAN)
     r = build_release(s, ReleaseOptions(license="MIT", split=(1.0, 0.0, 0.0)), HUMAN)
     assert r.pii_found["phone"] == 1 and r.pii_found["email"] == 1
     rec = jsonl_docs(Path(r.path))[doc_id]

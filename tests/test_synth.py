@@ -20,7 +20,7 @@ from studio.ops.embed import HashedNgrams
 from studio.ops.synth import SynthSettings, synthesize, thin_labels
 from studio.schema import Document, Guideline, Proposal, Span
 from studio.store import Store
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, complete_documents
 from tests.openai_stub import OpenAIStub
 
 CORPUS = [
@@ -161,6 +161,7 @@ def test_release_keeps_synthetic_out_of_test_and_can_exclude_it(project: Store) 
         project.add_proposals([Proposal(kind="span", document_id=doc.id, payload={"span": span.model_dump()})])
     _synth(project, json.dumps(GOOD))
     _approve_all(project)
+    complete_documents(project)
 
     opts = ReleaseOptions(version="1.0.0", license="CC-BY-4.0", split=(0.5, 0.25, 0.25))
     res = build_release(project, opts, "human:tester")

@@ -267,7 +267,10 @@ async def test_log_filters_by_actor_and_action(tmp_path: Path) -> None:
 async def test_release_builds_after_confirmation(tmp_path: Path) -> None:
     app = _app(build_project(tmp_path / "p"), "release")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("4", "a", "a", "8")  # approve two spans, back to Release
+        for key in ("4", "a", "a", "x", "d"):  # approve two spans, reject one, done (releases hold complete documents)
+            await pilot.press(key)
+            await _settle(pilot)
+        await pilot.press("8")  # back to Release
         app.screen.query_one("#license", Input).value = "CC-BY-4.0"
         await pilot.press("b", "n")  # asked, declined: nothing happens
         assert not app.store.decisions(action="release.create")

@@ -145,3 +145,104 @@ def revise_guideline(store: Store, llm: LLM, version: int, reason: str, actor: s
     return store.add_guideline(
         revised, actor="agent", parent=version, rationale=f"revised after rejection: {reason} (llm calls {calls})"
     )
+
+
+# -- checks of a guideline (a drafted one before it is shown, a hand-written one before it is saved) --
+TARGET_SIZE_RANGE = (10, 1_000_000)
+_DETERMINERS = {"the", "a", "an", "this", "that", "our", "their", "its", "his", "her"}
+# Words that describe a role or a kind of thing rather than name one ("The President", "a company").
+_GENERIC = {
+    "president", "ceo", "chairman", "chairwoman", "chair", "minister", "prime", "director", "founder", "spokesperson",
+    "spokesman", "manager", "king", "queen", "pope", "governor", "mayor", "senator", "company", "firm", "startup",
+    "organization", "organisation", "agency", "government", "city", "country", "state", "region", "town", "product",
+    "device", "phone", "app", "software", "model", "service", "person", "people", "team", "group", "board",
+}  # fmt: skip
+_PLACEHOLDER_HOSTS = ("example.com", "example.org", "example.net", "localhost", "test.com", "domain.com")
+
+
+def check_guideline(g: Guideline, drafted: bool = False) -> list[str]:
+    """Problems a person should fix before approving `g`, each a sentence saying what and where.
+
+    Sizes within sane bounds; each label defined and exemplified; each positive example consistent
+    with its label's exclusions and negative examples, not claimed by two labels, and (for names)
+    a name rather than a role or a kind ("The President"); seed URLs of a drafted guideline are the
+    model's suggestions, never checked facts.
+    """
+    problems: list[str] = []
+    lo, hi = TARGET_SIZE_RANGE
+    if not lo <= g.target_size <= hi:
+        problems.append(f"target_size {g.target_size} is outside {lo}..{hi:,}: set the number of documents you "
+                        "really mean to label (hundreds to a few thousand for a first dataset)")  # fmt: skip
+    if len(g.labels) > 12:
+        problems.append(f"{len(g.labels)} labels: more than 12 is hard to keep apart; merge some")
+    owners: dict[str, list[str]] = {}
+    for lab in g.labels:
+        if not lab.definition.strip():
+            problems.append(f"{lab.name}: no definition; say in a sentence what counts as {lab.name}")
+        if not lab.positive_examples:
+            problems.append(f"{lab.name}: no examples; give two or three real ones")
+        excluded = [x.strip().casefold() for x in lab.exclude + lab.negative_examples if x.strip()]
+        for ex in lab.positive_examples:
+            key = ex.strip().casefold()
+            owners.setdefault(key, []).append(lab.name)
+            clash = next((x for x in excluded if x == key or (len(x) > 3 and x in key.split())), None)
+            if clash:
+                problems.append(
+                    f"{lab.name}: example {ex!r} contradicts its own exclusion or negative example {clash!r}"
+                )
+            if g.task_type == "ner" and _is_generic(ex):
+                problems.append(f"{lab.name}: example {ex!r} describes a role or a kind of thing, not a name; "
+                                "use a real name (or move it to negative_examples)")  # fmt: skip
+    for key, names in owners.items():
+        if len(set(names)) > 1:
+            problems.append(f"example {key!r} is given for {' and '.join(sorted(set(names)))}; one label per example")
+    for url in g.sources.seed_urls:
+        host = re.sub(r"^[a-z]+://", "", url.strip().lower()).split("/")[0]
+        if not re.match(r"^https?://[^\s/]+\.[^\s/]+", url.strip()):
+            problems.append(f"seed URL {url!r} is not a web address")
+        elif host.endswith(_PLACEHOLDER_HOSTS):
+            problems.append(f"seed URL {url!r} is a placeholder, not a source")
+        elif drafted:
+            problems.append(f"seed URL {url!r} was suggested by the model and has not been checked: open it and make "
+                            "sure it exists and may be crawled before you keep it")  # fmt: skip
+    return problems
+
+
+def _is_generic(example: str) -> bool:
+    words = re.findall(r"[^\W\d_]+", example)
+    if not words or len(words) > 4 or not all(w.isascii() for w in words):
+        return False  # a sentence, or a script without capitals: nothing to judge here
+    content = [w for w in words if w.casefold() not in _DETERMINERS]
+    if not content:
+        return True
+    return all(w.casefold() in _GENERIC for w in content) or (
+        words[0].casefold() in _DETERMINERS and all(w.islower() for w in content)
+    )
+
+
+TEMPLATE = """\
+# A labeling guideline. Fill it in, save and close the editor; it is checked and stored as a draft
+# version (approve it with `studio guideline approve`). Lines starting with # are comments.
+goal: >-
+  What the dataset is for, in a sentence or two (e.g. company and product names in tech news).
+task_type: ner          # ner | classification | detection
+language: en            # the documents' language (en, ko, ...)
+target_size: 500        # documents you mean to label
+labels:
+  - name: ORG           # one word; use _ between words
+    definition: Companies, agencies and other organizations, by name.
+    include: [subsidiaries, public bodies]
+    exclude: [products named after the company]
+    positive_examples: [Samsung Electronics, OpenAI]
+    negative_examples: [iPhone]
+  - name: PERSON
+    definition: Real people, by name.
+    positive_examples: [Lisa Su, Tim Cook]
+    negative_examples: [the president]
+edge_cases:
+  - A company name used as a place ("at Google") is still ORG.
+sources:
+  seed_urls: []         # sites you have checked and may crawl
+  files: []
+  notes: ''
+"""

@@ -13,6 +13,7 @@ import click
 
 from studio.cli.common import Ctx, emit_json, emit_table, json_option, no_cache_option, pass_ctx
 from studio.errors import StudioError
+from studio.schema import Guideline
 
 
 def _llm(c: Ctx):
@@ -45,7 +46,7 @@ def plan(c: Ctx, goal: str, task: str | None, as_json: bool) -> None:
     The draft is stored as a new guideline version; approve it with `studio guideline approve`,
     edit it with `studio guideline edit`, or reject it with a reason so the agent revises it.
     """
-    from studio.agent.guideline import to_yaml
+    from studio.agent.guideline import check_guideline, to_yaml
 
     store = c.store()
     version = _run(c, "plan", {"goal": goal, "task": task}).version
@@ -54,7 +55,15 @@ def plan(c: Ctx, goal: str, task: str | None, as_json: bool) -> None:
         emit_json({"version": version, "status": status, "guideline": g.model_dump()})
         return
     click.echo(to_yaml(g))
+    _echo_problems(check_guideline(g, drafted=True))
     click.echo(f'Guideline v{version} drafted. Next: studio guideline approve, edit, or reject --reason "..."')
+
+
+def _echo_problems(problems: list[str]) -> None:
+    if problems:
+        click.echo("Check before approving:")
+        for p in problems:
+            click.echo(f"  - {p}")
 
 
 @click.group()
@@ -126,16 +135,38 @@ def guideline_reject(c: Ctx, version: int | None, reason: str, no_revise: bool) 
 @click.option("--approve", "approve_after", is_flag=True, help="Approve the edited version right away.")
 @pass_ctx
 def guideline_edit(c: Ctx, version: int | None, approve_after: bool) -> None:
-    """Edit a guideline as YAML in $EDITOR; the result is saved as a new version."""
-    from studio.agent.guideline import diff, from_yaml, to_yaml
+    """Edit a guideline as YAML in $EDITOR; the result is saved as a new version.
+
+    On a project without a guideline this is `studio guideline new`.
+    """
+    from studio.agent.guideline import check_guideline, diff, to_yaml
 
     store = c.store()
+    if not store.guideline_versions():
+        _new_guideline(c, approve_after)
+        return
     g, _, v = store.guideline(version)
+    edited = _edit_yaml(to_yaml(g), f"guideline-v{v}-")
+    if edited == g:
+        click.echo("No change.")
+        return
+    new_v = store.add_guideline(edited, c.actor, parent=v, action="guideline.edit", rationale="edited by hand")
+    click.echo(diff(g, edited, f"v{v}", f"v{new_v}"))
+    _echo_problems(check_guideline(edited))
+    if approve_after:
+        store.decide_guideline(new_v, c.actor, "approve", "approved after editing")
+        click.echo(f"Saved and approved guideline v{new_v}.")
+    else:
+        click.echo(f"Saved guideline v{new_v}. Next: studio guideline approve")
+
+
+def _edit_yaml(text: str, prefix: str) -> Guideline:
+    """Open `text` in $VISUAL / $EDITOR; the saved YAML as a guideline (a bad edit is kept, not lost)."""
+    from studio.agent.guideline import from_yaml
+
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    with tempfile.NamedTemporaryFile(
-        "w", suffix=".yaml", prefix=f"guideline-v{v}-", delete=False, encoding="utf-8"
-    ) as f:
-        f.write(to_yaml(g))
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix=prefix, delete=False, encoding="utf-8") as f:
+        f.write(text)
         path = Path(f.name)
     code = subprocess.call([*shlex.split(editor), str(path)])
     if code != 0:
@@ -143,18 +174,37 @@ def guideline_edit(c: Ctx, version: int | None, approve_after: bool) -> None:
     try:
         edited = from_yaml(path.read_text(encoding="utf-8"))
     except StudioError as exc:
-        raise StudioError(f"{exc}; nothing saved, your edit is kept in {path}") from exc
+        raise StudioError(f"{exc}; nothing saved, your edit is kept in {path}: fix it and run again") from exc
     path.unlink()
-    if edited == g:
-        click.echo("No change.")
-        return
-    new_v = store.add_guideline(edited, c.actor, parent=v, action="guideline.edit", rationale="edited by hand")
-    click.echo(diff(g, edited, f"v{v}", f"v{new_v}"))
-    if approve_after:
-        store.decide_guideline(new_v, c.actor, "approve", "approved after editing")
-        click.echo(f"Saved and approved guideline v{new_v}.")
+    return edited
+
+
+def _new_guideline(c: Ctx, approve_after: bool) -> None:
+    from studio.agent.guideline import TEMPLATE, check_guideline, to_yaml
+
+    store = c.store()
+    g = _edit_yaml(TEMPLATE, "guideline-new-")
+    v = store.add_guideline(g, c.actor, rationale="written by hand")
+    click.echo(to_yaml(g))
+    problems = check_guideline(g)
+    _echo_problems(problems)
+    if approve_after and not problems:
+        store.decide_guideline(v, c.actor, "approve", "written and approved by hand")
+        click.echo(f"Saved and approved guideline v{v}.")
     else:
-        click.echo(f"Saved guideline v{new_v}. Next: studio guideline approve")
+        click.echo(f"Saved guideline v{v} (a draft). Next: studio guideline approve, or studio guideline edit")
+
+
+@guideline.command("new")
+@click.option("--approve", "approve_after", is_flag=True, help="Approve it right away when the checks find nothing.")
+@pass_ctx
+def guideline_new(c: Ctx, approve_after: bool) -> None:
+    """Write your own guideline: a template opens in $EDITOR; the result is checked and saved.
+
+    The checks (sizes, examples against definitions and exclusions, sources) list what to fix;
+    the guideline is saved as a draft version either way, so nothing you wrote is lost.
+    """
+    _new_guideline(c, approve_after)
 
 
 @guideline.command("diff")

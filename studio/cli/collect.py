@@ -113,24 +113,45 @@ def crawls(c: Ctx, as_json: bool) -> None:
 @click.option("--max-chars", type=click.IntRange(min=1), default=1_000_000, show_default=True,
               help="Longest document, in characters; a longer one is skipped and reported.")  # fmt: skip
 @click.option("--split-long", is_flag=True, help="Import a document over --max-chars in parts split at paragraphs.")
+@click.option("--with-labels", is_flag=True,
+              help="The files hold annotations: JSONL spans (spaCy/Prodigy), CoNLL (IOB1/IOB2/BIOES), a spaCy "
+              "DocBin (.spacy) or a Label Studio JSON export. Spans become approved labels by you and documents "
+              "complete, unless a line says \"complete\": false.")  # fmt: skip
+@click.option("--as-proposals", "as_proposals", metavar="NAME",
+              help="With annotations: make them pending proposals of a weak source NAME instead of labels.")  # fmt: skip
+@click.option("--map", "label_map", multiple=True, metavar="FROM=TO",
+              help="With annotations: rename a label (repeatable); TO=O drops it.")  # fmt: skip
 @json_option
 @pass_ctx
 def import_cmd(
     c: Ctx, paths: tuple[Path, ...], field: str, column: str, lang: str, per_line: bool, near_dups: bool,
-    max_chars: int, split_long: bool, as_json: bool,
+    max_chars: int, split_long: bool, with_labels: bool, as_proposals: str | None, label_map: tuple[str, ...],
+    as_json: bool,
 ) -> None:  # fmt: skip
     """Import documents from .txt, .jsonl, .csv and .html files, or folders of them.
 
     Folders are read recursively (hidden files skipped). Encodings are detected. A bad row or
     file is reported with its file and line and the rest is imported; documents already in
-    the project (same text) are skipped.
+    the project (same text) are skipped. A .txt file is one document unless --per-line (the
+    import says when its lines look like separate sentences).
+
+    With --with-labels the files carry annotations (see docs/collect.md): labels the approved
+    guideline does not have are refused with the list (map them with --map), spans off token
+    edges are snapped and reported, malformed lines are reported as file:line and skipped.
 
     \b
     Examples:
       studio import corpus/                        # everything under corpus/
+      studio import notes.txt --per-line           # one sentence per line -> one document each
       studio import tweets.jsonl --field content
       studio import reviews.csv --column body --lang de
+      studio import gold.conll --with-labels --map PER=PERSON --map MISC=O
+      studio import export.json --with-labels --as-proposals labelstudio
     """
+    if with_labels or as_proposals or label_map:
+        _import_labeled(c, paths, lang, as_proposals, label_map, as_json)
+        return
+    from studio.ops.collect.hints import per_line_hints
     from studio.ops.collect.importer import ImportProgress, ImportSettings, import_paths, shown
 
     settings = ImportSettings(
@@ -170,8 +191,35 @@ def import_cmd(
         click.echo(f"  {e}")
     if len(result.errors) > 50:
         click.echo(f"  ... and {len(result.errors) - 50} more (see --json)")
+    if not per_line:
+        for hint in per_line_hints(paths):
+            click.echo(f"hint: {hint}")
     if result.imported == 0 and result.errors and result.duplicates == 0:
         raise StudioError("nothing was imported: fix the errors above and run the import again")
+
+
+def _import_labeled(
+    c: Ctx, paths: tuple[Path, ...], lang: str, as_proposals: str | None, label_map: tuple[str, ...], as_json: bool
+) -> None:
+    from studio.ops.collect.labels import import_labeled
+    from studio.ops.ner.formats import parse_label_map
+
+    mapping = parse_label_map(list(label_map))
+    for p in paths:
+        if not p.is_file():
+            raise StudioError(f"{p}: --with-labels reads files (a .jsonl, .conll, .spacy or Label Studio .json)")
+    results = [import_labeled(c.store(), p, c.actor, as_proposals=as_proposals, mapping=mapping, lang=lang)
+               for p in paths]  # fmt: skip
+    if as_json:
+        emit_json([r.model_dump() for r in results])
+        return
+    for r in results:
+        click.echo(r.summary())
+        for line in (r.snapped + r.skipped_spans + r.errors)[:50]:
+            click.echo(f"  {line}")
+        more = len(r.snapped) + len(r.skipped_spans) + len(r.errors) - 50
+        if more > 0:
+            click.echo(f"  ... and {more} more (see --json)")
 
 
 COMMANDS: list[click.Command] = [crawl, crawls, import_cmd]

@@ -33,7 +33,11 @@ def init(c: Ctx, directory: Path | None) -> None:
 @pass_ctx
 def status(c: Ctx, as_json: bool) -> None:
     """Counts: documents, pending proposals, approved labels, guideline version."""
-    s = c.store().status()
+    from studio.ops.review import status_counts
+
+    store = c.store()
+    s = store.status()
+    s["review"] = status_counts(store)  # documents untouched / partial / complete / withdrawn
     if as_json:
         emit_json(s)
         return
@@ -43,6 +47,11 @@ def status(c: Ctx, as_json: bool) -> None:
         ("guideline", f"v{g} ({s['guideline_status']})" if g else "none yet"),
         ("approved guideline", f"v{s['approved_guideline_version']}" if s["approved_guideline_version"] else "none"),
         ("documents", s["documents"]),
+        (
+            "  complete",
+            f"{s['review']['complete']} (released by default; partial {s['review']['partial']}, "
+            f"untouched {s['review']['untouched']}, withdrawn {s['review']['withdrawn']})",
+        ),
         ("pending proposals", s["pending_proposals"]),
         ("approved labels", f"{s['approved_labels']} in {s['labeled_documents']} documents"),
         ("decisions", s["decisions"]),

@@ -56,6 +56,12 @@ _progress = stage_progress
     help="Detection dataset to release (a dataset.yaml, YOLO folder or COCO JSON; its approved fixes are applied). "
     "Default: the newest cleaned copy of the dataset being cleansed, else that dataset with its approved fixes.",
 )
+@click.option(
+    "--include-partial",
+    is_flag=True,
+    help='Also release documents not marked complete in review, marked "complete": false in JSONL '
+    "(default: complete documents only, so a missed entity is never taught as a non-entity).",
+)
 @click.option("--rationale", "-m", default="", help="Why this release (kept in the decision log).")
 @json_option
 @pass_ctx
@@ -70,16 +76,19 @@ def release(
     synthetic_everywhere: bool,
     exclude_synthetic: bool,
     boxes: str | None,
+    include_partial: bool,
     rationale: str,
     as_json: bool,
 ) -> None:
-    """Write releases/vX.Y.Z/ from human-approved labels only.
+    """Write releases/vX.Y.Z/ from human-approved labels of complete documents only.
 
     The folder holds data/<split>.jsonl (loadable by Hugging Face datasets), spacy/<split>.spacy,
     conll/<split>.conll, a dataset card README.md, LICENSE, release.json and MANIFEST.json
     (sha256 of every file). When the project has a box dataset (see `studio cleanse`), also
     detection/yolo/ (images, labels, dataset.yaml) and detection/coco/<split>.json, with
-    human-approved box fixes only. Pending proposals are left out and counted in the card. Splits are
+    human-approved box fixes only. Only documents a person marked done in review (`d`) are released,
+    unless --include-partial; withdrawn documents never. Pending proposals are left out and counted in
+    the card, with complete / partial / untouched documents per split. Splits are
     seeded, stratified by label, and keep duplicates and near duplicates in one split. The same
     project state always gives the same bytes. The release is recorded as your decision.
     """
@@ -102,6 +111,7 @@ def release(
         align=align,  # type: ignore[arg-type]
         synthetic_to_train=not synthetic_everywhere,
         exclude_synthetic=exclude_synthetic,
+        include_partial=include_partial,
         rationale=rationale,
     )
     approved = store.approved_guideline()

@@ -7,7 +7,7 @@ from typing import TextIO
 
 import click
 
-from studio.cli.common import Ctx, pass_ctx
+from studio.cli.common import Ctx, emit_json, json_option, pass_ctx
 from studio.errors import InvalidState, StudioError
 from studio.ops import review as rv
 from studio.ops.review import protocol as proto
@@ -201,7 +201,7 @@ class DocumentReview:
                 self.cur = (cmd.number or 1) - 1
             else:
                 self.cur = (self.cur + (1 if n == "next" else -1)) % len(items)
-            click.echo("  " + self.line(self.cur))
+            click.echo(self.line(self.cur))
         elif n == "accept":
             self.record(rv.accept(self.store, self.doc_id, self._proposal_key(), self.actor))
             self.refresh()
@@ -448,4 +448,46 @@ def _review_proposals(store: Store, actor: str, limit: int | None, min_confidenc
     click.echo(f"Reviewed {len(done)}.")
 
 
-COMMANDS = [review]
+@click.command()
+@click.argument("doc_ids", nargs=-1, type=int, required=True, metavar="DOC...")
+@click.option("--reason", "-m", default="", help="Why (kept in the decision log).")
+@json_option
+@pass_ctx
+def withdraw(c: Ctx, doc_ids: tuple[int, ...], reason: str, as_json: bool) -> None:
+    """Withdraw documents: out of review and of every release from now on.
+
+    Nothing is deleted: the document, its labels and the decision stay in the log, and
+    `studio undo-withdraw DOC` (an undo, itself a decision) brings it back as it was.
+    """
+    store = c.store()
+    changes = [rv.withdraw(store, d, c.actor, reason) for d in doc_ids]
+    if as_json:
+        emit_json([ch.model_dump() for ch in changes])
+        return
+    for ch in changes:
+        click.echo(ch.message)
+
+
+@click.command("undo-withdraw")
+@click.argument("doc_ids", nargs=-1, type=int, required=True, metavar="DOC...")
+@json_option
+@pass_ctx
+def undo_withdraw(c: Ctx, doc_ids: tuple[int, ...], as_json: bool) -> None:
+    """Bring withdrawn documents back (undo of their newest withdrawal, a new decision)."""
+    store = c.store()
+    out = []
+    for doc_id in doc_ids:
+        if rv.document_status(store, doc_id) != "withdrawn":
+            raise StudioError(f"document {doc_id} is not withdrawn")
+        last = [d for d in store.decisions(action="document.withdraw") if d.payload.get("document_id") == doc_id][-1]
+        change = rv.Change(document_id=doc_id, action="withdraw", decision_ids=[int(last.id or 0)],
+                           message=f"document {doc_id} withdrawn")  # fmt: skip
+        out.append(rv.undo(store, change, c.actor))
+    if as_json:
+        emit_json([ch.model_dump() for ch in out])
+        return
+    for ch in out:
+        click.echo(ch.message)
+
+
+COMMANDS = [review, withdraw, undo_withdraw]

@@ -136,9 +136,9 @@ class Oracle:
         return spans
 
     def review(self, store: Store, actor: str = ACTOR) -> dict[str, int]:
-        from studio.ops.review import review_queue
+        from studio.ops.review import complete, review_queue
 
-        counts = {"accepted": 0, "edited": 0, "rejected": 0, "added": 0}
+        counts = {"accepted": 0, "edited": 0, "rejected": 0, "added": 0, "completed": 0}
         seen_docs: set[int] = set()
         for p in list(review_queue(store)):
             doc_id = int(p.document_id or 0)
@@ -172,6 +172,11 @@ class Oracle:
                     )
                     have.add((g.start, g.end, g.label))
                     counts["added"] += 1
+            if store.proposals(kind="span", status="pending", document_id=doc_id, limit=1):
+                continue
+            # every gold entity is in: the document is finished, as a person pressing done
+            complete(store, doc_id, actor)
+            counts["completed"] += 1
         return counts
 
 

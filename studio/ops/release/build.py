@@ -39,9 +39,26 @@ def resolve_license(store: Store, given: str | None) -> str:
     return licenses.normalize(str(value))
 
 
-def load_docs(store: Store, progress: Progress | None = None) -> tuple[list[ReleaseDoc], list[dict[str, Any]]]:
-    """Reviewed documents with their approved spans; spans that do not fit their text are reported."""
-    ids = store.labeled_document_ids()
+def release_document_ids(store: Store, include_partial: bool = False) -> tuple[list[int], set[int]]:
+    """(ids to release, the complete ones among them). Complete documents only, unless
+    `include_partial`: then also documents with approved labels or decided proposals that are not
+    complete. Withdrawn documents never."""
+    complete = {
+        int(r[0]) for r in store.conn.execute("SELECT document_id FROM document_status WHERE status = 'complete'")
+    }
+    if not include_partial:
+        return sorted(complete), complete
+    withdrawn = {
+        int(r[0]) for r in store.conn.execute("SELECT document_id FROM document_status WHERE status = 'withdrawn'")
+    }
+    return sorted((complete | set(store.labeled_document_ids())) - withdrawn), complete
+
+
+def load_docs(
+    store: Store, progress: Progress | None = None, include_partial: bool = False
+) -> tuple[list[ReleaseDoc], list[dict[str, Any]]]:
+    """Documents to release with their approved spans; spans that do not fit their text are reported."""
+    ids, complete = release_document_ids(store, include_partial)
     by_doc: dict[int, list[tuple[int, int, str, str]]] = defaultdict(list)
     for r in store.conn.execute(
         'SELECT document_id, start, "end", label, text FROM labels ORDER BY document_id, start, "end", label'
@@ -77,6 +94,7 @@ def load_docs(store: Store, progress: Progress | None = None) -> tuple[list[Rele
                 content_hash=row["content_hash"],
                 synthetic=bool(prov.get("synthetic")),
                 spans=spans,
+                complete=row["id"] in complete,
             )
         )
         if progress and n % 5000 == 0:
@@ -129,7 +147,9 @@ def build_release(
     versions.check_new(store, version)
     as_of = int(store.conn.execute("SELECT COALESCE(MAX(id), 0) FROM decisions").fetchone()[0])
 
-    docs, invalid = load_docs(store, progress)
+    docs, invalid = load_docs(store, progress, opts.include_partial)
+    if not docs and guideline.task_type != "detection":
+        _refuse_empty(store, opts.include_partial)
     n_synthetic = sum(d.synthetic for d in docs)
     if opts.exclude_synthetic:
         docs = [d for d in docs if not d.synthetic]
@@ -142,7 +162,7 @@ def build_release(
     tmp = Path(tempfile.mkdtemp(prefix=f".building-v{version}-", dir=root))
     try:
         (tmp / "data").mkdir()
-        files = formats.write_jsonl(tmp, by_split)
+        files = formats.write_jsonl(tmp, by_split, mark_complete=opts.include_partial)
         if progress:
             progress("JSONL", 1, 1)
         tok = formats.write_token_formats(tmp, by_split, guideline.language, opts.align, progress)
@@ -170,6 +190,7 @@ def build_release(
         team = team_summary(store, [d.id for d in docs])
         if team:  # only in a project with annotators' assignments, so other releases stay as they were
             info["team"] = team
+        info["review"] = stats.review_status(store, docs, plan.assignment, SPLITS, opts.include_partial)
         if n_synthetic:  # only then: releases without synthetic data stay byte for byte as before
             info["synthetic"] = stats.synthetic_share(
                 docs, plan.assignment, SPLITS, n_synthetic - sum(d.synthetic for d in docs)
@@ -245,6 +266,18 @@ def build_release(
             "exporters": [r["name"] for r in reports],
             "exporter_counts": {r["name"]: r["counts"] for r in reports},
         },
+    )
+
+
+def _refuse_empty(store: Store, include_partial: bool) -> None:
+    from studio.ops.review.documents import status_counts
+
+    counts = status_counts(store)
+    if include_partial or not counts["partial"]:
+        return  # nothing reviewed at all: an empty text release, as before (e.g. boxes only)
+    raise InvalidState(
+        f"no document is complete yet ({counts['partial']} partly reviewed): finish documents with `d` in "
+        "`studio review` (or the app's Labels screen), or release them marked incomplete with --include-partial"
     )
 
 

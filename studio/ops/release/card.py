@@ -29,6 +29,12 @@ FEATURES = [
 ]
 
 
+def _features(info: dict[str, Any]) -> list[dict[str, Any]]:
+    if (info.get("review") or {}).get("include_partial"):
+        return [*FEATURES, {"name": "complete", "dtype": "bool"}]
+    return FEATURES
+
+
 def header(info: dict[str, Any], task_type: str = "ner") -> str:
     detection = task_type == "detection"
     meta = {
@@ -46,7 +52,7 @@ def header(info: dict[str, Any], task_type: str = "ner") -> str:
                 ],
             }
         ],
-        "dataset_info": {"features": FEATURES},
+        "dataset_info": {"features": _features(info)},
     }
     if not any(info["split_counts"].values()):  # no text (e.g. a detection-only release): nothing to load
         del meta["configs"], meta["dataset_info"]
@@ -112,6 +118,8 @@ def render(info: dict[str, Any], guideline: Guideline) -> str:
     rows = [[lab, *(c[s] for s in splits), c["total"]] for lab, c in info["label_counts"].items()]
     parts.append("\nSpans per label and split:\n\n" + _table(["label", *splits, "total"], rows))
 
+    if info.get("review"):
+        parts.append(_review_section(info["review"], splits))
     if info.get("synthetic"):
         parts.append(_synthetic_section(info["synthetic"], splits))
     if info.get("team"):  # several annotators: adjudication and agreement (studio.ops.team)
@@ -249,3 +257,26 @@ def _synthetic_section(syn: dict[str, Any], splits: list[str]) -> str:
         for lab, c in syn["spans"].items()
     ]
     return text + _table(["label", *splits, "synthetic/all"], rows)
+
+
+def _review_section(review: dict[str, Any], splits: list[str]) -> str:
+    """Complete / partial / untouched documents: whether every entity in a document was looked for."""
+    proj = review["project"]
+    rows = [[s, review["by_split"][s]["complete"], review["by_split"][s]["partial"]] for s in splits]
+    if review["include_partial"]:
+        text = (
+            "\nReview status: released with `--include-partial`, so some documents were not marked complete by a "
+            'person and may miss entities; they carry `"complete": false` in JSONL. Filter on it to train on '
+            "finished documents only.\n\n"
+        )
+    else:
+        text = (
+            "\nReview status: only documents a person marked complete (every entity looked for) are released; "
+            f"{proj['partial']} partly reviewed document(s) are left out.\n\n"
+        )
+    text += _table(["split", "complete", "partial"], rows)
+    text += (
+        f"\nIn the project: {proj['complete']} complete, {proj['partial']} partial, {proj['untouched']} untouched, "
+        f"{proj['withdrawn']} withdrawn (never released) documents.\n"
+    )
+    return text

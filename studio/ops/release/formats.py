@@ -41,22 +41,25 @@ def write_text(path: Path, text: str) -> None:
     path.write_bytes(text.encode("utf-8"))
 
 
-def jsonl_record(doc: ReleaseDoc, split: str) -> dict[str, Any]:
-    return {
+def jsonl_record(doc: ReleaseDoc, split: str, mark_complete: bool = False) -> dict[str, Any]:
+    rec = {
         "id": doc.id,
         "split": split,
         "text": doc.text,
         "spans": [{"start": s.start, "end": s.end, "label": s.label, "text": s.text} for s in doc.spans],
     }
+    if mark_complete:  # only in releases with partial documents, so complete-only files stay as they were
+        rec["complete"] = doc.complete
+    return rec
 
 
-def write_jsonl(folder: Path, by_split: dict[str, list[ReleaseDoc]]) -> list[str]:
+def write_jsonl(folder: Path, by_split: dict[str, list[ReleaseDoc]], mark_complete: bool = False) -> list[str]:
     files = []
     for split, docs in by_split.items():
         rel = f"data/{split}.jsonl"
         with (folder / rel).open("wb") as fh:
             for d in docs:
-                fh.write((dumps(jsonl_record(d, split)) + "\n").encode("utf-8"))
+                fh.write((dumps(jsonl_record(d, split, mark_complete)) + "\n").encode("utf-8"))
         files.append(rel)
     return files
 

@@ -26,6 +26,7 @@ class ReleaseOptions(BaseModel):
     synthetic_to_train: bool = True
     exclude_synthetic: bool = False  # leave documents made by `studio synth` out of the release
     near_dup_threshold: float = Field(default=0.7, gt=0.0, le=1.0)
+    include_partial: bool = False  # also documents not marked complete (marked "complete": false)
     rationale: str = ""
 
     @field_validator("split")
@@ -48,6 +49,7 @@ class ReleaseDoc(BaseModel):
     content_hash: str
     synthetic: bool = False
     spans: list[Span] = Field(default_factory=list)
+    complete: bool = True  # a person marked the document done (document.complete)
 
 
 class ExportContext(BaseModel):

@@ -172,3 +172,15 @@ def synthetic_share(
             for lab in sorted(totals)
         },
     }
+
+
+def review_status(
+    store: Store, docs: Sequence[ReleaseDoc], assignment: dict[int, str], splits: Sequence[str], include_partial: bool
+) -> dict[str, Any]:
+    """Complete and partial documents per split, and what the project holds outside the release."""
+    from studio.ops.review.documents import status_counts
+
+    per_split = {sp: {"complete": 0, "partial": 0} for sp in splits}
+    for d in docs:
+        per_split[assignment[d.id]]["complete" if d.complete else "partial"] += 1
+    return {"include_partial": include_partial, "by_split": per_split, "project": status_counts(store)}
