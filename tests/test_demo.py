@@ -22,10 +22,8 @@ SESSIONS = FIXTURES / "sessions"
 # the release they end with (complete documents only) has nothing to hold. demo.py's reviewer now
 # marks each finished document complete; re-recording (see above, with the embedded model) makes
 # these pass again.
-STALE = pytest.mark.xfail(reason="recordings made before document.complete existed: re-record demo_en/demo_ko")
 
 
-@STALE
 @pytest.mark.parametrize("name", ["demo_en", "demo_ko"])
 def test_replay_reproduces_the_recorded_demo(name: str, tmp_path: Path) -> None:
     path = SESSIONS / f"{name}.jsonl"
@@ -51,7 +49,6 @@ def test_replay_reproduces_the_recorded_demo(name: str, tmp_path: Path) -> None:
     store.close()
 
 
-@STALE
 def test_a_changed_decision_is_reported_as_the_first_divergence(tmp_path: Path) -> None:
     lines = (SESSIONS / "demo_en.jsonl").read_text(encoding="utf-8").splitlines()
     for i, line in enumerate(lines):
@@ -71,7 +68,6 @@ def test_a_changed_decision_is_reported_as_the_first_divergence(tmp_path: Path) 
         replay_file(tampered, tmp_path / "p")
 
 
-@STALE
 def test_a_recording_made_with_embeddings_needs_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from studio.errors import StudioError
     from studio.ops.embed import missing_parts
@@ -92,7 +88,6 @@ def test_a_recording_made_with_embeddings_needs_them(tmp_path: Path, monkeypatch
     assert "STUDIO_EMBED" not in os.environ
 
 
-@STALE
 def test_replay_command(tmp_path: Path) -> None:
     code, out, err = run_cli("replay", str(SESSIONS / "demo_en.jsonl"), "--headless", "--json")
     assert code == 0, err
