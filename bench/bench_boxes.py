@@ -7,13 +7,20 @@ Prints times and ratios measured in this run:
 - ultralytics `box_iou` (torch) and torchvision `box_iou`, where they load, on all pairs of every
   image, image by image, next to numpy's `iou_matrix` doing the same, and next to the pruned search.
 
-Run: python bench/bench_boxes.py [--images 10000] [--per-image 100]
+Augmentation (`--augment N`): N source JPEGs (640x480, 3 common + 1 thin box each) grown by
+`augment_dataset`, wall and CPU seconds and images/s, next to two baselines measured in the same run:
+a plain file copy of the same images, and decode + encode with no transform (the I/O floor).
+
+Run: python bench/bench_boxes.py [--images 10000] [--per-image 100] [--augment 1000 [--skip-checks]]
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -126,12 +133,91 @@ def spread(out: object) -> str:
     return f"median {runs[len(runs) // 2]:.3f}, {len(runs)} runs" if runs else ""
 
 
+def make_jpegs(root: Path, n: int, seed: int = 0) -> BoxDataset:
+    """N 640x480 JPEGs with 3 `car` blocks and 1 `bike` block each (bike is the thin class)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    (root / "images/train").mkdir(parents=True)
+    (root / "labels/train").mkdir(parents=True)
+    base = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    for i in range(n):
+        img = np.roll(base, i * 7, axis=1).copy()
+        lines = []
+        for k in range(4):
+            w, h = int(rng.integers(40, 120)), int(rng.integers(40, 100))
+            x, y = 20 + k * 150, int(rng.integers(10, 470 - h))
+            img[y : y + h, x : x + w] = (255, 255, 255) if k == 3 else (40, 40, 160)
+            lines.append(
+                f"{1 if k == 3 else 0} {(x + w / 2) / 640:.6f} {(y + h / 2) / 480:.6f} {w / 640:.6f} {h / 480:.6f}"
+            )
+        cv2.imwrite(str(root / f"images/train/{i:05d}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        (root / f"labels/train/{i:05d}.txt").write_text("\n".join(lines) + "\n")
+    (root / "dataset.yaml").write_text("path: .\ntrain: images/train\nnames: [car, bike]\n")
+    from studio.ops.boxes import read_dataset
+
+    return read_dataset(root)
+
+
+def wall_cpu(fn):  # type: ignore[no-untyped-def]
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - t0, time.process_time() - c0
+
+
+def bench_augment(n: int) -> None:
+    import cv2
+
+    from studio.ops.boxes.augment import augment_dataset
+
+    cv2.setNumThreads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        ds = make_jpegs(root / "src", n)
+        print(f"\naugmentation: {n} source JPEGs 640x480, 4 boxes each; wall s (CPU s)")
+
+        def copy() -> int:
+            (root / "copy").mkdir()
+            for im in ds.images:
+                shutil.copy(im.path, root / "copy" / Path(im.path).name)
+            return n
+
+        def recode() -> int:
+            (root / "recode").mkdir()
+            for im in ds.images:
+                cv2.imwrite(
+                    str(root / "recode" / Path(im.path).name), cv2.imread(im.path), [cv2.IMWRITE_JPEG_QUALITY, 95]
+                )
+            return n
+
+        rows = []
+        _, w, c = wall_cpu(copy)
+        rows.append(("plain file copy (baseline)", n, w, c))
+        _, w, c = wall_cpu(recode)
+        rows.append(("decode + encode, no transform (baseline)", n, w, c))
+        made, w, c = wall_cpu(lambda: augment_dataset(ds, [1], root / "a1", per_image=1, seed=1, copy_paste=False)[0])
+        rows.append(("augment: transforms, 1 per image", len(made), w, c))
+        half = ds.model_copy(update={"images": ds.images[: n // 2]})
+        made, w, c = wall_cpu(lambda: augment_dataset(half, [1], root / "a2", per_image=2, seed=1)[0])
+        rows.append((f"augment: transform + copy-paste, 2 per image of {n // 2}", len(made), w, c))
+        floor = rows[1][2]
+        for name, k, w, c in rows:
+            print(
+                f"  {name:52s} {k:5d} images {w:7.2f} s ({c:6.2f})  {k / w:7.1f} images/s  x{w / floor:.2f} of decode+encode"
+            )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=10_000)
     ap.add_argument("--per-image", type=int, default=100)
     ap.add_argument("--python-subset", type=int, default=100, help="images timed in the pure-Python loop")
+    ap.add_argument("--augment", type=int, default=0, help="also time augmenting this many source images")
+    ap.add_argument("--skip-checks", action="store_true", help="time only the augmentation")
     args = ap.parse_args()
+    if args.skip_checks:
+        bench_augment(args.augment or 1000)
+        return
     n_img, per = args.images, args.per_image
     settings = CheckSettings()
     arr = synth(n_img, per)
@@ -208,6 +294,8 @@ def main() -> None:
     print(f"  brute-force numpy / all checks:                 {t_brute / t_checks:8.1f}x")
     for name, tt in torch_rows:
         print(f"  {name} per image / pruned pair search: {tt / t_pruned:8.1f}x")
+    if args.augment:
+        bench_augment(args.augment)
 
 
 if __name__ == "__main__":

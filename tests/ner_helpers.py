@@ -33,7 +33,7 @@ def add_docs(store: Store, docs: list[dict]) -> list[int]:
 
 def complete_like_gold(store: Store, doc_id: int, gold: list[dict], actor: str = "human:tester") -> None:
     """What a careful person does: accept proposals that match the gold, reject the rest, add what is missing,
-    then mark the document complete (when the project has the document review)."""
+    then mark the document complete (`document.complete`, the document review)."""
     want = {(s["start"], s["end"], s["label"]) for s in gold}
     for p in store.proposals(kind="span", status="pending", document_id=doc_id):
         sp = p.payload["span"]
@@ -55,8 +55,9 @@ def complete_like_gold(store: Store, doc_id: int, gold: list[dict], actor: str =
         )
         for pid in pids:
             store.accept_span(pid, actor)
-    if store.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'document_status'").fetchone():
-        store.record(actor, "document.complete", [f"doc:{doc_id}"], {"document_id": doc_id})
+    from studio.ops.review.document import complete
+
+    complete(store, doc_id, actor)
 
 
 def write_card(folder: Path, **card: object) -> None:

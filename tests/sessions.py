@@ -54,23 +54,23 @@ def write_input(store: Store, name: str, texts: list[str]) -> str:
 def flow_agent_en(r: Runner) -> dict[str, Any]:
     """English goal -> guideline; a rejection with a reason -> revision; approve; documents
     including a prompt injection; the agent proposes its next action (which must not run)."""
-    v1 = r.tool("plan", goal=EN_GOAL)["version"]
+    v1 = r.tool("plan", goal=EN_GOAL, run_as=HUMAN).version
     reason = "Also label the people who lead these companies, as PERSON."
-    v2 = r.tool("revise", version=v1, reason=reason, actor=HUMAN)["version"]
+    v2 = r.tool("revise", version=v1, reason=reason, run_as=HUMAN).version
     r.store.decide_guideline(v2, HUMAN, "approve")
     r.tool("import", paths=[write_input(r.store, "en_docs.jsonl", EN_DOCS)])
-    pid = r.tool("agent_propose")["proposal_id"]
+    pid = r.tool("agent_propose", run_as=HUMAN).proposal_id
     return {"v1": v1, "v2": v2, "action": pid}
 
 
 def flow_agent_ko(r: Runner) -> dict[str, Any]:
     """A Korean goal -> guideline."""
-    return {"v1": r.tool("plan", goal=KO_GOAL)["version"]}
+    return {"v1": r.tool("plan", goal=KO_GOAL, run_as=HUMAN).version}
 
 
 def flow_agent_retry(r: Runner) -> dict[str, Any]:
     """A first answer cut off by a tight token budget (invalid JSON), then a successful retry."""
-    return {"v1": r.tool("plan", goal=EN_GOAL, max_tokens=120, retries=4)["version"]}
+    return {"v1": r.tool("plan", goal=EN_GOAL, max_tokens=120, retries=4, run_as=HUMAN).version}
 
 
 def gold_project(r: Runner, n: int = 10) -> None:
@@ -101,11 +101,11 @@ def flow_agent_synth(r: Runner) -> dict[str, Any]:
     from studio.agent.loop import approve_action
 
     gold_project(r)
-    pid = r.tool("agent_propose")["proposal_id"]
+    pid = r.tool("agent_propose", run_as=HUMAN).proposal_id
     out: dict[str, Any] = {"action": pid}
     if r.store.proposal(pid).payload["tool"] == "synth":
         approve_action(r.store, pid, HUMAN)
-        out["result"] = r.tool("agent_run", proposal_id=pid, actor=HUMAN)["result"]
+        out["result"] = r.tool("agent_run", proposal_id=pid, run_as=HUMAN).result
     return out
 
 

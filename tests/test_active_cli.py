@@ -23,7 +23,8 @@ def test_query_json_and_show(tmp_path: Path) -> None:
     with Store.init(proj) as s:
         rows = [json.loads(x) for x in FIXTURE.read_text(encoding="utf-8").splitlines()[:40]]
         s.add_documents([Document(text=r["text"]) for r in rows])
-    code, out, err = run_cli("-p", str(proj), "query", "--batch", "5", "--strategy", "entropy", "--json")
+    args = ("--batch", "5", "--strategy", "entropy", "--features", "tfidf", "--json")
+    code, out, err = run_cli("-p", str(proj), "query", *args)
     assert code == 0, err
     result = json.loads(out)
     assert result["task"] == "classification" and result["used"] == "random" and result["cold_start"]
@@ -49,23 +50,27 @@ def test_query_errors_are_one_line(tmp_path: Path) -> None:
 
 def test_simulate_json_matches_the_op_and_table_prints(tmp_path: Path) -> None:
     from studio.ops.active.gold import read_gold
-    from studio.ops.active.simulate import SimSettings, simulate
+    from studio.ops.active.simulate import SimSettings, simulate_many
 
     gold = _small_gold(tmp_path)
-    args = ("simulate", str(gold), "--strategy", "margin", "--seed", "3", "--batch", "10", "--steps", "4")
+    args = ("simulate", str(gold), "--strategy", "margin", "--strategy", "hybrid", "--seed", "3", "--seeds", "2")
+    args += ("--batch", "10", "--steps", "4", "--features", "tfidf")
     code, out, err = run_cli(*args, "--json")
     assert code == 0, err
     first = json.loads(out)
-    assert first["metric"] == "macro_f1" and len(first["curve"]["points"]) == 4
-    assert [p["labels"] for p in first["random"]["points"]] == [10, 20, 30, 40]
-    # the same seed in another process gives the same curves
-    same = simulate(read_gold(gold), SimSettings(strategy="margin", seed=3, batch=10, steps=4))
-    assert first == json.loads(json.dumps(same.model_dump()))
+    assert first["metric"] == "macro_f1" and first["features"] == "tfidf" and first["seeds"] == [3, 4]
+    assert [s["strategy"] for s in first["strategies"]] == ["margin", "hybrid"]
+    assert len(first["runs"]) == 4 and all(len(r["curve"]["points"]) == 4 for r in first["runs"])
+    assert [p["labels"] for p in first["strategies"][0]["curve"]] == [10, 20, 30, 40]
+    # the same seeds in another process give the same report
+    settings = SimSettings(seed=3, batch=10, steps=4, features="tfidf")
+    same = simulate_many(read_gold(gold), ["margin", "hybrid"], [3, 4], settings)
+    assert first == json.loads(json.dumps(same.model_dump(mode="json")))
 
     code, out, err = run_cli(*args)
     assert code == 0, err
-    assert "labels" in out and "margin" in out and "random" in out
-    assert "random's final macro_f1" in out
+    assert "labels" in out and "margin" in out and "hybrid" in out and "random" in out
+    assert "worst gap to random" in out and "stopping rule" in out and "per seed" in out
 
 
 def test_simulate_bad_gold(tmp_path: Path) -> None:

@@ -44,11 +44,11 @@ def _project(store: Store, n: int = 150) -> tuple[list[int], list[str]]:
 
 def test_cold_start_query_is_random_and_logged(store: Store) -> None:
     _project(store, 60)
-    r = run_query(store, QuerySettings(strategy="margin", batch=5, seed=1))
+    r = run_query(store, QuerySettings(strategy="margin", batch=5, seed=1, features="tfidf"))
     assert r.task == "classification"
     assert r.cold_start and r.used == "random" and "cold start" in r.reason
     assert len(r.items) == 5
-    same = run_query(store, QuerySettings(strategy="random", batch=5, seed=1))
+    same = run_query(store, QuerySettings(strategy="random", batch=5, seed=1, features="tfidf"))
     assert [i.document_id for i in same.items] == [i.document_id for i in r.items]
 
 
@@ -61,7 +61,7 @@ def test_query_writes_a_decision_and_the_queue_order(store: Store) -> None:
             labeled.append(doc_id)
     assert class_labels(store) == {d: labels[ids.index(d)] for d in labeled}
 
-    r = run_query(store, QuerySettings(strategy="margin", batch=8, seed=0))
+    r = run_query(store, QuerySettings(strategy="margin", batch=8, seed=0, features="tfidf"))
     assert not r.cold_start and r.used == "margin"
     assert r.labeled == len(labeled) and r.pool == len(ids) - len(labeled)
     assert len(r.items) == 8
@@ -94,9 +94,10 @@ def test_query_writes_a_decision_and_the_queue_order(store: Store) -> None:
     assert first not in [i.document_id for i in read_queue(store, include_done=False).items]
 
     # Same labels and settings -> same model version; one more label -> a new version.
-    again = run_query(store, QuerySettings(strategy="margin", batch=8, seed=0))
+    again = run_query(store, QuerySettings(strategy="margin", batch=8, seed=0, features="tfidf"))
     assert again.model_version != r.model_version
-    assert run_query(store, QuerySettings(strategy="margin", batch=8, seed=0)).model_version == again.model_version
+    same = run_query(store, QuerySettings(strategy="margin", batch=8, seed=0, features="tfidf"))
+    assert same.model_version == again.model_version
 
     # The queue tables are a function of the log.
     before = store.conn.execute("SELECT * FROM review_queue ORDER BY decision_id, rank").fetchall()
@@ -185,3 +186,31 @@ def test_ner_cold_start_without_proposals_is_random_order(store: Store) -> None:
     assert cold.cold_start and cold.used == "random" and "no approved entity" in cold.reason
     rnd = run_query(store, QuerySettings(strategy="random", batch=5, seed=4, threshold=1.0))
     assert [i.document_id for i in cold.items] == [i.document_id for i in rnd.items]
+
+
+def test_query_reports_stabilizing_predictions_round_by_round(store: Store) -> None:
+    ids, labels = _project(store)
+    gold = dict(zip(ids, labels, strict=True))
+    for cls in sorted(set(labels)):  # one label per class: the model can train
+        _label(store, next(d for d in ids if gold[d] == cls), cls)
+    settings = QuerySettings(strategy="hybrid", batch=10, seed=0, features="tfidf")
+    first = run_query(store, settings)
+    assert first.used == "hybrid" and first.agreements == [] and "too early" in first.stop_message
+    stop_set = store.decisions(action="query.run")[-1].payload["stop_set"]
+    assert len(stop_set["ids"]) == len(ids) and set(stop_set["pred"]) <= set(labels)
+
+    rounds = [first]
+    for _ in range(3):  # the person labels the queued batch, then asks again
+        for item in rounds[-1].items:
+            _label(store, item.document_id, gold[item.document_id])
+        rounds.append(run_query(store, settings))
+    agreements = rounds[-1].agreements
+    assert len(agreements) == 3 and all(-1.0 <= a <= 1.0 for a in agreements)
+    assert [len(r.agreements) for r in rounds] == [0, 1, 2, 3]
+    expected = "more labels are unlikely" if rounds[-1].stop else "keep labeling"
+    assert rounds[-1].stop_message.startswith(expected) and "over the last 3 rounds" in rounds[-1].stop_message
+
+    # asking again without new labels is the same model: no new round, the same verdict
+    again = run_query(store, settings)
+    assert again.agreements == agreements and again.stop_message == rounds[-1].stop_message
+    assert read_queue(store).stop_message == again.stop_message

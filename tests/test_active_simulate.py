@@ -20,7 +20,7 @@ FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "textclf" / "tic
 def test_shipped_set_margin_needs_far_fewer_labels_than_random() -> None:
     gold = read_gold(FIXTURE)
     assert gold.task == "classification" and len(gold.labels()) == 6 and not gold.problems
-    r = simulate(gold, SimSettings(strategy="margin", seed=0, batch=20, steps=10))
+    r = simulate(gold, SimSettings(strategy="margin", seed=0, batch=20, steps=10, features="tfidf"))
     assert [p.labels for p in r.curve.points] == list(range(20, 201, 20))
     # cold start: the first steps are random's picks, so the curves are equal there
     cold = [k for k, p in enumerate(r.curve.points) if p.cold_start]
@@ -34,7 +34,7 @@ def test_simulate_is_deterministic_for_a_seed(tmp_path: Path) -> None:
     small = tmp_path / "small.jsonl"
     small.write_text("".join(FIXTURE.read_text(encoding="utf-8").splitlines(keepends=True)[:240]))
     gold = read_gold(small)
-    settings = SimSettings(strategy="entropy", seed=5, batch=10, steps=4)
+    settings = SimSettings(strategy="entropy", seed=5, batch=10, steps=4, features="tfidf")
     a = simulate(gold, settings)
     b = simulate(gold, settings)
     assert a.model_dump() == b.model_dump()

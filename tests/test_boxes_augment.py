@@ -69,8 +69,8 @@ def pixel_bbox(img: np.ndarray, box: tuple[float, float, float, float]) -> tuple
 def test_transformed_box_is_the_rectangles_bounding_box(dataset: Path, tmp_path: Path) -> None:
     ds = read_dataset(dataset)
     assert thin_classes(ds, 0.5) == [1]
-    made, rejected = augment_dataset(ds, [1], tmp_path / "aug", per_image=6, seed=3, copy_paste=False)
-    assert len(made) == 18 and not rejected
+    made, rejected = augment_dataset(ds, [1], tmp_path / "aug", per_image=4, seed=3, copy_paste=False)
+    assert len(made) == 12 and not rejected
     rotated = 0
     for g in made:
         img = np.asarray(Image.open(g.file).convert("RGB"))
@@ -86,7 +86,7 @@ def test_transformed_box_is_the_rectangles_bounding_box(dataset: Path, tmp_path:
         steps = {s["name"]: s for s in g.recipe["params"]["steps"]}
         rotated += abs(steps["Affine"]["rotate"]) > 3
         assert g.recipe["transform"] == "transform" and g.recipe["source_image"].startswith("images/train/im0")
-    assert rotated >= 6  # rotated objects too: their box is the box around the rotated rectangle
+    assert rotated >= 4  # rotated objects too: their box is the box around the rotated rectangle
 
 
 def test_every_written_label_passes_the_checks_and_pastes_cover_little(dataset: Path, tmp_path: Path) -> None:
@@ -133,6 +133,7 @@ def test_approved_images_reach_the_copy_and_the_release_train_split_only(dataset
     run_cleanse(store, CleanseOptions(dataset=str(dataset)))  # a clean set: nothing found
     res = registry.run("augment", {"dataset": str(dataset), "per_image": 4, "seed": 2}, OpContext(store, actor=HUMAN))
     assert res.classes == ["bike"] and res.proposed == len(res.proposal_ids) >= 8
+    assert not store.events(kind="file")  # the session recording names the dataset, it does not inline its images
     props = store.proposals(kind="box_augment")
     assert {p.payload["recipe"]["transform"] for p in props} == {"transform", "copy_paste"}
     accepted = props[:-2]
@@ -174,7 +175,7 @@ def test_approved_images_reach_the_copy_and_the_release_train_split_only(dataset
 
 def test_augment_cli_json_and_errors(dataset: Path, tmp_path: Path) -> None:
     proj = tmp_path / "p"
-    assert run_cli("init", str(proj))[0] == 0
+    Store.init(proj).close()
     code, out, err = run_cli(
         "--project", str(proj), "augment", str(dataset), "--classes", "bike", "--per-image", "1", "--json"
     )
@@ -183,3 +184,62 @@ def test_augment_cli_json_and_errors(dataset: Path, tmp_path: Path) -> None:
     assert res["classes"] == ["bike"] and res["proposed"] == 3 and res["boxes_before"] == {"car": 30, "bike": 3}
     code, _, err = run_cli("--project", str(proj), "augment", str(dataset), "--classes", "truck")
     assert code != 0 and "no such class" in err and "car, bike" in err and "Traceback" not in err
+
+
+def test_coco_copy_gets_image_records_and_annotations(tmp_path: Path) -> None:
+    import shutil
+
+    from tests.conftest import FIXTURES
+
+    shutil.copytree(FIXTURES / "boxes" / "coco", tmp_path / "coco")
+    src = tmp_path / "coco" / "annotations.json"
+    store = Store.init(tmp_path / "proj")
+    store.start_session("test")
+    run_cleanse(store, CleanseOptions(dataset=str(src)))
+    res = registry.run("augment", {"dataset": str(src), "classes": ["car", "person"], "per_image": 3}, OpContext(store))
+    assert res.proposed >= 2
+    for pid in res.proposal_ids:
+        store.decide(pid, HUMAN, "accept")
+    out = apply_fixes(store, tmp_path / "clean", str(src))
+    assert len(out.report["synthetic"]["added"]) == res.proposed
+    clean = read_dataset(tmp_path / "clean" / "annotations.json")
+    synthetic = [im for im in clean.images if im.synthetic]
+    assert len(synthetic) == res.proposed and all(
+        im.exists and (tmp_path / "clean" / im.name).is_file() for im in synthetic
+    )
+    view = clean.model_copy(update={"images": synthetic})
+    assert run_checks(view) == [] and view.box_count() == sum(
+        len(p.payload["boxes"]) for p in store.proposals(kind="box_augment", status=None)
+    )
+    store.close()
+
+
+def ultralytics_label_rules(text: str, nc: int) -> list[str]:
+    """What Ultralytics' dataset check (`verify_image_label`) refuses in a detection label file."""
+    rows = [line.split() for line in text.splitlines() if line.strip()]
+    errors = [f"{len(r)} columns" for r in rows if len(r) != 5]
+    vals = np.array([[float(x) for x in r] for r in rows if len(r) == 5]).reshape(-1, 5)
+    if (vals < 0).any():
+        errors.append("negative value")
+    if (vals[:, 1:] > 1).any():
+        errors.append("coordinate over 1")
+    if len(vals) and vals[:, 0].max() >= nc:
+        errors.append("class id over nc")
+    if len(np.unique(vals, axis=0)) < len(vals):
+        errors.append("duplicate rows")
+    return errors
+
+
+def test_shipped_fixture_augmented_labels_pass_ultralytics_rules(tmp_path: Path) -> None:
+    import shutil
+
+    from tests.conftest import FIXTURES
+
+    shutil.copytree(FIXTURES / "boxes" / "yolo", tmp_path / "yolo")
+    ds = read_dataset(tmp_path / "yolo")
+    made, rejected = augment_dataset(ds, sorted(ds.names), tmp_path / "aug", per_image=6, seed=1, train_only=False)
+    assert made and rejected  # img1 (duplicates) and img2 (invalid boxes) cannot be sources
+    for g in made:
+        text = (tmp_path / "aug/labels" / g.file.with_suffix(".txt").name).read_text()
+        assert ultralytics_label_rules(text, len(ds.names)) == [], g.file.name
+    assert run_checks(read_dataset(tmp_path / "aug")) == []

@@ -60,17 +60,18 @@ def test_merge_fix_picture(store: Store, yolo: Path, tmp_path: Path) -> None:
 
 def test_show_writes_png_and_report_links_pictures(yolo: Path, tmp_path: Path) -> None:
     proj = tmp_path / "p"
-    assert run_cli("init", str(proj))[0] == 0
-    assert run_cli("--project", str(proj), "cleanse", str(yolo), "--json")[0] == 0
-    with Store.open(proj) as store:
+    with Store.init(proj) as store:
+        store.start_session("test")
+        run_cleanse(store, CleanseOptions(dataset=str(yolo)))
         dup = fix_id(store, "exact_duplicate", [2])
     code, out, err = run_cli("--project", str(proj), "cleanse", "--show", str(dup), "-o", str(tmp_path / "d.png"))
     assert code == 0, err
     assert "Wrote" in out and Image.open(tmp_path / "d.png").size == (416, 252)
     code, _, err = run_cli("--project", str(proj), "cleanse", "--show", str(dup))
     assert code == 2 and "needs -o FILE.png" in err
-    assert run_cli("--project", str(proj), "cleanse", "--approve", str(dup))[0] == 0
     with Store.open(proj) as store:
+        store.start_session("test")
+        store.decide(dup, "human:tester", "accept")
         res = apply_fixes(store, tmp_path / "clean", str(yolo))
     md = Path(res.report_md).read_text()
     assert f"([picture](previews/fix-{dup}.png))" in md

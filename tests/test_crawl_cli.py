@@ -97,7 +97,7 @@ def test_user_errors_exit_non_zero_with_one_line(project: Path, tmp_path: Path) 
     code, _, err = run_cli("-p", str(project), "crawl", "https://example.org/", "--rate", "fast")
     assert code == 2 and "is not a rate" in err
     code, _, err = run_cli("-p", str(project), "crawl")
-    assert code == 2 and "--resume" in err
+    assert code == 1 and "--resume" in err and "Traceback" not in err
 
 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(project: Path, web: Site) -> None:
@@ -129,3 +129,23 @@ def test_a_killed_crawl_resumes_without_refetching(project: Path, web: Site) -> 
         if path != "/about.html":  # /moved, if still queued, lands on /about.html again
             assert web.hits.get(path, 0) == hits_at_kill.get(path, 0), path
     assert web.hits["/robots.txt"] == 1  # kept in the store, not asked again
+
+
+def test_an_unreachable_host_is_not_reported_as_blocked_by_robots(tmp_path: Path) -> None:
+    """Issue 25, defect 13: nothing listens on the port, so no page (not even robots.txt) could
+    be fetched: say the host could not be reached and exit non-zero."""
+    import socket
+
+    with socket.socket() as s:  # a loopback port that was free a moment ago, with nothing listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    project = tmp_path / "p"
+    Store.init(project).close()
+    code, out, err = run_cli("-p", str(project), "crawl", f"http://127.0.0.1:{port}/", *FAST_ARGS)
+    assert code == 1, out + err
+    assert f"could not reach http://127.0.0.1:{port}" in err and "Traceback" not in err
+    assert "blocked by robots.txt" not in out + err
+    store = Store.open(project)
+    [run] = store.decisions(action="crawl.run")
+    assert run.payload["robots"] == {"unreachable": 1} and run.payload["counts"]["fetched"] == 0
+    store.close()

@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from studio.ops import dedup
 from studio.ops.collect.importer import ImportSettings, import_paths
-from studio.ops.dedup import Pair, find_near_duplicates, group_pairs, similar_pairs
+from studio.ops.dedup import Pair, find_near_duplicates, group_pairs
 from studio.ops.embed import HashedNgrams, cosine
 from studio.schema import Document
 from studio.store import Store
@@ -60,19 +59,24 @@ def test_groups_across_sources(corpus: Store) -> None:
     assert [(p.a, p.b) for p in only.pairs] == [(2, 5)]
 
 
-def test_blocked_comparison_equals_brute_force(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lsh_candidates_find_what_comparing_every_pair_finds(store: Store) -> None:
+    """The index proposes candidates; every pair brute force finds at the threshold is among them."""
     rng = np.random.default_rng(0)
-    words = ["chip", "phone", "city", "budget", "rain", "model", "launch", "price", "park", "cloud"]
-    texts = [" ".join(rng.choice(words, size=6)) for _ in range(40)]
-    texts += [t + " today" for t in texts[:5]]  # near copies
+    # a news-sized vocabulary: word salad from a few dozen words would make unrelated texts similar
+    syllables = ["ka", "mi", "so", "ren", "tal", "do", "hyu", "ng", "bar", "lee", "sun", "po", "gi", "won"]
+    vocab = sorted({"".join(rng.choice(syllables, size=int(rng.integers(2, 4)))) for _ in range(2000)})
+    texts = [" ".join(rng.choice(vocab, size=int(rng.integers(10, 25)))) for _ in range(300)]
+    texts += [t + " (Reporting by Kim Min-jun)" for t in texts[:20]]  # footers
+    texts += [t.replace(t.split()[3], "KOSDAQ", 1) for t in texts[20:40]]  # one word changed
+    texts += [t.upper() for t in texts[40:50]]  # headlines in capitals
+    store.add_documents([Document(text=t) for t in texts])
     vecs = HashedNgrams().encode(texts)
     sims = cosine(vecs, vecs)
-    expected = {(i, j) for i in range(len(texts)) for j in range(i + 1, len(texts)) if sims[i, j] >= 0.8}
-    assert len(expected) >= 5
-    monkeypatch.setattr(dedup, "BLOCK", 7)  # blocks that do not divide the rows
-    got = similar_pairs(vecs, 0.8)
-    assert {(p.a, p.b) for p in got} == expected
-    assert all(abs(p.similarity - sims[p.a, p.b]) < 1e-6 for p in got)
+    expected = {(i + 1, j + 1) for i in range(len(texts)) for j in range(i + 1, len(texts)) if sims[i, j] >= 0.8}
+    assert len(expected) >= 50
+    report = find_near_duplicates(store, HashedNgrams())
+    assert {(p.a, p.b) for p in report.pairs} == expected
+    assert all(abs(p.similarity - sims[p.a - 1, p.b - 1]) < 1e-6 for p in report.pairs)
 
 
 def test_union_find_joins_chains() -> None:
@@ -89,7 +93,7 @@ def test_import_reports_near_copies_of_stored_documents(corpus: Store, tmp_path:
         encoding="utf-8",
     )
     result = import_paths(corpus, [f], ImportSettings(per_line=True))
-    assert result.imported == 3 and result.similarity in ("hashed", "minilm")
+    assert result.imported == 3 and result.similarity == "minhash"
     got = {d["document_id"]: d["of"] for d in result.near_duplicates}
     assert got[7] == 4 and got[9] == 8 and 8 not in got
     [run] = corpus.decisions(action="import.run")

@@ -285,3 +285,57 @@ def test_bulk_accept_where_all_agree_and_why_shows_the_versions(store: Store) ->
     assert store.approved_spans(first) == [] and adj.queue(store) == [first]
     with pytest.raises(Exception, match="not adjudicated yet"):
         why(store, first)
+
+
+def test_the_guideline_learns_from_disagreement(store: Store) -> None:
+    gold = team_sim.setup(store, n_docs=12)
+    team_sim.assign(store, "ana,ben", overlap=2)
+    team_sim.annotate(store, "ana", 0.0, gold)
+    team_sim.annotate(store, "ben", 0.5, gold, seed=3)
+    before = store.approved_guideline()
+    r = registry.run("guideline_from_disagreement", {"top": 3}, _ctx(store))
+    assert r.version == 2 and r.parent == 1 and len(r.edge_cases) == 3
+    assert all("decide the rule" in e for e in r.edge_cases)  # nothing settled yet: open questions
+    g, status, _ = store.guideline(2)
+    assert status == "draft" and g.edge_cases[-3:] == r.edge_cases
+    assert store.approved_guideline() == before  # nothing changes until a person approves it
+    assert store.decisions(action="guideline.propose")[-1].actor == "tool"
+    # once a reviewer settles the documents (following the gold), the edge cases state the answer
+    for d in adj.queue(store):
+        adj.settle(store, "human:rev", d, sorted(gold[d]))
+    r2 = registry.run("guideline_from_disagreement", {"top": 3}, _ctx(store))
+    assert r2.version == 3 and not any("decide the rule" in e for e in r2.edge_cases)
+    assert any(" is " in e or e.startswith("Label ") for e in r2.edge_cases)
+    store.decide_guideline(3, "human:lead", "approve")
+    assert store.approved_guideline()[0].edge_cases[-3:] == r2.edge_cases
+
+
+def test_classification_and_box_fix_kappa_match_scikit_learn(store: Store) -> None:
+    from studio.schema import Guideline, LabelDef, Proposal, Span
+
+    g = Guideline(goal="ticket topics", task_type="classification",
+                  labels=[LabelDef(name=n) for n in ("BILLING", "OUTAGE", "LOGIN")])  # fmt: skip
+    store.decide_guideline(store.add_guideline(g, "agent"), "human:lead", "approve")
+    texts = [f"TICKET {i}: customer writes about case {i}" for i in range(8)]
+    ids = [d for d, _ in store.add_documents([Document(text=t) for t in texts])]
+    fixes = store.add_proposals(
+        [Proposal(kind="box_fix", document_id=d, payload={"check": "iou", "fix": {"drop": 1}}) for d in ids]
+    )
+    registry.run("assign", {"annotators": "ana,ben", "overlap": 2}, _ctx(store))
+    ana = ["BILLING", "BILLING", "OUTAGE", "LOGIN", "OUTAGE", "BILLING", "LOGIN", "LOGIN"]
+    ben = ["BILLING", "OUTAGE", "OUTAGE", "LOGIN", "OUTAGE", "BILLING", "BILLING", "LOGIN"]
+    ana_fix = ["accept", "accept", "reject", "accept", "reject", "accept", "accept", "reject"]
+    ben_fix = ["accept", "reject", "reject", "accept", "accept", "accept", "accept", "reject"]
+    for name, classes, verdicts in (("ana", ana, ana_fix), ("ben", ben, ben_fix)):
+        for d, text, cls, fix, verdict in zip(ids, texts, classes, fixes, verdicts, strict=True):
+            span = Span(start=0, end=len(text), label=cls, text=text).model_dump()
+            store.record(f"human:{name}", "label.add", [], {"document_id": d, "span": span})
+            store.decide(fix, f"human:{name}", verdict)
+            store.record(f"human:{name}", "document.complete", [], {"document_id": d})
+    r = registry.run("agreement", {}, _ctx(store))
+    assert r.task == "classification" and r.documents == 8
+    assert r.classification["pairs"]["ana+ben"]["kappa"] == pytest.approx(cohen_kappa_score(ana, ben), abs=1e-4)
+    assert r.box_fixes["pairs"]["ana+ben"]["kappa"] == pytest.approx(cohen_kappa_score(ana_fix, ben_fix), abs=1e-4)
+    units = list(zip(ana, ben, strict=True))
+    assert r.classification["alpha"] == pytest.approx(metrics.krippendorff_alpha(units), abs=1e-4)
+    assert store.proposals(kind="box_fix", status="pending") and not store.approved_spans(ids[0])

@@ -54,3 +54,25 @@ async def test_picture_follows_the_cursor_and_decisions(project: Path) -> None:
         assert picture.image is not None and picture.image.size == (416, 252)  # the next fix (a drop)
     with Store.open(project) as store:
         assert [d.actor for d in store.decisions(action="boxes.fix.accept")] == ["human:ann"]
+
+
+async def test_augmented_images_are_reviewed_with_their_picture(tmp_path: Path) -> None:
+    from textual_image.widget import HalfcellImage
+
+    from studio.ops import registry
+    from studio.ops.registry import OpContext
+
+    shutil.copytree(FIXTURES / "boxes" / "yolo", tmp_path / "yolo")
+    with Store.init(tmp_path / "p") as store:
+        store.start_session("fixture")
+        res = registry.run("augment", {"dataset": str(tmp_path / "yolo"), "classes": ["dog"]}, OpContext(store))
+    assert res.proposed >= 1
+    app = make_app(tmp_path / "p", user="ann", screen="boxes", images="halfcell")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _pictures_drawn(pilot)
+        picture = app.screen.query_one("#fix-picture", HalfcellImage)
+        assert picture.image is not None and picture.image.width > 800  # source and new image side by side
+        await pilot.press("a")
+        await _pictures_drawn(pilot)
+    with Store.open(tmp_path / "p") as store:
+        assert [d.actor for d in store.decisions(action="boxes.augment.accept")] == ["human:ann"]

@@ -240,13 +240,13 @@ async def test_query_screen_runs_and_shows_the_ranking(tmp_path: Path) -> None:
     app = _app(build_project(tmp_path / "p"), "query")
     async with app.run_test(size=SIZE) as pilot:
         assert "No query has been run yet" in str(app.screen.query_one("#query-summary").render())
-        await pilot.press("s")  # margin -> entropy
+        await pilot.press("s")  # hybrid (the default) -> random
         await pilot.press("r")
         await _settle(pilot)
         d = app.store.decisions(action="query.run")[-1]
-        assert d.payload["strategy"] == "entropy"
+        assert d.payload["strategy"] == "random"
         summary = str(app.screen.query_one("#query-summary").render())
-        assert f"query #{d.id}" in summary and "asked entropy" in summary
+        assert f"query #{d.id}" in summary and "asked random" in summary
         assert app.screen.query_one("#ranking").row_count == len(d.payload["items"]) > 0
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.pilot import Pilot
+
+from studio.ops.review.documents import DocumentQueue
 from studio.ops.team import adjudicate as adj
 from studio.store import Store
-from studio.tui.app import make_app
+from studio.tui.app import StudioApp, make_app
 from studio.tui.screens.adjudicate import AdjudicateScreen
 from studio.tui.screens.review import ReviewScreen
 from tests import team_sim
@@ -14,8 +17,19 @@ from tests import team_sim
 SIZE = (100, 30)
 
 
-def _status(app: object) -> str:
-    return str(app.screen.query_one("#status").render())  # type: ignore[attr-defined]
+def _status(app: StudioApp) -> str:
+    return str(app.screen.query_one("#status").render())
+
+
+async def _press(app: StudioApp, pilot: Pilot[None], *keys: str) -> None:
+    """Press keys, then wait for the changes and reads they started (the screen works in workers)."""
+    await pilot.press(*keys)
+    for _ in range(40):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        screen = app.screen
+        if not getattr(screen, "busy", False) and not any(w.is_running for w in app.workers):
+            return
 
 
 async def test_two_annotators_and_a_reviewer_in_three_apps(tmp_path: Path) -> None:
@@ -28,32 +42,36 @@ async def test_two_annotators_and_a_reviewer_in_three_apps(tmp_path: Path) -> No
     total = sum(len(v) for v in pending.values())
     ana, ben = make_app(root, user="ana", screen="review"), make_app(root, user="ben", screen="review")
     async with ana.run_test(size=SIZE) as pa, ben.run_test(size=SIZE) as pb:
+        await _press(ana, pa)
+        await _press(ben, pb)
         sa, sb = ana.screen, ben.screen
         assert isinstance(sa, ReviewScreen) and isinstance(sb, ReviewScreen)
-        # both see the same first proposal: each decides it for their own version
-        assert sa.current() is not None and sa.current().id == sb.current().id
-        first = sb.current()
-        await pb.press("x")  # ben rejects the first proposal ...
-        for _ in range(total):  # ... while ana accepts every one, key by key, in her window
-            await pa.press("a")
-        for _ in range(total - 1):
-            await pb.press("a")
-        await pa.pause()
-        await pb.pause()
-        assert sa.current() is None and sb.current() is None  # both queues are done
-        assert "No pending" in _status(ana) or sa.pending_total == 0
+        # both open the same first document, each to annotate their own version of it
+        first = sa.view.document_id
+        assert sb.view.document_id == first and len(sa.view.pending) == len(pending[first])
+        # in turns, as two people at two terminals: ben rejects the first proposal, ana accepts all
+        await _press(ben, pb, "x")
+        await _press(ana, pa, "A", "d")
+        assert len(sb.view.pending) == len(pending[first]) - 1  # ana's accepts do not touch ben's view
+        await _press(ben, pb, "A", "d")
+        for app, pilot in ((ana, pa), (ben, pb)):  # the second document: both accept everything
+            assert app.screen.view.document_id != first
+            await _press(app, pilot, "A", "d")
+        for app in (ana, ben):  # both queues are done: every version is complete
+            assert DocumentQueue(app.store, actor=app.actor).next_document() is None
+            assert app.screen.view is None or app.screen.view.status == "complete"
         # nothing is the project's yet: the accepts are versions
-        assert ana.store.approved_spans(int(first.document_id or 0)) == []
-        ana_spans = ana.store.conn.execute("SELECT COUNT(*) FROM version_spans WHERE annotator = 'ana'").fetchone()[0]
-        ben_spans = ben.store.conn.execute("SELECT COUNT(*) FROM version_spans WHERE annotator = 'ben'").fetchone()[0]
-        assert (ana_spans, ben_spans) == (total, total - 1)
+        assert ana.store.approved_spans(first) == []
+        count = "SELECT COUNT(*) FROM version_spans WHERE annotator = ?"
+        assert ana.store.conn.execute(count, ("ana",)).fetchone()[0] == total
+        assert ben.store.conn.execute(count, ("ben",)).fetchone()[0] == total - 1
 
     rev = make_app(root, user="rev", screen="adjudicate")
     async with rev.run_test(size=SIZE) as pr:
         screen = rev.screen
         assert isinstance(screen, AdjudicateScreen) and screen.case is not None
         doc = screen.case.document_id
-        assert doc == first.document_id  # the document where the versions differ is first in the queue
+        assert doc == first  # the document where the versions differ is first in the queue
         shown = str(screen.query_one("#adj-versions").render())
         assert "ana" in shown and "ben" in shown
         rows = str(screen.query_one("#adj-candidates").render())

@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from studio.agent.guideline import to_yaml
-from studio.agent.tools import TOOLS, Args, ToolContext, args_schema_text, run_tool
+from studio.agent.tools import Args, Tool, ToolContext, agent_tools, args_schema_text, run_tool
 from studio.errors import InvalidState, StudioError
 from studio.llm import LLM, Request
 from studio.llm.client import strip_fences
@@ -29,7 +29,7 @@ AUTO_APPROVE = "agent.auto_approve"
 class ActionChoice(BaseModel):
     """What the model answers; `args` is validated against the chosen tool's schema after."""
 
-    tool: str = Field(json_schema_extra={"enum": sorted(TOOLS)})
+    tool: str  # one of the agent's tools: the schema sent to the model lists them (action_schema)
     args: dict[str, Any] = Field(default_factory=dict)
     rationale: str = ""
 
@@ -40,16 +40,31 @@ class Action(BaseModel):
     rationale: str = ""
 
     def validated_args(self) -> Args:
-        return TOOLS[self.tool].args_model.model_validate(self.args)
+        return _tool(self.tool).args_model.model_validate(self.args)
+
+
+def _tool(name: str) -> Tool:
+    tools = agent_tools()
+    if name not in tools:
+        raise StudioError(f"{name!r} is not a tool of the agent; tools: {', '.join(tools)}")
+    return tools[name]
+
+
+def action_schema() -> dict[str, Any]:
+    """The JSON schema of the model's answer, with `tool` limited to the agent's tools."""
+    schema = ActionChoice.model_json_schema()
+    schema["properties"]["tool"]["enum"] = sorted(agent_tools())
+    return schema
 
 
 def parse_action(text: str) -> Action:
     """Parse and validate a proposed action; ValueError carries what to fix (fed back to the model)."""
     choice = ActionChoice.model_validate_json(strip_fences(text))
-    if choice.tool not in TOOLS:
-        raise ValueError(f"tool must be one of {', '.join(sorted(TOOLS))}, not {choice.tool!r}")
+    tools = agent_tools()
+    if choice.tool not in tools:
+        raise ValueError(f"tool must be one of {', '.join(sorted(tools))}, not {choice.tool!r}")
     try:
-        args = TOOLS[choice.tool].args_model.model_validate(choice.args)
+        args = tools[choice.tool].args_model.model_validate(choice.args)
     except ValidationError as exc:
         problems = "; ".join(f"args.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
         raise ValueError(f"invalid arguments for {choice.tool}: {problems}") from exc
@@ -122,7 +137,9 @@ def propose_next_action(store: Store, llm: LLM, retries: int = 2) -> int:
         raise InvalidState("approve a guideline first (studio plan, then studio guideline approve)")
     guideline, version = approved
     prompt = load_prompt("agent")
-    tools = [{"name": t.name, "description": t.description, "args": args_schema_text(t)} for t in TOOLS.values()]
+    tools = [
+        {"name": t.name, "description": t.description, "args": args_schema_text(t)} for t in agent_tools().values()
+    ]
     state = state_summary(store)
     messages = prompt.render(
         guideline=to_yaml(guideline), state=state, suggestion=suggest_next(state), tools=tools,
@@ -131,7 +148,7 @@ def propose_next_action(store: Store, llm: LLM, retries: int = 2) -> int:
     req = Request(
         messages,
         operation=f"agent.next:{prompt.id}",
-        schema=ActionChoice.model_json_schema(),
+        schema=action_schema(),
         schema_name="Action",
         max_tokens=300,
     )
@@ -153,7 +170,7 @@ def approve_action(
     if args is None:
         return store.decide(pid, actor, "approve", rationale, tool=p.payload["tool"], args=p.payload["args"])
     try:
-        edited = TOOLS[p.payload["tool"]].args_model.model_validate(args).model_dump(exclude_none=True)
+        edited = _tool(p.payload["tool"]).args_model.model_validate(args).model_dump(exclude_none=True)
     except ValidationError as exc:
         raise StudioError(f"those arguments do not fit {p.payload['tool']}: {exc.errors()[0]['msg']}") from exc
     return store.decide(pid, actor, "edit", rationale, tool=p.payload["tool"], args=edited, before=p.payload["args"])
@@ -170,7 +187,9 @@ def auto_approved_tools(store: Store) -> set[str]:
     return set(store.get_setting(AUTO_APPROVE, []) or [])
 
 
-def run_action(store: Store, llm: Any, pid: int, actor: str, on_progress: Any = None) -> dict[str, Any]:
+def run_action(
+    store: Store, llm: Any, pid: int, actor: str, on_progress: Any = None, ctx: Any = None
+) -> dict[str, Any]:
     """Run an approved action. The gate: a pending action runs only if its tool is auto-approved."""
     p = _action(store, pid, allow_decided=True)
     tool = p.payload["tool"]
@@ -195,9 +214,12 @@ def run_action(store: Store, llm: Any, pid: int, actor: str, on_progress: Any = 
     ):
         raise InvalidState(f"action {pid} has already run")
     args = _approved_args(store, pid, p)
-    parsed = TOOLS[tool].args_model.model_validate(args)
+    parsed = _tool(tool).args_model.model_validate(args)
+    tctx = ToolContext(store=store, llm=llm, actor=actor, on_progress=on_progress)
+    if ctx is not None:  # run from the registry: the same model and fetch transport
+        tctx.transport = ctx.transport
     try:
-        result = run_tool(ToolContext(store=store, llm=llm, actor=actor, on_progress=on_progress), tool, parsed)
+        result = run_tool(tctx, tool, parsed)
     except StudioError as exc:
         store.record(
             "tool", "agent.action.fail", [f"proposal:{pid}"], {"proposal_id": pid, "tool": tool, "error": str(exc)}

@@ -6,7 +6,6 @@ from typing import Any
 
 from studio.agent.tools import (
     CleanseArgs,
-    CrawlArgs,
     ImportArgs,
     QueryArgs,
     ReleaseArgs,
@@ -64,23 +63,6 @@ def _release(ctx: ToolContext, args: ReleaseArgs) -> dict[str, Any]:
     result = build_release(ctx.store, ReleaseOptions(version=args.version), ctx.actor)
     return {"version": result.version, "path": result.path, "documents": result.documents, "spans": result.spans,
             "manifest_sha256": result.manifest_sha256}  # fmt: skip
-
-
-@runner("crawl")
-def _crawl(ctx: ToolContext, args: CrawlArgs) -> dict[str, Any]:
-    from studio.ops.collect.crawl import CrawlSettings, run_crawl
-
-    def progress(p: Any) -> None:
-        if ctx.on_progress:
-            ctx.on_progress(
-                f"fetched {p.fetched}/{p.max_pages} pages, stored {p.stored}", p.fetched / max(1, p.max_pages)
-            )
-
-    result = run_crawl(
-        ctx.store, args.seeds, CrawlSettings(max_pages=args.max_pages, max_depth=args.depth),
-        transport=ctx.transport, on_progress=progress,
-    )  # fmt: skip
-    return {"crawl_id": result.crawl_id, "outcome": result.outcome, "counts": result.counts, "robots": result.robots}
 
 
 @runner("import")

@@ -1,41 +1,22 @@
 """Commands: query (what to review next) and simulate (compare strategies on a gold file).
 
-See studio/ops/active and docs/active.md.
+Both are registry operations (`studio/ops/active/operations.py`): their options come from the
+operations' Args. `simulate` needs no project: without one, sentence embeddings are cached in
+~/.cache/studio/embeddings (`STUDIO_CACHE_DIR`). See studio/ops/active and docs/active.md.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 
-from studio.cli.common import Ctx, echo_err, emit_json, emit_table, json_option, pass_ctx
-
-# Kept here (not imported from ops) so `studio --help` does not import numpy and scikit-learn.
-STRATEGIES = ("random", "least_confidence", "margin", "entropy", "vote_entropy", "kl")
-
-
-@contextmanager
-def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A rich progress bar on stderr when it is a terminal; otherwise no callback at all."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=Console(stderr=True)
-    ) as bar:
-        task = bar.add_task(label, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
+from studio.cli.common import Ctx, echo_err, emit_json, emit_table, pass_ctx, stage_progress
+from studio.cli.ops import op_command, params_for
+from studio.errors import ProjectNotFound
+from studio.ops import registry
+from studio.ops.registry import OpContext, Result
 
 
 def _report_problems(problems: list[str], limit: int = 10) -> None:
@@ -45,192 +26,90 @@ def _report_problems(problems: list[str], limit: int = 10) -> None:
         echo_err(f"warning: ... and {len(problems) - limit} more rows skipped")
 
 
-@click.command()
-@click.option(
-    "--strategy",
-    type=click.Choice(STRATEGIES),
-    default="margin",
-    show_default=True,
-    help="How to score uncertainty; random is the baseline.",
-)
-@click.option("--batch", type=click.IntRange(min=1), default=20, show_default=True, help="How many items to queue.")
-@click.option(
-    "--task",
-    type=click.Choice(["auto", "classification", "ner", "detection"]),
-    default="auto",
-    show_default=True,
-    help="auto: the guideline's task (detection when --predictions is given).",
-)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for random order and bagging.")
-@click.option(
-    "--threshold",
-    type=click.FloatRange(0, 1, min_open=True),
-    default=0.8,
-    show_default=True,
-    help="Keep an item out of the batch when its cosine similarity to a chosen one is above this "
-    "(1 keeps near-duplicates).",
-)
-@click.option(
-    "--committee",
-    type=click.IntRange(min=2),
-    default=5,
-    show_default=True,
-    help="Bagged models for vote_entropy and kl.",
-)
-@click.option(
-    "--predictions",
-    type=click.Path(exists=True, path_type=Path),
-    default=None,
-    help="Detection: predictions as JSON, CSV (image,cls,conf) or a folder of YOLO txt with a conf column.",
-)
-@click.option(
-    "--aggregate",
-    type=click.Choice(["mean", "max", "sum"]),
-    default="mean",
-    show_default=True,
-    help="Detection: how box scores make an image's score.",
-)
-@click.option("--show", is_flag=True, help="Print the current review queue (newest query) instead of running one.")
-@click.option("--pending", is_flag=True, help="With --show: only items not reviewed yet.")
-@json_option
-@pass_ctx
-def query(
-    c: Ctx,
-    strategy: str,
-    batch: int,
-    task: str,
-    seed: int,
-    threshold: float,
-    committee: int,
-    predictions: Path | None,
-    aggregate: str,
-    show: bool,
-    pending: bool,
-    as_json: bool,
-) -> None:
-    """Rank the unlabeled pool and queue what a person should review next.
-
-    Trains a model on the approved labels (TF-IDF + logistic regression for classification, a
-    token classifier for NER, plus weak-source disagreement from span proposals), scores every
-    unlabeled document and keeps near-duplicates out of one batch. Until every class has a label
-    the order is seeded random (cold start). The query is logged as a `query.run` decision and
-    its order becomes the review queue (`studio query --show`).
-    """
-    from studio.ops.active.query import QuerySettings, read_queue, run_query
-
-    store = c.store()
-    if show:
-        result = read_queue(store, include_done=not pending)
-    else:
-        settings = QuerySettings(
-            task=task,  # type: ignore[arg-type]
-            strategy=strategy,
-            batch=batch,
-            seed=seed,
-            threshold=threshold,
-            committee=committee,
-            predictions=str(predictions) if predictions else None,
-            aggregate=aggregate,
-        )
-        result = run_query(store, settings)
-        _report_problems(result.problems)
-    if as_json:
-        emit_json(result.model_dump())
-        return
-    how = result.used if result.used == result.strategy else f"{result.used} (asked: {result.strategy})"
-    click.echo(
-        f"query {result.query_id} [{result.task}]: {how} over {result.pool} unlabeled, "
-        f"{result.labeled} labeled, model {result.model_version or '-'}"
-    )
-    if result.reason:
-        click.echo(result.reason)
-    if result.skipped_near_duplicates:
-        click.echo(
-            f"{result.skipped_near_duplicates} near-duplicates kept out of this batch ({result.diversity} similarity)"
-        )
-    columns = ["rank", "item", "score", "snippet"] + (["status"] if show else [])
-    emit_table([i.model_dump() for i in result.items], columns, title="Review next")
+def _render_query(result: Result, c: Ctx) -> None:
+    r: Any = result
+    _report_problems(r.problems)
+    click.echo(r.summary())
+    if r.reason:
+        click.echo(r.reason)
+    if r.skipped_near_duplicates:
+        click.echo(f"{r.skipped_near_duplicates} near-duplicates kept out of this batch ({r.diversity} similarity)")
+    if r.stop_message:
+        click.echo(r.stop_message)
+    columns = ["rank", "item", "score", "snippet"] + (["status"] if r.shown else [])
+    emit_table([i.model_dump() for i in r.items], columns, title="Review next")
 
 
-@click.command()
-@click.argument("gold", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--strategy",
-    type=click.Choice(STRATEGIES),
-    default="margin",
-    show_default=True,
-    help="The strategy to compare with random.",
-)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the split, random order, bagging.")
-@click.option("--batch", type=click.IntRange(min=1), default=20, show_default=True, help="Labels per step.")
-@click.option("--steps", type=click.IntRange(min=1), default=15, show_default=True, help="Labeling rounds.")
-@click.option(
-    "--test-size",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    default=0.25,
-    show_default=True,
-    help="Share of the gold set held out for the metric.",
-)
-@click.option(
-    "--threshold",
-    type=click.FloatRange(0, 1, min_open=True),
-    default=0.8,
-    show_default=True,
-    help="Near-duplicate cosine similarity kept out of one batch (1 keeps all).",
-)
-@json_option
-def simulate(
-    gold: Path, strategy: str, seed: int, batch: int, steps: int, test_size: float, threshold: float, as_json: bool
-) -> None:
-    """Simulate labeling with GOLD as the oracle and print learning curves: STRATEGY vs random.
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"
 
-    GOLD is a JSONL or CSV of text and label (classification) or a JSONL of
-    {"text", "spans": [{"start", "end", "label"}]} (NER). A seeded share is held out; each step
-    the strategy picks a batch, the gold labels are revealed, the model is retrained and scored
-    (macro-F1, or entity F1 for NER). Prints the share of random's labels the strategy needed to
-    reach random's final score. The same file, options and seed give the same curves.
-    """
-    from studio.ops.active.gold import read_gold
 
-    data = read_gold(gold)  # before importing scikit-learn: a bad file fails fast
-    _report_problems(data.problems)
-    from studio.ops.active.simulate import SimSettings
-    from studio.ops.active.simulate import simulate as run
-
-    settings = SimSettings(
-        strategy=strategy, seed=seed, batch=batch, steps=steps, test_size=test_size, threshold=threshold
-    )
-    with _progress("simulating") as progress:
-        result = run(data, settings, progress)
-    if as_json:
-        emit_json(result.model_dump())
-        return
+def _render_simulate(result: Result) -> None:
+    r: Any = result
+    _report_problems(r.problems)
+    names = [s.strategy for s in r.strategies]
     rows = []
-    for k, p in enumerate(result.curve.points):
-        r = result.random.points[k] if k < len(result.random.points) else None
-        rows.append(
-            {
-                "labels": p.labels,
-                strategy: f"{p.score:.3f}" + (" (cold)" if p.cold_start and strategy != "random" else ""),
-                "random": f"{r.score:.3f}" if r else "",
-            }
-        )
+    for k, p in enumerate(r.strategies[0].curve):
+        row = {"labels": p.labels, "random": f"{p.random:.3f}"}
+        for s in r.strategies:
+            if s.strategy != "random":
+                row[s.strategy] = f"{s.curve[k].score:.3f} ({s.curve[k].gap:+.3f})"
+        rows.append(row)
+    seeds = f"seed {r.seeds[0]}" if len(r.seeds) == 1 else f"mean over seeds {r.seeds[0]}..{r.seeds[-1]}"
     emit_table(
         rows,
-        ["labels", strategy] + ([] if strategy == "random" else ["random"]),
-        title=f"{result.metric} on {result.test} held-out items (pool {result.pool}, seed {seed})",
+        ["labels", "random", *[n for n in names if n != "random"]],
+        title=f"{r.metric} on {r.test} held-out items (pool {r.pool}, {seeds}; features {r.features})",
     )
-    final_labels = result.random.points[-1].labels if result.random.points else 0
-    if result.labels_to_match is None:
+    click.echo(result.summary())
+    for s in r.strategies:
+        if s.strategy == "random" or len(r.seeds) == 1:
+            continue
+        per = ", ".join("never" if x is None else str(x) for x in s.per_seed_labels)
+        click.echo(f"{s.strategy}: labels to reach random's final score per seed: {per}")
+    for s in r.strategies:
+        stops = [
+            f"{a} labels ({_fmt(sc)})" if a else "not within the run"
+            for a, sc in zip(s.stop_at, s.stop_score, strict=True)
+        ]
         click.echo(
-            f"{strategy} did not reach random's final {result.metric} ({result.random_final:.3f} "
-            f"at {final_labels} labels) within {steps} steps"
-        )
-    else:
-        click.echo(
-            f"{strategy} reached random's final {result.metric} ({result.random_final:.3f} at {final_labels} labels) "
-            f"with {result.labels_to_match} labels: {result.share_of_random:.0%} of random's"
+            f"{s.strategy}: the stopping rule (agreement {r.stop_threshold:.2f} over the last 3 rounds) "
+            f"would stop at {'; '.join(stops)}"
         )
 
 
-COMMANDS: list[click.Command] = [query, simulate]
+def _simulate_command() -> click.Command:
+    """Built from the operation's Args like `op_command`, but runs without a project."""
+    op = registry.get("simulate")
+
+    @pass_ctx
+    def callback(c: Ctx, as_json: bool, **values: Any) -> None:
+        from studio.ops.active.features import cache_store
+        from studio.store import Store
+
+        data = {k: (list(v) if isinstance(v, tuple) else v) for k, v in values.items() if v not in (None, ())}
+        data["gold"] = str(Path(values["gold"]).expanduser().resolve())
+        args = op.validate(data)
+        try:
+            store = Store.open(c.project)  # a project caches the embeddings in its own store
+        except ProjectNotFound:
+            store = cache_store()
+        try:
+            with stage_progress() as update:
+                progress = (lambda s, d, t: update(s, d, t or 0)) if update else None
+                result = registry.run(op.name, args, OpContext(store=store, actor=c.actor, progress=progress))
+        finally:
+            store.close()
+        if as_json:
+            emit_json(result.model_dump(mode="json"))
+        else:
+            _render_simulate(result)
+
+    params = [*params_for(op.args), click.Option(["--json", "as_json"], is_flag=True, help="Print JSON for machines.")]
+    return click.Command(
+        "simulate", callback=callback, params=params, help=op.help, short_help=op.summary,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )  # fmt: skip
+
+
+COMMANDS: list[click.Command] = [op_command("query", render=_render_query), _simulate_command()]

@@ -7,6 +7,7 @@ import shlex
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -18,6 +19,16 @@ def _llm(c: Ctx):
     from studio.llm import open_llm
 
     return open_llm(c.store(), c.llm)
+
+
+def _run(c: Ctx, name: str, args: dict[str, object], progress: Any = None) -> Any:
+    """Run a registry operation for this command (recorded in the command's session)."""
+    from studio.ops import registry
+
+    ctx = registry.OpContext(
+        store=c.store(), actor=c.actor, llm_spec=c.llm, llm_factory=lambda: _llm(c), progress=progress
+    )  # the embedded model's server is shared by the process, so a model per operation costs nothing
+    return registry.run(name, {k: v for k, v in args.items() if v is not None}, ctx)
 
 
 @click.command()
@@ -34,10 +45,10 @@ def plan(c: Ctx, goal: str, task: str | None, as_json: bool) -> None:
     The draft is stored as a new guideline version; approve it with `studio guideline approve`,
     edit it with `studio guideline edit`, or reject it with a reason so the agent revises it.
     """
-    from studio.agent.guideline import propose_guideline, to_yaml
+    from studio.agent.guideline import to_yaml
 
     store = c.store()
-    version = propose_guideline(store, _llm(c), goal, task_hint=task or "")
+    version = _run(c, "plan", {"goal": goal, "task": task}).version
     g, status, _ = store.guideline(version)
     if as_json:
         emit_json({"version": version, "status": status, "guideline": g.model_dump()})
@@ -96,7 +107,7 @@ def guideline_approve(c: Ctx, version: int | None, note: str) -> None:
 @pass_ctx
 def guideline_reject(c: Ctx, version: int | None, reason: str, no_revise: bool) -> None:
     """Reject a guideline version with a reason; the agent drafts a revision from it."""
-    from studio.agent.guideline import diff, revise_guideline
+    from studio.agent.guideline import diff
 
     store = c.store()
     old, _, v = store.guideline(version)
@@ -104,7 +115,7 @@ def guideline_reject(c: Ctx, version: int | None, reason: str, no_revise: bool) 
         store.decide_guideline(v, c.actor, "reject", reason)
         click.echo(f"Rejected guideline v{v}.")
         return
-    new_v = revise_guideline(store, _llm(c), v, reason, c.actor)
+    new_v = _run(c, "revise", {"version": v, "reason": reason}).version
     new, _, _ = store.guideline(new_v)
     click.echo(diff(old, new, f"v{v}", f"v{new_v}") or "(the revision is identical)")
     click.echo(f"Rejected v{v}; the agent drafted v{new_v}. Next: studio guideline approve, or reject again.")
@@ -171,34 +182,32 @@ def agent(c: Ctx, goal: str | None, steps: int, auto: tuple[str, ...]) -> None:
     Nothing runs without your yes, except tools you name with --auto-approve (saved as a
     logged setting).
     """
-    from studio.agent.guideline import propose_guideline, to_yaml
-    from studio.agent.loop import AUTO_APPROVE, approve_action, propose_next_action, reject_action, run_action
-    from studio.agent.tools import TOOLS
+    from studio.agent.guideline import to_yaml
+    from studio.agent.loop import AUTO_APPROVE, approve_action, reject_action
+    from studio.agent.tools import agent_tools
 
     store = c.store()
-    llm = _llm(c)
     if auto:
-        unknown = sorted(set(auto) - set(TOOLS))
+        tools = agent_tools()
+        unknown = sorted(set(auto) - set(tools))
         if unknown:
-            raise StudioError(f"unknown tool(s) {', '.join(unknown)}; tools: {', '.join(TOOLS)}")
+            raise StudioError(f"unknown tool(s) {', '.join(unknown)}; tools: {', '.join(tools)}")
         store.set_setting(AUTO_APPROVE, sorted(set(auto)), actor=c.actor)
     if store.approved_guideline() is None:
         if not goal:
             raise StudioError('there is no approved guideline: pass --goal "..." or run studio plan first')
-        v = propose_guideline(store, llm, goal)
+        v = _run(c, "plan", {"goal": goal}).version
         while True:
             g, _, _ = store.guideline(v)
             click.echo(to_yaml(g))
-            answer = click.prompt(f"Approve guideline v{v}? [y]es / [n]o with a reason", default="y").strip().lower()
+            answer = click.prompt(f"Approve guideline v{v}? y(es) / n(o) with a reason").strip().lower()
             if answer.startswith("y"):
                 store.decide_guideline(v, c.actor, "approve")
                 break
             reason = click.prompt("Why (the agent will revise)")
-            from studio.agent.guideline import revise_guideline
-
-            v = revise_guideline(store, llm, v, reason, c.actor)
+            v = _run(c, "revise", {"version": v, "reason": reason}).version
     for _ in range(steps):
-        pid = propose_next_action(store, llm)
+        pid = _run(c, "agent_propose", {}).proposal_id
         p = store.proposal(pid)
         click.echo(
             f"\nThe agent proposes: {p.payload['tool']} {p.payload['args']}\n  because: {p.payload.get('rationale', '')}"
@@ -206,11 +215,13 @@ def agent(c: Ctx, goal: str | None, steps: int, auto: tuple[str, ...]) -> None:
         if p.payload["tool"] in set(store.get_setting(AUTO_APPROVE, []) or []):
             click.echo("  (auto-approved by your setting)")
         else:
-            answer = click.prompt("Run it? [y]es / [n]o / [e]dit / [q]uit", default="y").strip().lower()
+            answer = click.prompt("Run it? y / N / e(dit) / q(uit)", default="", show_default=False).strip().lower()
             if answer.startswith("q"):
                 break
-            if answer.startswith("n"):
-                reject_action(store, pid, c.actor, click.prompt("Why not (the agent will take it into account)"))
+            if answer not in ("y", "yes", "e", "edit"):  # only an explicit yes runs it (issue 25)
+                ask = answer in ("n", "no")
+                why = click.prompt("Why not (the agent will take it into account)") if ask else "no explicit yes"
+                reject_action(store, pid, c.actor, why)
                 continue
             if answer.startswith("e"):
                 import yaml
@@ -219,8 +230,10 @@ def agent(c: Ctx, goal: str | None, steps: int, auto: tuple[str, ...]) -> None:
                 approve_action(store, pid, c.actor, args=yaml.safe_load(edited) if edited else p.payload["args"])
             else:
                 approve_action(store, pid, c.actor)
-        result = run_action(store, llm, pid, c.actor, on_progress=lambda msg, frac: click.echo(f"  {msg}", err=True))
-        click.echo(f"  done: {result}")
+        result = _run(
+            c, "agent_run", {"proposal_id": pid}, progress=lambda stage, done, total: click.echo(f"  {stage}", err=True)
+        )
+        click.echo(f"  done: {result.result}")
 
 
 COMMANDS = [plan, guideline, agent]

@@ -49,110 +49,9 @@ def _progress_bar(total: int, label: str) -> Any:
     return progress
 
 
-@click.command()
-@click.argument("seeds", nargs=-1, metavar="SEED...")
-@click.option("--max-pages", type=click.IntRange(min=1), help="Pages to request over the whole crawl [100].")
-@click.option("--depth", type=click.IntRange(min=0), help="Links to follow from a seed [2].")
-@click.option(
-    "--allow",
-    multiple=True,
-    metavar="PATTERN",
-    help="Also crawl URLs matching this glob (https://docs.example.org/*) or host (example.org, "
-    "subdomains included). Repeatable. Without it only the seeds' hosts are crawled.",
-)
-@click.option("--rate", type=RateType(), help="Requests per second per host, e.g. 2 or 2/s; 0 = no delay [1/s].")
-@click.option("--concurrency", type=click.IntRange(1, 64), help="Requests in flight per host [2].")
-@click.option("--timeout", type=click.FloatRange(min=0.1), help="Seconds to wait for a connection or data [10].")
-@click.option("--max-bytes", type=click.IntRange(min=1024), help="Largest page body kept, in bytes [2000000].")
-@click.option(
-    "--keep-near-duplicates",
-    is_flag=True,
-    default=None,
-    help="Store near-duplicate pages too (marked near_duplicate_of in provenance); default: skip them.",
-)
-@click.option("--resume", is_flag=True, help="Continue the newest unfinished crawl (no seeds needed).")
-@json_option
-@pass_ctx
-def crawl(
-    c: Ctx,
-    seeds: tuple[str, ...],
-    max_pages: int | None,
-    depth: int | None,
-    allow: tuple[str, ...],
-    rate: float | None,
-    concurrency: int | None,
-    timeout: float | None,
-    max_bytes: int | None,
-    keep_near_duplicates: bool | None,
-    resume: bool,
-    as_json: bool,
-) -> None:
-    """Crawl the web from SEED URLs into documents, politely.
-
-    robots.txt is obeyed, each host gets at most --rate requests per second, only HTML and
-    plain text are kept, and every document records where it came from (URL, time, status,
-    robots decision, license hints). Re-running with the same seeds, or --resume, continues an
-    unfinished crawl without fetching again what it already has; Ctrl-C stops cleanly.
-
-    \b
-    Examples:
-      studio crawl https://example.org/ --max-pages 50 --depth 1
-      studio crawl https://example.org/blog/ --allow 'https://cdn.example.org/*' --rate 0.5/s
-      studio crawl --resume
-    """
-    from studio.ops.collect.crawl import CrawlProgress, run_crawl
-
-    if not seeds and not resume:
-        raise click.UsageError("give at least one SEED URL, or --resume to continue the last crawl")
-    overrides: dict[str, Any] = {
-        k: v
-        for k, v in {
-            "max_pages": max_pages,
-            "max_depth": depth,
-            "rate": rate,
-            "concurrency": concurrency,
-            "read_timeout": timeout,
-            "max_bytes": max_bytes,
-        }.items()
-        if v is not None
-    }
-    if allow:
-        overrides["allow"] = list(allow)
-    if keep_near_duplicates:
-        overrides["near_duplicates"] = "keep"
-    store = c.store()
-    bar = _progress_bar(max_pages or 100, "crawl")
-
-    def on_progress(p: CrawlProgress) -> None:
-        if bar is not None:
-            task = bar.task_ids[0]
-            info = f"stored {p.stored} · dup {p.duplicates + p.near_duplicates} · failed {p.failed}"
-            bar.update(task, completed=p.fetched, total=p.max_pages, info=info)
-
-    resume_cmd = f"studio --project {c.project} crawl --resume"
-    try:
-        if bar is not None:
-            bar.start()
-        result = run_crawl(
-            store, list(seeds) or None, overrides, resume=resume, on_progress=on_progress, handle_sigint=True
-        )
-    except KeyboardInterrupt:
-        click.echo(f"Interrupted. What was fetched is saved; resume with: {resume_cmd}", err=True)
-        sys.exit(130)
-    finally:
-        if bar is not None:
-            bar.stop()
-    if as_json:
-        emit_json(result.model_dump())
-        return
+def _render_crawl(result: Any, c: Ctx) -> None:
+    click.echo(result.summary())
     n = result.counts
-    robots_blocked = sum(v for k, v in result.robots.items() if k in ("disallowed", "unreachable"))
-    click.echo(
-        f"Crawl {result.crawl_id} {'(resumed) ' if result.resumed else ''}{result.outcome}: "
-        f"{n['fetched']} pages fetched, {n['stored']} stored, {n['duplicates']} duplicates, "
-        f"{n['near_duplicates']} near-duplicates, {n['skipped']} skipped, {robots_blocked} blocked by robots.txt, "
-        f"{n['failed']} failed ({n['retried']} retries) in {result.elapsed_s:.1f} s."
-    )
     hint = f"studio --project {c.project} {result.resume_hint.removeprefix('studio ')}"
     if result.outcome == "cancelled":
         click.echo(f"Stopped. Resume with: {hint}")
@@ -160,6 +59,30 @@ def crawl(
         click.echo(f"Reached --max-pages; to go on: {hint}")
     elif result.outcome == "done" and n["fetched"] == 0 and result.resumed:
         click.echo("Nothing left to fetch: this crawl is complete.")
+
+
+def _crawl_command() -> click.Command:
+    """`studio crawl`, built from the crawl operation's declaration (studio/ops/collect/crawl_op.py);
+    only --rate gets a friendlier type (2, 0.5 or 2/s)."""
+    from studio.cli.ops import op_command
+
+    command = op_command("crawl", render=_render_crawl)
+    for param in command.params:
+        if param.name == "rate":
+            param.type = RateType()
+    command.help = (command.help or "").rstrip() + (
+        "\n\nrobots.txt is obeyed, each host gets at most --rate requests per second, only HTML and plain text "
+        "are kept, and every document records where it came from (URL, time, status, robots decision, license "
+        "hints). Re-running with the same seeds, or --resume, continues an unfinished crawl without fetching "
+        "again what it already has; Ctrl-C stops cleanly.\n\n\b\nExamples:\n"
+        "  studio crawl https://example.org/ --max-pages 50 --depth 1\n"
+        "  studio crawl https://example.org/blog/ --allow 'https://cdn.example.org/*' --rate 0.5/s\n"
+        "  studio crawl --resume"
+    )
+    return command
+
+
+crawl = _crawl_command()
 
 
 @click.command()
@@ -187,11 +110,15 @@ def crawls(c: Ctx, as_json: bool) -> None:
 @click.option("--per-line", is_flag=True, help="In .txt files, one document per non-empty line (default: per file).")
 @click.option("--near-dups/--no-near-dups", default=True, show_default=True,
               help="Report new documents that nearly copy another document.")  # fmt: skip
+@click.option("--max-chars", type=click.IntRange(min=1), default=1_000_000, show_default=True,
+              help="Longest document, in characters; a longer one is skipped and reported.")  # fmt: skip
+@click.option("--split-long", is_flag=True, help="Import a document over --max-chars in parts split at paragraphs.")
 @json_option
 @pass_ctx
 def import_cmd(
-    c: Ctx, paths: tuple[Path, ...], field: str, column: str, lang: str, per_line: bool, near_dups: bool, as_json: bool
-) -> None:
+    c: Ctx, paths: tuple[Path, ...], field: str, column: str, lang: str, per_line: bool, near_dups: bool,
+    max_chars: int, split_long: bool, as_json: bool,
+) -> None:  # fmt: skip
     """Import documents from .txt, .jsonl, .csv and .html files, or folders of them.
 
     Folders are read recursively (hidden files skipped). Encodings are detected. A bad row or
@@ -204,9 +131,12 @@ def import_cmd(
       studio import tweets.jsonl --field content
       studio import reviews.csv --column body --lang de
     """
-    from studio.ops.collect.importer import ImportProgress, ImportSettings, import_paths
+    from studio.ops.collect.importer import ImportProgress, ImportSettings, import_paths, shown
 
-    settings = ImportSettings(field=field, column=column, lang=lang, per_line=per_line, near_dups=near_dups)
+    settings = ImportSettings(
+        field=field, column=column, lang=lang, per_line=per_line, near_dups=near_dups, max_chars=max_chars,
+        split_long=split_long,
+    )  # fmt: skip
     bar = _progress_bar(0, "import")
 
     def on_progress(p: ImportProgress) -> None:
@@ -228,7 +158,7 @@ def import_cmd(
         f"({result.duplicates} duplicates skipped, {len(result.errors)} errors)."
     )
     if result.skipped_files:
-        click.echo(f"Skipped {len(result.skipped_files)} files of other types (e.g. {result.skipped_files[0]}).")
+        click.echo(f"Skipped {len(result.skipped_files)} files of other types (e.g. {shown(result.skipped_files[0])}).")
     if result.near_duplicates:
         shown = ", ".join(f"{d['document_id']}~{d['of']}" for d in result.near_duplicates[:10])
         more = " ..." if len(result.near_duplicates) > 10 else ""

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,11 +97,11 @@ def _cell(value: Any) -> str:
 
 
 @contextlib.contextmanager
-def stage_progress() -> Iterator[Callable[[str, int, int], None] | None]:
-    """`update(stage, done, total)` drawing one rich bar per stage on stderr, or None when
-    stderr is not a terminal (scripts and CI get no bars)."""
+def stage_progress() -> Iterator[Callable[[str, int, int | None], None] | None]:
+    """`update(stage, done, total)` drawing one rich bar per stage on stderr; when stderr is not a
+    terminal (scripts, CI, logs), a plain progress line every few seconds instead."""
     if not sys.stderr.isatty():
-        yield None
+        yield ProgressLines()
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -111,7 +112,7 @@ def stage_progress() -> Iterator[Callable[[str, int, int], None] | None]:
         console=Console(stderr=True), transient=True,
     ) as bar:  # fmt: skip
 
-        def update(stage: str, done: int, total: int) -> None:
+        def update(stage: str, done: int, total: int | None) -> None:
             if stage not in tasks:
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
@@ -121,9 +122,10 @@ def stage_progress() -> Iterator[Callable[[str, int, int], None] | None]:
 
 @contextlib.contextmanager
 def fraction_progress(what: str) -> Iterator[Callable[[str, float | None], None] | None]:
-    """A rich progress bar on stderr when it is a terminal; otherwise no callback."""
+    """A rich progress bar on stderr when it is a terminal; otherwise a line every few seconds."""
     if not sys.stderr.isatty():
-        yield None
+        lines = ProgressLines()
+        yield lambda msg, frac: lines(what, round((frac or 0.0) * 100), 100 if frac is not None else None, msg)
         return
     from rich.console import Console
     from rich.progress import Progress
@@ -135,6 +137,35 @@ def fraction_progress(what: str) -> Iterator[Callable[[str, float | None], None]
             bar.update(task, completed=int((frac or 0) * 1000), description=msg)
 
         yield update
+
+
+class ProgressLines:
+    """Progress as plain lines on stderr for logs and pipes: the first report of a stage, then at
+    most one every STUDIO_PROGRESS_SECONDS (default 5), and the last (done == total).
+
+        labeling: 120/500 (24%), 3.2/s, 0:00:37 elapsed
+    """
+
+    def __init__(self, every: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.every = every if every is not None else float(os.environ.get("STUDIO_PROGRESS_SECONDS", "5"))
+        self.clock = clock
+        self._start: dict[str, float] = {}
+        self._shown: dict[str, float] = {}
+
+    def __call__(self, stage: str, done: int, total: int | None, note: str = "") -> None:
+        now = self.clock()
+        start = self._start.setdefault(stage, now)
+        finished = total is not None and done >= total
+        last = self._shown.get(stage)
+        if last is not None and now - last < self.every and not finished:
+            return
+        self._shown[stage] = now
+        elapsed = now - start
+        count = f"{done}/{total} ({100 * done // max(total, 1)}%)" if total is not None else f"{done} done"
+        rate = f", {done / elapsed:.1f}/s" if elapsed > 0 and done else ""
+        extra = f" - {note}" if note and note != stage else ""
+        clock = f"{int(elapsed // 3600)}:{int(elapsed % 3600 // 60):02d}:{int(elapsed % 60):02d}"
+        click.echo(f"{stage}: {count}{rate}, {clock} elapsed{extra}", err=True)
 
 
 def show_notices() -> None:

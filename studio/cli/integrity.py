@@ -21,9 +21,11 @@ def verify(c: Ctx, as_json: bool) -> None:
     whole chain was recomputed: keep the printed head hash elsewhere (e.g. with a release) and
     compare.
     """
-    from studio.ops.verify import verify as run
+    from studio.ops import registry
+    from studio.ops.verify import VerifyArgs
 
-    result = run(c.store())
+    store = c.store()
+    result = registry.run("verify", VerifyArgs(), registry.OpContext(store=store, actor=c.actor))
     if as_json:
         emit_json(result.model_dump())
     else:

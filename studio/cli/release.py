@@ -160,7 +160,7 @@ def releases(c: Ctx, as_json: bool) -> None:
     )
 
 
-_RANGE_RE = re.compile(r"(\d+):(\d+)")
+_RANGE_RE = re.compile(r"([0-9]+):([0-9]+)")
 
 
 @click.command()

@@ -231,4 +231,5 @@ COMMANDS = [
     team,
     op_command("agreement", render=_render_agreement),
     adjudicate,
+    op_command("guideline_from_disagreement"),
 ]

@@ -200,14 +200,15 @@ def run_demo(
     r = Runner(store, llm_spec, on_progress=on_progress)
     summary: dict[str, Any] = {"project": str(store.root), "sample": sample, "goal": SAMPLES[sample][1]}
     say("drafting the guideline from the goal", 0.05)
-    version = r.tool("plan", goal=SAMPLES[sample][1])["version"]
+    version = r.tool("plan", goal=SAMPLES[sample][1], run_as=ACTOR).version
     store.decide_guideline(version, ACTOR, "approve", "demo: the draft is usable")
     guideline, _ = store.approved_guideline() or (None, 0)
     assert guideline is not None
     summary["labels"] = guideline.label_names()
     with serve(folder / "site") as url:
         say(f"crawling the sample site at {url}", 0.15)
-        summary["crawl"] = r.tool("crawl", seeds=[f"{url}/index.html"], max_pages=20, depth=2, rate=0.0)
+        crawled = r.tool("crawl", seeds=[f"{url}/index.html"], max_pages=20, depth=2, rate=0.0)
+        summary["crawl"] = crawled.model_dump(mode="json")
     say("weak-labeling the pages with the model", 0.25)
     summary["weak_label"] = r.tool("weak_label")
     say("reviewing the proposals", 0.7)

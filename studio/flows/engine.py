@@ -3,7 +3,7 @@
 Recording is `studio.llm.session` (the one recorder): every tool run here goes through
 `recorded()`, which appends the `tool` event (arguments, then result) and the input files;
 LLM calls, HTTP responses and human decisions are appended as they happen. Replay re-executes
-a recording in a fresh project: depth-0 tool runs run again (their model calls served from the
+a recording in a fresh project: tool runs run again (their model calls served from the
 recording, their fetches from the recorded responses, under the recorded prompt versions and
 similarity backend), human decisions are applied again as recorded, and the decision log and
 release checksums are compared with the recording's `result` line. The first difference is
@@ -46,35 +46,12 @@ __all__ = ["ReplayDivergence", "Runner", "load_recording", "outcome", "replay_fi
 
 
 # -- tools a session can run ------------------------------------------------------------------
-def _t_plan(r: Runner, goal: str, task_hint: str = "", max_tokens: int = 1500, retries: int = 2) -> dict[str, Any]:
-    from studio.agent.guideline import propose_guideline
-
-    return {
-        "version": propose_guideline(r.store, r.llm, goal, task_hint=task_hint, max_tokens=max_tokens, retries=retries)
-    }
-
-
 def _t_guideline_load(r: Runner, path: str, actor: str) -> dict[str, Any]:
     """A guideline written as YAML (a file the person brings), stored as a draft version."""
     from studio.agent.guideline import from_yaml
 
     g = from_yaml(r.path(path).read_text(encoding="utf-8"))
     return {"version": r.store.add_guideline(g, actor, rationale=f"loaded from {Path(path).name}")}
-
-
-def _t_revise(r: Runner, version: int, reason: str, actor: str) -> dict[str, Any]:
-    from studio.agent.guideline import revise_guideline
-
-    return {"version": revise_guideline(r.store, r.llm, version, reason, actor)}
-
-
-def _t_crawl(r: Runner, seeds: list[str], max_pages: int = 50, depth: int = 2, rate: float = 1.0) -> dict[str, Any]:
-    from studio.ops.collect.crawl import CrawlSettings, run_crawl
-
-    res = run_crawl(
-        r.store, seeds, CrawlSettings(max_pages=max_pages, max_depth=depth, rate=rate), transport=r.transport()
-    )
-    return {"crawl_id": res.crawl_id, "outcome": res.outcome, "counts": res.counts}
 
 
 def _t_import(r: Runner, paths: list[str]) -> dict[str, Any]:
@@ -132,22 +109,10 @@ def _t_synth(r: Runner, labels: list[str] | None = None, n: int = 5, seed: int =
     return synthesize(r.store, r.llm, labels, SynthSettings(n=n, seed=seed), on_progress=r.on_progress)
 
 
-def _t_agent_propose(r: Runner) -> dict[str, Any]:
-    from studio.agent.loop import propose_next_action
-
-    return {"proposal_id": propose_next_action(r.store, r.llm)}
-
-
-def _t_agent_run(r: Runner, proposal_id: int, actor: str) -> dict[str, Any]:
-    from studio.agent.loop import run_action
-
-    return {"result": run_action(r.store, r.llm, proposal_id, actor)}
-
-
+# Session tools of areas not on the registry yet (registry operations of the same name win).
 TOOLS: dict[str, Callable[..., Any]] = {
-    "plan": _t_plan, "revise": _t_revise, "crawl": _t_crawl, "import": _t_import, "weak_label": _t_weak_label,
-    "cleanse": _t_cleanse, "cleanse_apply": _t_cleanse_apply, "query": _t_query, "release": _t_release,
-    "agent_propose": _t_agent_propose, "agent_run": _t_agent_run, "synth": _t_synth, "guideline_load": _t_guideline_load,
+    "import": _t_import, "weak_label": _t_weak_label, "cleanse": _t_cleanse, "cleanse_apply": _t_cleanse_apply,
+    "query": _t_query, "release": _t_release, "synth": _t_synth, "guideline_load": _t_guideline_load,
 }  # fmt: skip
 
 
@@ -190,7 +155,10 @@ class Runner:
         older session tools in TOOLS), recorded."""
         from studio.ops import registry
 
-        if name in registry.load_all():
+        op = registry.load_all().get(name)
+        if op is not None:
+            if "actor" in args and "actor" not in op.args.model_fields:  # older recordings passed it as an argument
+                run_as = args.pop("actor")
             ctx = registry.OpContext(
                 store=self.store, actor=run_as or ACTOR, llm_factory=lambda: self.llm, transport=self.transport(),
                 progress=self._progress(),
@@ -249,6 +217,12 @@ class _Replay:
         return {k: fix(v) for k, v in args.items()}
 
     def tool(self, ev: dict[str, Any]) -> None:
+        missing = [p for p in ev.get("inputs_not_recorded", []) if not self.runner.path(p).exists()]
+        if missing:
+            raise StudioError(
+                f"the recording does not hold the inputs of {ev['name']} ({', '.join(missing)}: too large to keep); "
+                "put them there (paths under <project> are inside the replay folder, --into) and replay again"
+            )
         try:
             got = self.runner.tool(ev["name"], run_as=ev.get("actor"), **self.args(ev["args"]))
         except StudioError as exc:

@@ -140,8 +140,12 @@ class LLM:
         self.backoff = backoff
         self.use_cache = use_cache
         self._chat_model = chat_model
-        # Told about timeouts and retries as they happen (the CLI prints them on stderr).
+        # Told about timeouts and retries as they happen (the CLI prints them on stderr), and
+        # every `heartbeat` seconds while calls are running, so a long wait is never silent.
         self.on_notice = on_notice
+        self.heartbeat = float(os.environ.get("STUDIO_LLM_HEARTBEAT", "30"))
+        self._inflight: dict[int, tuple[str, float]] = {}
+        self._ticker: asyncio.Task[None] | None = None
         self._sems: dict[int, asyncio.Semaphore] = {}
 
     @property
@@ -182,11 +186,16 @@ class LLM:
                 return result
         async with self._sem():
             t0 = time.perf_counter()
+            key = id(req)
+            self._inflight[key] = (req.operation or "a call", t0)
+            self._start_ticker()
             try:
                 message = await self._with_retries(req, params)
             except LLMError as exc:
                 self._log(req, params, rhash, None, str(exc))
                 raise
+            finally:
+                self._inflight.pop(key, None)
         usage = getattr(message, "usage_metadata", None) or {}
         meta = getattr(message, "response_metadata", None) or {}
         result = LLMResult(
@@ -226,6 +235,8 @@ class LLM:
             except (TimeoutError, *RETRYABLE, *MALFORMED) as exc:
                 attempt += 1
                 what = _describe(exc)
+                if isinstance(exc, (TimeoutError, openai.APITimeoutError)):
+                    what = f"no answer within the {self.timeout:g} s timeout (a partial answer is lost)"
                 if attempt > self.max_retries:
                     raise LLMError(
                         f"the model call failed after {attempt} attempts ({what}); "
@@ -339,6 +350,25 @@ class LLM:
             c.execute(
                 "INSERT OR REPLACE INTO llm_cache (request_hash, model, response, created_at) VALUES (?, ?, ?, ?)",
                 (rhash, self.model_name, json.dumps(body, ensure_ascii=False), utcnow()),
+            )
+
+    def _start_ticker(self) -> None:
+        if self.heartbeat > 0 and (self._ticker is None or self._ticker.done()):
+            self._ticker = asyncio.get_running_loop().create_task(self._tick())
+
+    async def _tick(self) -> None:
+        """While calls run, say so every `heartbeat` seconds (one line for all of them)."""
+        while self._inflight:
+            await asyncio.sleep(self.heartbeat)
+            if not self._inflight:
+                return
+            op, t0 = min(self._inflight.values(), key=lambda v: v[1])
+            waited = time.perf_counter() - t0
+            n = len(self._inflight)
+            calls = f"{n} calls running, the oldest" if n > 1 else "1 call running"
+            self._notice(
+                f"waiting for the model ({self.spec.describe()}): {calls} for {waited:.0f} s ({op}); "
+                f"timeout {self.timeout:g} s"
             )
 
     def _notice(self, message: str) -> None:

@@ -44,7 +44,7 @@ VOLATILE = frozenset(
 )  # fmt: skip
 # Tool arguments that name input files or folders; their bytes are recorded (`file` events).
 INPUT_KEYS = frozenset({"paths", "path", "dataset", "data"})
-MAX_INPUT_BYTES = 64 * 1024 * 1024  # a recording is a file people keep; refuse to inline more
+MAX_INPUT_BYTES = 64 * 1024 * 1024  # a recording is a file people keep; larger inputs are named, not inlined
 T = TypeVar("T")
 _depth: ContextVar[int] = ContextVar("studio_tool_depth", default=0)
 
@@ -69,11 +69,13 @@ def recorded(
     if depth > 0:
         with store.quiet_human_events():
             return fn()
-    capture_inputs(store, args, inputs)
+    left_out = capture_inputs(store, args, inputs)
     root = str(store.root)
-    event = {"name": name, "args": normalize(jsonable(args), root, drop=())}
+    event: dict[str, Any] = {"name": name, "args": normalize(jsonable(args), root, drop=())}
     if actor:
         event["actor"] = actor
+    if left_out:
+        event["inputs_not_recorded"] = left_out  # too large to keep: a replay elsewhere needs them
     seq = store.add_event("tool", name, event)
     token = _depth.set(depth + 1)
     try:
@@ -127,13 +129,15 @@ def input_paths(args: dict[str, Any], keys: list[str] | None = None) -> list[str
     return out
 
 
-def capture_inputs(store: Store, args: dict[str, Any], keys: list[str] | None = None) -> int:
+def capture_inputs(store: Store, args: dict[str, Any], keys: list[str] | None = None) -> list[str]:
     """Append a `file` event for each input file the arguments name (folders: every file in them),
     unless this session already holds the same bytes for it. Relative paths are relative to the
-    project, as operations read them. Returns the bytes recorded."""
+    project, as operations read them. Inputs over MAX_INPUT_BYTES in all are not recorded (the
+    run goes on; a replay elsewhere then misses them): returns the paths left out."""
     root = str(store.root)
     have = {(e["key"], e["payload"]["sha256"]) for e in store.events(kind="file")}
     total = 0
+    left_out: list[str] = []
     for arg in input_paths(args, keys):
         if "://" in arg:
             continue
@@ -146,14 +150,13 @@ def capture_inputs(store: Store, args: dict[str, Any], keys: list[str] | None = 
         else:
             continue  # the tool says what is missing
         shown = normalize(arg, root)
+        size = sum(f.stat().st_size for f, _ in members)
+        if total + size > MAX_INPUT_BYTES:
+            left_out.append(shown)
+            continue
+        total += size
         for f, member in members:
             data = f.read_bytes()
-            total += len(data)
-            if total > MAX_INPUT_BYTES:
-                raise StudioError(
-                    f"the inputs of this run are over {MAX_INPUT_BYTES // 2**20} MB, too much to keep in a session "
-                    "recording; import smaller parts, or run it outside a recorded session"
-                )
             sha = hashlib.sha256(data).hexdigest()
             key = f"{shown}::{member}"
             if (key, sha) in have:
@@ -161,7 +164,7 @@ def capture_inputs(store: Store, args: dict[str, Any], keys: list[str] | None = 
             have.add((key, sha))
             payload = {"path": shown, "member": member, "sha256": sha, "data": base64.b64encode(data).decode("ascii")}
             store.add_event("file", key, payload)
-    return total
+    return left_out
 
 
 # -- outcomes --------------------------------------------------------------------------------

@@ -33,12 +33,22 @@ Progress = Callable[[str, int, "int | None"], None]
 
 # Modules that declare operations. Add a module here to add its operations.
 OP_MODULES: list[str] = [
+    "studio.ops.verify",
     "studio.ops.dedup",
+    "studio.ops.collect.crawl_op",
+    "studio.agent.ops",
+    "studio.ops.ner.evaluate",
+    "studio.ops.ner.label",
     "studio.ops.team.assign",
     "studio.ops.team.agreement",
     "studio.ops.team.adjudicate",
+    "studio.ops.team.edge_cases",
     "studio.ops.boxes.augment",
+    "studio.ops.boxes.operations",
     "studio.ops.ner.train",
+    "studio.ops.active.operations",
+    "studio.ops.ner.weights",
+    "studio.ops.synth",
 ]
 
 
@@ -47,7 +57,8 @@ class Args(BaseModel):
 
     `json_schema_extra` keys read by the front ends: `cli` = "argument" (a positional CLI
     argument), `short` = "-n" (a short CLI flag), `path` = True (a file or folder: the CLI
-    resolves it, a recording stores it relative to the project when it is inside it).
+    resolves it, a recording stores it relative to the project when it is inside it), `record` =
+    False (with `path`: a recording keeps the path but not the files, e.g. a folder of images).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -220,7 +231,7 @@ def path_fields(args_model: type[Args]) -> list[str]:
     out = []
     for fname, info in args_model.model_fields.items():
         extra = info.json_schema_extra
-        if isinstance(extra, dict) and extra.get("path"):
+        if isinstance(extra, dict) and extra.get("path") and extra.get("record", True):
             out.append(fname)
     return out
 

@@ -13,19 +13,21 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from studio.errors import InvalidState, StudioError
-from studio.llm import LLM, Request
-from studio.llm.prompts import load_prompt
 from studio.ops.embed import THRESHOLDS, Backend, cosine, similarity_backend
 from studio.ops.ner.align import align_mentions
-from studio.ops.ner.label import chunk_text
+from studio.ops.ner.label import _pinned, chunk_text
 from studio.ops.ner.parse import Mention
+from studio.ops.registry import Args, OpContext, Result, operation
 from studio.schema import Document, Proposal
 from studio.store import Store
+
+if TYPE_CHECKING:
+    from studio.llm import LLM
 
 Progress = Callable[[str, float | None], None]
 
@@ -53,6 +55,8 @@ class SynthAnswer(BaseModel):
 
 class SynthSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    # The synth prompt version (default: the pinned one, or the one a replayed recording names).
+    prompt_version: int = Field(default_factory=lambda: _pinned("synth"))
     n: int = Field(default=5, ge=1, le=50)  # sentences asked per label
     examples: int = Field(default=3, ge=0, le=10)  # real documents shown for style
     example_chars: int = 400
@@ -141,6 +145,9 @@ def synthesize(
     on_progress: Progress | None = None,
 ) -> SynthReport:
     """Ask for synthetic sentences for `labels` (default: the thin ones) and propose their spans."""
+    from studio.llm import Request  # the model layer loads when a run starts, not on import
+    from studio.llm.prompts import load_prompt
+
     s = settings or SynthSettings()
     approved = store.approved_guideline()
     if approved is None:
@@ -158,7 +165,7 @@ def synthesize(
     report = SynthReport(batch=store.run_id("synth"), labels=targets, backend=backend.name, threshold=threshold)
     if not targets:
         return report
-    prompt = load_prompt("synth")
+    prompt = load_prompt("synth", s.prompt_version)
 
     # Ask for every label first: a malformed answer fails the run before anything is stored.
     answers: list[tuple[str, SynthAnswer, list[int]]] = []
@@ -265,3 +272,47 @@ def synthesize(
     if on_progress:
         on_progress(f"kept {report.kept}/{report.generated} sentences", 1.0)
     return report
+
+
+# -- the operation: `studio synth` ----------------------------------------------------------------
+class SynthArgs(Args):
+    label: list[str] = Field(
+        default_factory=list, description="Label to write examples for (repeatable). Default: thin ones."
+    )
+    n: int = Field(5, ge=1, le=50, description="Sentences asked per label.")
+    min_spans: int = Field(
+        20, ge=0, description="Without --label: labels with fewer approved spans than this get examples."
+    )
+    examples: int = Field(3, ge=0, le=10, description="Real documents shown.")
+    threshold: float | None = Field(None, gt=0.0, le=1.0, description="Drop a sentence whose cosine similarity to a "
+                                    "corpus text reaches this [default: 0.9 with embeddings, 0.8 without].")  # fmt: skip
+    seed: int = Field(0, description="Seed for the model and the examples shown.")
+
+
+class SynthResult(SynthReport, Result):
+    min_spans: int = 20
+
+    def summary(self) -> str:
+        if not self.labels:
+            return f"No thin labels (all have at least {self.min_spans} approved spans); pass --label to choose one."
+        dropped = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in self.dropped.items() if v) or "none"
+        n = self.entities_not_in_text
+        return (
+            f"Synthetic examples for {', '.join(self.labels)}: kept {self.kept}/{self.generated} sentences "
+            f"({len(self.documents)} documents, {self.proposals} span proposals); dropped: {dropped}; "
+            f"{n} {'entity' if n == 1 else 'entities'} not in their sentence."
+        )
+
+
+@operation("synth", args=SynthArgs, result=SynthResult, side_effects=True, agent=False,
+           help="Write synthetic example sentences for labels with few approved spans.")  # fmt: skip
+def synth(ctx: OpContext, args: SynthArgs) -> SynthResult:
+    """The model sees the guideline and a few real documents and writes new sentences with their
+    entities. Mentions not found in their sentence are dropped; sentences that copy or nearly copy a
+    corpus text are dropped. The rest are stored as synthetic documents whose spans are pending
+    proposals: review them like any others. Releases keep synthetic documents in train."""
+    settings = SynthSettings(n=args.n, min_spans=args.min_spans, examples=args.examples, threshold=args.threshold,
+                             seed=args.seed)  # fmt: skip
+    report = synthesize(ctx.store, ctx.llm, list(args.label) or None, settings,
+                        on_progress=ctx.fraction_progress("synthesizing"))  # fmt: skip
+    return SynthResult(**report.model_dump(), min_spans=args.min_spans)

@@ -1,24 +1,21 @@
 """`studio verify`: check the decision log's hash chain and append-only triggers.
 
-Written in the operation-registry shape (Args -> function -> Result); see studio/store/chain.py
-for what the chain does and does not protect.
+See studio/store/chain.py for what the chain does and does not protect.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from pydantic import Field
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from studio.store import Store
+from studio.ops.registry import Args, OpContext, Result, operation
 from studio.store.chain import ChainReport
 
 
-class VerifyArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class VerifyArgs(Args):
+    pass
 
 
-class VerifyResult(ChainReport):
+class VerifyResult(Result, ChainReport):
     repaired: list[str] = Field(default_factory=list)  # triggers re-created when the project was opened
 
     def summary(self) -> str:
@@ -36,6 +33,13 @@ class VerifyResult(ChainReport):
         return "\n".join(lines)
 
 
-def verify(store: Store, args: VerifyArgs | None = None, **_: Any) -> VerifyResult:
-    report = store.verify()
-    return VerifyResult(**report.model_dump(), repaired=list(store.warnings))
+@operation(
+    "verify",
+    args=VerifyArgs,
+    result=VerifyResult,
+    side_effects=False,
+    help="Check the decision log's hash chain and its append-only triggers; report the first broken link.",
+)
+def verify(ctx: OpContext, args: VerifyArgs) -> VerifyResult:
+    report = ctx.store.verify()
+    return VerifyResult(**report.model_dump(), repaired=list(ctx.store.warnings))

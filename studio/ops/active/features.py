@@ -26,6 +26,9 @@ import numpy as np
 from studio.errors import StudioError
 
 FEATURES = ("auto", "tfidf", "minilm", "minilm+tfidf")
+SWITCH = "minilm>minilm+tfidf"  # what `auto` resolves to when MiniLM can load
+SWITCH_AT = 100  # labels from which TF-IDF joins the MiniLM vectors
+MINILM_DIM = 384
 Progress = Callable[[str, float | None], None]
 
 
@@ -50,53 +53,66 @@ class TextFeatures:
         texts = list(pool_texts)
         self.n = len(texts)
         self.vectorizer = TfidfVectorizer(ngram_range=(1, ngram_max), sublinear_tf=True, min_df=min(min_df, self.n))
-        self.tfidf = self.vectorizer.fit_transform(texts)
+        self.tfidf = self.vectorizer.fit_transform(texts) if texts else None
         self.embeddings: np.ndarray | None = None
         self._extra: dict[str, np.ndarray] = {}
+        self._stacked: Any = None
         if self.kind != "tfidf":
             from studio.ops.embed import similarity_backend
 
-            backend = similarity_backend(store, prefer="minilm")
+            self._backend = similarity_backend(store, prefer="minilm")
             extra = list(extra_texts)
-            vecs = np.asarray(backend.encode(texts + extra, progress), dtype=np.float32)
+            vecs = np.asarray(self._backend.encode(texts + extra, progress), dtype=np.float32)
             self.embeddings = vecs[: self.n]
             self._extra = {t: vecs[self.n + k] for k, t in enumerate(extra)}
-            self._backend = backend
-        self.X = self._stack(self.tfidf, self.embeddings)
 
     @property
     def name(self) -> str:
+        if self.kind == SWITCH:
+            return f"minilm, +tfidf from {SWITCH_AT} labels"
         return self.kind
 
-    def _stack(self, tfidf: Any, emb: np.ndarray | None) -> Any:
-        if self.kind == "tfidf":
-            return tfidf
-        assert emb is not None
-        if self.kind == "minilm":
-            return emb
-        from scipy import sparse
+    def choice(self, n_labels: int) -> str:
+        """The features used with `n_labels` labels: fixed, or (auto with MiniLM) the switch rule."""
+        if self.kind == SWITCH:
+            return "minilm" if n_labels < SWITCH_AT else "minilm+tfidf"
+        return self.kind
 
-        # TF-IDF rows are L2-normalized by the vectorizer, MiniLM rows by the encoder: equal weight.
-        return sparse.hstack([sparse.csr_matrix(emb), tfidf], format="csr")
+    def matrix(self, choice: str) -> Any:
+        """Pool rows for one of tfidf, minilm, minilm+tfidf."""
+        if choice == "tfidf":
+            return self.tfidf
+        assert self.embeddings is not None
+        if choice == "minilm":
+            return self.embeddings
+        if self._stacked is None:
+            self._stacked = _stack(self.embeddings, self.tfidf)
+        return self._stacked
 
-    def transform(self, texts: Sequence[str]) -> Any:
+    def transform(self, texts: Sequence[str], choice: str) -> Any:
         """Rows for texts outside the pool (embedded once when passed as `extra_texts`)."""
         texts = list(texts)
-        tfidf = self.vectorizer.transform(texts)
-        emb = None
-        if self.kind != "tfidf":
-            todo = [t for t in texts if t not in self._extra]
-            if todo:
-                vecs = np.asarray(self._backend.encode(todo), dtype=np.float32)
-                self._extra.update(zip(todo, vecs, strict=True))
-            emb = np.vstack([self._extra[t] for t in texts]) if texts else np.zeros((0, self.embeddings.shape[1]))
-        return self._stack(tfidf, emb)
+        if choice == "tfidf":
+            return self.vectorizer.transform(texts)
+        todo = [t for t in dict.fromkeys(texts) if t not in self._extra]
+        if todo:
+            vecs = np.asarray(self._backend.encode(todo), dtype=np.float32)
+            self._extra.update(zip(todo, vecs, strict=True))
+        emb = np.vstack([self._extra[t] for t in texts]) if texts else np.zeros((0, MINILM_DIM), np.float32)
+        return emb if choice == "minilm" else _stack(emb, self.vectorizer.transform(texts))
 
     def diversity_rows(self) -> tuple[Any, str]:
         """Rows for near-duplicate checks and clustering: embeddings when there are any, else TF-IDF."""
         if self.embeddings is not None:
             return self.embeddings, "minilm"
         return self.tfidf, "tfidf"
+
+
+def _stack(emb: np.ndarray, tfidf: Any) -> Any:
+    from scipy import sparse
+
+    # TF-IDF rows are L2-normalized by the vectorizer, MiniLM rows by the encoder: equal weight.
+    return sparse.hstack([sparse.csr_matrix(emb), tfidf], format="csr")
 
 
 def resolve(kind: str) -> tuple[str, str]:
@@ -115,7 +131,7 @@ def resolve(kind: str) -> tuple[str, str]:
         return "tfidf", "STUDIO_EMBED=hashed: no sentence embeddings"
     if missing:
         return "tfidf", f"{', '.join(missing)} not installed: TF-IDF only; {INSTALL_HINT}"
-    return "minilm+tfidf", "embed extra installed: MiniLM sentence vectors next to TF-IDF"
+    return SWITCH, f"embed extra installed: MiniLM sentence vectors, TF-IDF added from {SWITCH_AT} labels"
 
 
 def cache_store() -> Any:

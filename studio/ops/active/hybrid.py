@@ -24,12 +24,13 @@ import numpy as np
 
 from studio.ops.active import strategies
 
-HALF = 100  # labels at which diversity and uncertainty weigh the same
-BETA = 10  # cluster at least BETA x batch candidates (Zhdanov's pre-filter factor)
+HALF = 20  # labels at which diversity and uncertainty weigh the same
+BETA = 5  # cluster at least BETA x batch candidates (Zhdanov's pre-filter factor; he used 10)
 SVD_DIM = 100
 
 
-def diversity_weight(n_labeled: int, half: int = HALF) -> float:
+def diversity_weight(n_labeled: int, half: int | None = None) -> float:
+    half = HALF if half is None else half
     return half / (half + max(0, n_labeled))
 
 
@@ -45,9 +46,7 @@ def dense_rows(rows: Any, seed: int = 0) -> np.ndarray:
     return np.asarray(out / np.where(norms > 0, norms, 1.0))
 
 
-def pick(
-    rows: np.ndarray, batch: int, n_labeled: int, seed: int, uncertainty: np.ndarray | None = None
-) -> list[int]:
+def pick(rows: np.ndarray, batch: int, n_labeled: int, seed: int, uncertainty: np.ndarray | None = None) -> list[int]:
     """Positions (into `rows`) of the batch, in review order (most uncertain group first).
 
     `uncertainty` is None at cold start (no model): then every row weighs the same.
@@ -65,7 +64,7 @@ def pick(
         weights = np.ones(n)
     else:
         w = diversity_weight(n_labeled)
-        m = min(n, max(BETA * batch, int(round(w * n))))
+        m = min(n, max(BETA * batch, round(w * n)))
         cand = strategies.rank(uncertainty)[:m]
         u = np.asarray(uncertainty, dtype=float)[cand]
         top = float(u.max())
@@ -77,7 +76,7 @@ def pick(
     for c in range(batch):
         members = np.flatnonzero(km.labels_ == c)
         if len(members):
-            # nearest to the centre; ties to the lower position
+            # nearest to the centre (measured: better than the group's most uncertain); ties to the lower position
             chosen.append(int(cand[members[np.lexsort((members, np.round(dist[members], 12)))[0]]]))
     if uncertainty is not None:
         u_all = np.asarray(uncertainty, dtype=float)

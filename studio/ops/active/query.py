@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from studio.errors import NotFound, StudioError
 from studio.ops.active import strategies
@@ -33,7 +33,7 @@ class QuerySettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     task: Task = "auto"
-    strategy: str = "margin"
+    strategy: str = "hybrid"
     batch: int = Field(default=20, ge=1)
     seed: int = 0
     threshold: float = Field(default=DEFAULT_THRESHOLD, gt=0, description="near-duplicate cosine similarity")
@@ -41,6 +41,7 @@ class QuerySettings(BaseModel):
     predictions: str | None = None  # detection: a predictions table (see detection.py)
     aggregate: str = "mean"
     empty_score: float = Field(default=0.5, ge=0, le=1)
+    features: str = "auto"  # classification: auto | tfidf | minilm | minilm+tfidf (features.py)
 
 
 class QueryItem(BaseModel):
@@ -64,8 +65,14 @@ class QueryResult(BaseModel):
     labeled: int
     skipped_near_duplicates: int = 0
     diversity: str = "tfidf"  # what the diversity step compared: minilm embeddings or tfidf rows
+    features: str = ""  # what the classifier saw (classification): tfidf, minilm, minilm+tfidf
     items: list[QueryItem]
     problems: list[str] = Field(default_factory=list)
+    agreements: list[float] = Field(default_factory=list)  # stopping: kappa of each model with the one before
+    stop: bool = False
+    stop_message: str = ""
+    shown: bool = False  # read back from the queue (`--show`), not a new query
+    _stop_set: dict[str, Any] | None = PrivateAttr(default=None)  # recorded in the decision, not shown
 
 
 def snippet(text: str, width: int = 80) -> str:
@@ -135,7 +142,7 @@ def _empty_pool(task: str) -> StudioError:
 
 
 def _classification(store: Store, s: QuerySettings) -> QueryResult:
-    from studio.ops.active.diversity import diversity_features
+    from studio.ops.active.features import TextFeatures
     from studio.ops.active.textclf import TextClassifier, TextClfParams, select
 
     ids, texts = _docs(store)
@@ -147,14 +154,17 @@ def _classification(store: Store, s: QuerySettings) -> QueryResult:
     candidates = [i for i in range(len(ids)) if i not in labeled]
     if not candidates:
         raise _empty_pool("classification")
-    clf = TextClassifier(texts, TextClfParams(committee=s.committee))
-    features, diversity = diversity_features(texts, store)
-    sel = select(clf, labeled, candidates, s.strategy, s.batch, s.seed, classes, s.threshold, features=features)
+    feats = TextFeatures(texts, s.features, store)
+    clf = TextClassifier(texts, TextClfParams(committee=s.committee), features=feats)
+    rows, diversity = feats.diversity_rows()
+    sel = select(clf, labeled, candidates, s.strategy, s.batch, s.seed, classes, s.threshold, features=rows)
     items = [
         QueryItem(rank=k + 1, document_id=ids[r], item=f"doc:{ids[r]}", score=round(sc, 6), snippet=snippet(texts[r]))
         for k, (r, sc) in enumerate(zip(sel.indices, sel.scores, strict=True))
     ]
-    return QueryResult(
+    stop_ids, stop_pred = _stop_predictions(clf, ids, labeled, classes)
+    state = _stop_state(store, sel.model_version, stop_ids, stop_pred)
+    result = QueryResult(
         query_id=0,
         task="classification",
         strategy=s.strategy,
@@ -166,12 +176,57 @@ def _classification(store: Store, s: QuerySettings) -> QueryResult:
         labeled=len(labeled),
         skipped_near_duplicates=sel.skipped_near_duplicates,
         diversity=diversity,
+        features=feats.choice(len(labeled)),
         items=items,
+        agreements=state.agreements,
+        stop=state.stop,
+        stop_message=state.message(),
     )
+    result._stop_set = {"ids": stop_ids, "pred": stop_pred}
+    return result
+
+
+def _stop_predictions(
+    clf: Any, ids: list[int], labeled: Mapping[int, str], classes: list[str]
+) -> tuple[list[int], list[str]]:
+    """The current model's classes for the stop set (a fixed sample of the project's documents,
+    chosen by document id so it stays put as labels arrive); empty before a model can train."""
+    from studio.ops.active import stopping
+
+    seen = set(labeled.values())
+    if len(seen) < 2:
+        return [], []
+    rows = stopping.stop_set(len(ids), seed=0)
+    clf.fit(list(labeled.keys()), list(labeled.values()), classes=sorted(set(classes) | seen))
+    probs = clf.predict_proba(rows)
+    return [ids[r] for r in rows], [clf.classes[i] for i in probs.argmax(axis=1)]
+
+
+def _stop_state(store: Store, version: str, stop_ids: list[int], stop_pred: list[str]) -> Any:
+    """Agreement history: the newest earlier classification query with another model is the
+    previous round; a query whose model did not change (no new labels) adds no round."""
+    from studio.ops.active import stopping
+
+    state = stopping.StopState()
+    for d in reversed(store.decisions(action="query.run", limit=None)):
+        p = d.payload
+        if p.get("task") != "classification" or not p.get("stop_set"):
+            continue
+        state = stopping.StopState(agreements=[float(a) for a in p.get("agreements", [])])
+        if p.get("model_version") == version:
+            return state
+        if not stop_ids:
+            return state
+        prev = dict(zip(p["stop_set"]["ids"], p["stop_set"]["pred"], strict=True))
+        common = [k for k, i in enumerate(stop_ids) if i in prev]
+        before = [prev[stop_ids[k]] for k in common]
+        now = [stop_pred[k] for k in common]
+        return stopping.add_round(state, before, now) if common else state
+    return state
 
 
 def _ner(store: Store, s: QuerySettings) -> QueryResult:
-    from studio.ops.active import ner
+    from studio.ops.active import ner, student
     from studio.ops.active.diversity import diverse_batch, diversity_features
     from studio.ops.active.textclf import model_version
 
@@ -200,11 +255,23 @@ def _ner(store: Store, s: QuerySettings) -> QueryResult:
         has_weak[k] = True
     reason = ner.cold_reason(spans, labels)
     used = s.strategy
+    found = student.find(store.root) if s.strategy != "random" else None
+    model_name = "token-logreg"
+    if found is not None:  # the student (studio train) is the model in the loop: no cold start
+        reason = ""
+        model_name = f"student:{found[1].get('data_version', '')}"
     if s.strategy == "random":
         scores = strategies.random_scores(len(candidates), s.seed)
     else:
         model_scores = None
-        if not reason:
+        if found is not None:
+            from studio.ops.ner.train import load_model
+
+            card = found[1]
+            nlp = load_model(found[0])
+            cand_texts = [texts[r] for r in candidates]
+            model_scores, _ = student.doc_scores(nlp, card.get("language", "en"), cand_texts, labels, s.strategy)
+        elif not reason:
             tagger = ner.TokenTagger(texts)
             if tagger.fit(spans, labels):
                 committee = None
@@ -226,7 +293,7 @@ def _ner(store: Store, s: QuerySettings) -> QueryResult:
     ]
     labeled_map = {ids[r]: [sp.model_dump() for sp in v] for r, v in spans.items()}
     version = model_version(
-        {"model": "token-logreg", "committee": s.committee},
+        {"model": model_name, "committee": s.committee},
         {k: json.dumps(v, sort_keys=True) for k, v in labeled_map.items()},
         {"task": "ner", "labels": labels},
     )
@@ -243,6 +310,7 @@ def _ner(store: Store, s: QuerySettings) -> QueryResult:
         labeled=len(spans),
         skipped_near_duplicates=len(skipped),
         diversity=diversity,
+        features="" if found is None else model_name,
         items=items,
     )
 
@@ -258,7 +326,9 @@ def _detection(s: QuerySettings) -> QueryResult:
     preds, problems = detection.read_predictions(s.predictions)
     if not preds:
         raise StudioError(f"{s.predictions} has no usable predictions" + (f" ({problems[0]})" if problems else ""))
-    scores = detection.image_scores(preds, s.strategy, s.aggregate, s.empty_score, s.seed)
+    # hybrid's diversity part needs image features (none yet): its uncertainty part, margin, ranks
+    strategy = "margin" if s.strategy == "hybrid" else s.strategy
+    scores = detection.image_scores(preds, strategy, s.aggregate, s.empty_score, s.seed)
     images = sorted(scores)
     order = strategies.rank(np.array([scores[i] for i in images]))
     items = [
@@ -272,7 +342,7 @@ def _detection(s: QuerySettings) -> QueryResult:
         query_id=0,
         task="detection",
         strategy=s.strategy,
-        used=s.strategy,
+        used=strategy,
         model_version=version,
         pool=len(images),
         labeled=0,
@@ -300,6 +370,12 @@ def _record(store: Store, s: QuerySettings, r: QueryResult) -> QueryResult:
     }
     if s.predictions:
         payload["predictions"] = str(s.predictions)
+    if r.task == "ner" and r.features:  # the student model ranked (older payloads stay as they were)
+        payload["model"] = r.features
+    if r.task == "classification":  # the model's features and the stopping state (docs/active.md)
+        payload.update(features=r.features, agreements=r.agreements[-10:], stop=r.stop)
+        if r._stop_set and r._stop_set["ids"]:
+            payload["stop_set"] = r._stop_set
     subjects = [i.item if i.document_id is not None else f"image:{i.item}" for i in r.items]
     rationale = f"{r.used} over {r.pool} unlabeled items" + (f" ({r.reason})" if r.reason else "")
     with store.transaction():
@@ -380,8 +456,20 @@ def read_queue(store: Store, query_id: int | None = None, include_done: bool = T
         labeled=int(p.get("labeled", 0)),
         skipped_near_duplicates=int(p.get("skipped_near_duplicates", 0)),
         diversity=str(p.get("diversity", "tfidf")),
+        features=str(p.get("features", "")),
+        shown=True,
         items=items,
+        agreements=[float(a) for a in p.get("agreements", [])],
+        stop=bool(p.get("stop")),
+        stop_message=stop_message(p) if q["task"] == "classification" else "",
     )
+
+
+def stop_message(payload: Mapping[str, Any]) -> str:
+    """The stopping verdict of a recorded `query.run` (its agreement history)."""
+    from studio.ops.active import stopping
+
+    return stopping.StopState(agreements=[float(a) for a in payload.get("agreements", [])]).message()
 
 
 def whole_document_span(doc_text: str, label: str) -> Span:

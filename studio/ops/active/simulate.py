@@ -14,19 +14,20 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-from sklearn.metrics import f1_score
 
 from studio.errors import StudioError
 from studio.ops.active import stopping, strategies
 from studio.ops.active.diversity import DEFAULT_THRESHOLD
 from studio.ops.active.features import FEATURES, TextFeatures
 from studio.ops.active.gold import GoldSet
-from studio.ops.active.textclf import Selection, TextClassifier, TextClfParams, select
 from studio.ops.active.threads import single_thread
+
+if TYPE_CHECKING:
+    from studio.ops.active.textclf import Selection
 
 Report = Callable[[str, int, int | None], None]  # (stage, done, total)
 
@@ -114,6 +115,7 @@ class SimReport(BaseModel):
     random_final: float  # mean over seeds
     random_final_labels: int
     random_stop_at: list[int | None]
+    stop_threshold: float = stopping.THRESHOLD
     strategies: list[StrategySummary]
     runs: list[SimResult]  # one per (strategy, seed), curves included
     problems: list[str] = Field(default_factory=list)
@@ -146,13 +148,18 @@ class TextClfLearner:
         settings: SimSettings,
         stop_rows: Sequence[int],
     ) -> None:
+        from studio.ops.active.textclf import TextClassifier, TextClfParams
+
         self.clf = TextClassifier([], TextClfParams(committee=settings.committee), features=features)
         self.test, self.test_y = list(test), list(test_y)
-        self.test_X = features.transform(self.test)
+        self.features = features
+        self._test_X: dict[str, Any] = {}
         self.classes, self.settings = list(classes), settings
         self.stop_rows = list(stop_rows)
 
     def select(self, labeled: Mapping[int, object], candidates: Sequence[int], strategy: str, seed: int) -> Selection:
+        from studio.ops.active.textclf import select
+
         lab = {i: str(v) for i, v in labeled.items()}
         s = self.settings
         return select(self.clf, lab, candidates, strategy, s.batch, seed, self.classes, s.threshold)
@@ -165,8 +172,13 @@ class TextClfLearner:
         return True
 
     def evaluate(self, labeled: Mapping[int, object]) -> float:
+        from sklearn.metrics import f1_score
+
         if self._fit(labeled):
-            p = self.clf._proba(self.clf.model, None, self.test_X)
+            choice = self.clf.choice
+            if choice not in self._test_X:
+                self._test_X[choice] = self.features.transform(self.test, choice)
+            p = self.clf._proba(self.clf.model, None, self._test_X[choice])
             pred = [self.clf.classes[i] for i in p.argmax(axis=1)]
         else:
             y = [str(v) for v in labeled.values()]
@@ -227,9 +239,7 @@ def run_curve(
             previous = current
             if stop_at is None and state.stop:
                 stop_at = len(labeled)
-        points.append(
-            CurvePoint(labels=len(labeled), score=score, cold_start=sel.cold_start, agreement=agreement)
-        )
+        points.append(CurvePoint(labels=len(labeled), score=score, cold_start=sel.cold_start, agreement=agreement))
         if tick:
             tick()
     return Curve(strategy=strategy, points=points, stop_at=stop_at)
@@ -357,6 +367,7 @@ def _simulate_many(
         random_final=mean_random.final,
         random_final_labels=mean_random.points[-1].labels if mean_random.points else 0,
         random_stop_at=[r.stop_at for r in randoms],
+        stop_threshold=settings.stop_threshold,
         strategies=summaries,
         runs=runs,
         problems=gold.problems,

@@ -70,17 +70,17 @@ class StopState(BaseModel):
         r = self.recent
         if r is None:
             return (
-                f"stopping: {len(self.agreements)} of {self.window} model-to-model comparisons so far; "
-                f"too early to tell ({SOURCE})"
+                f"stopping (stabilizing predictions): {len(self.agreements)} of {self.window} "
+                "model-to-model comparisons so far, too early to tell"
             )
         if self.stop:
             return (
                 f"more labels are unlikely to change the model much "
-                f"(agreement {r:.2f} over the last {self.window} rounds; {SOURCE})"
+                f"(agreement {r:.2f} over the last {self.window} rounds)"
             )
         return (
             f"keep labeling: predictions still change between rounds "
-            f"(agreement {r:.2f} over the last {self.window} rounds, stop at {self.threshold:.2f}; {SOURCE})"
+            f"(agreement {r:.2f} over the last {self.window} rounds; stop at {self.threshold:.2f})"
         )
 
 

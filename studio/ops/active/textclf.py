@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sklearn.linear_model import LogisticRegression
 
 from studio.ops.active import hybrid, strategies
-from studio.ops.active.features import TextFeatures
 from studio.ops.active.diversity import DEFAULT_THRESHOLD, Similarity, cosine_similarity, diverse_batch
+from studio.ops.active.features import TextFeatures
 
 
 class TextClfParams(BaseModel):
@@ -28,7 +28,9 @@ class TextClfParams(BaseModel):
 
     ngram_max: int = Field(default=2, ge=1, le=3)
     min_df: int = Field(default=2, ge=1, description="drop n-grams seen in fewer pool texts (speed, noise)")
-    C: float = Field(default=10.0, gt=0)
+    C: float | None = Field(
+        default=None, gt=0, description="inverse regularization; None: 10 on TF-IDF alone, 1 with MiniLM vectors"
+    )
     class_weight: str | None = "balanced"
     max_iter: int = 1000
     committee: int = Field(default=5, ge=2, description="bagged models for vote_entropy / kl")
@@ -72,14 +74,15 @@ class TextClassifier:
         self.features = features or TextFeatures(
             texts, kind="tfidf", ngram_max=self.params.ngram_max, min_df=self.params.min_df
         )
-        self.X = self.features.X
+        self.choice = self.features.choice(0)
+        self.X = self.features.matrix(self.choice)
         self.classes: list[str] = []
         self._fitted: tuple[object, ...] | None = None
         self._cluster_rows: np.ndarray | None = None
 
     def _fit_one(self, rows: Sequence[int], y: Sequence[str]) -> LogisticRegression:
         clf = LogisticRegression(
-            C=self.params.C,
+            C=self.params.C if self.params.C is not None else (10.0 if self.choice == "tfidf" else 1.0),
             class_weight=self.params.class_weight,
             max_iter=self.params.max_iter,
         )
@@ -104,6 +107,8 @@ class TextClassifier:
         if key == self._fitted:
             return
         self.classes = classes
+        self.choice = self.features.choice(len(rows))
+        self.X = self.features.matrix(self.choice)
         self.model = self._fit_one(rows, y)
         self._fitted = key
 
@@ -120,7 +125,7 @@ class TextClassifier:
         """Predicted class of texts outside the pool (e.g. a held-out test split)."""
         if not texts:
             return []
-        p = self._proba(self.model, None, self.features.transform(list(texts)))
+        p = self._proba(self.model, None, self.features.transform(list(texts), self.choice))
         return [self.classes[i] for i in p.argmax(axis=1)]
 
     def committee_proba(self, rows: Sequence[int], y: Sequence[str], targets: Sequence[int], seed: int) -> np.ndarray:

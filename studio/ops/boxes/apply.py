@@ -20,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pydantic import ConfigDict
+
 from studio.errors import StudioError
 from studio.ops.boxes.coco import load_json, pixel_bbox
 from studio.ops.boxes.io import boxes_equal, read_dataset, resolve_source
@@ -34,7 +36,8 @@ from studio.ops.boxes.synthetic import (
     write_synthetic_yolo,
 )
 from studio.ops.boxes.yolo import format_box, join_label_text, label_path, split_label_text
-from studio.schema import Box, Model, Proposal
+from studio.ops.registry import Result
+from studio.schema import Box, Proposal
 from studio.store import Store
 
 Progress = Callable[[str, int, int], None]
@@ -43,7 +46,11 @@ REPORT_MD = "cleanse_report.md"
 PREVIEWS = "previews"  # PNG pictures of the applied and skipped fixes, linked from the report
 
 
-class ApplyResult(Model):
+class ApplyResult(Result):
+    """What `apply_fixes` wrote (the result of the `cleanse_apply` operation too)."""
+
+    model_config = ConfigDict(extra="forbid")
+
     dataset: str
     format: Format
     out: str
@@ -52,6 +59,15 @@ class ApplyResult(Model):
     applied: list[dict[str, Any]]
     skipped: list[dict[str, Any]]
     report: dict[str, Any]
+
+    def summary(self) -> str:
+        r = self.report
+        return (
+            f"Wrote {self.out}: {len(self.applied)} fixes applied, {len(self.skipped)} skipped, "
+            f"{len((r.get('synthetic') or {}).get('added', []))} synthetic images added; "
+            f"images {r['images']['before']} -> {r['images']['after']}, "
+            f"boxes {r['boxes']['before']} -> {r['boxes']['after']}."
+        )
 
 
 class _Plan:
@@ -90,8 +106,10 @@ def apply_fixes(
     props = [p for p in store.proposals(kind="box_fix", status=None) if p.payload.get("dataset") == source]
     accepted = [p for p in props if p.status == "accepted"]
     plan, outcomes = _plan(ds, accepted)
-    changed = set(plan.drop_images) | {n for n, e in plan.edits.items() if e} | {n for n, a in plan.adds.items() if a}
-    synth, synth_skipped = plan_synthetic(ds, accepted_augments(store, source), changed, store.root)
+    changed = {n for n, e in plan.edits.items() if e} | {n for n, a in plan.adds.items() if a}
+    synth, synth_skipped = plan_synthetic(
+        ds, accepted_augments(store, source), changed, store.root, dropped=set(plan.drop_images)
+    )
 
     root = Path(ds.root)
     skip_paths = {Path(ds.image(n).path).resolve() for n in plan.drop_images}

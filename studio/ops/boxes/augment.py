@@ -4,7 +4,7 @@
 boxes than `thin_share` of the most common one), and for every image holding one of them
 writes `per_image` new images under the project's `augment/<batch>/` folder:
 - a **transform** (albumentations): horizontal flip, affine (rotation, scale, shift; boxes of a
-  rotated object become the box around its rotated corners), brightness/contrast and colour;
+  rotated object become the box around its rotated corners), brightness/contrast, a colour cast;
   a transform that would leave less than `min_visible` of any box in view is retried with the
   next seed (up to 3 tries), so no cut-off remnant is labeled or left unlabeled;
 - a **copy-paste** (every second new image when `copy_paste` is on): an object crop of a class to
@@ -53,7 +53,7 @@ class AugmentArgs(Args):
     dataset: str = Field(
         ...,
         description="The dataset: a dataset.yaml, a YOLO folder (images/ + labels/) or a COCO JSON.",
-        json_schema_extra={"cli": "argument", "path": True},
+        json_schema_extra={"cli": "argument", "path": True, "record": False},
     )
     classes: list[str] = Field(
         default_factory=list,
@@ -74,7 +74,9 @@ class AugmentArgs(Args):
         0.6, gt=0.0, le=1.0, description="Retry a transform that leaves less than this share of a box in the image."
     )
     format: Literal["yolo", "coco"] | None = Field(None, description="Dataset format (default: coco for a .json file).")
-    images: str | None = Field(None, description="COCO images folder.", json_schema_extra={"path": True})
+    images: str | None = Field(
+        None, description="COCO images folder.", json_schema_extra={"path": True, "record": False}
+    )
     limit: int | None = Field(None, ge=1, description="Augment at most this many source images (in dataset order).")
     train_only: bool = Field(
         True,
@@ -210,7 +212,8 @@ class Augmenter:
                     p=1.0,
                 ),
                 A.RandomBrightnessContrast(brightness_limit=0.25, contrast_limit=0.25, p=0.8),
-                A.HueSaturationValue(hue_shift_limit=8, sat_shift_limit=20, val_shift_limit=10, p=0.5),
+                # A colour cast per channel: a tenth of the cost of a hue/saturation shift (HSV round trip).
+                A.RGBShift(r_shift_limit=15, g_shift_limit=15, b_shift_limit=15, p=0.5),
             ],
             bbox_params=A.BboxParams(format="yolo", label_fields=["cls"], min_visibility=min_visible, clip=True),
             save_applied_params=True,

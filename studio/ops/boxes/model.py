@@ -93,17 +93,27 @@ class BoxDataset(Model):
 class CheckSettings(Model):
     """Thresholds of every check; the defaults are documented in docs/boxes.md."""
 
-    iou_dup: float = Field(default=0.999, ge=0.0, le=1.0)  # same class, IoU >= this: exact duplicate
-    iou_near: float = Field(default=0.75, ge=0.0, le=1.0)  # same class, IoU >= this: near duplicate
-    iou_conflict: float = Field(default=0.95, ge=0.0, le=1.0)  # different class, IoU >= this: conflict
-    outside_tol_px: float = Field(default=2.0, ge=0.0)  # allowed overhang in pixels when the size is known
-    outside_tol: float = Field(default=0.005, ge=0.0)  # allowed overhang (normalized) when it is not
-    tiny_area: float = Field(default=1e-4, ge=0.0)  # box area below this fraction of the image is tiny
+    iou_dup: float = Field(default=0.999, ge=0.0, le=1.0, description="Same class, IoU >= this: exact duplicate.")
+    iou_near: float = Field(
+        default=0.75, ge=0.0, le=1.0, description="Same class, IoU >= this: near duplicate (merge)."
+    )
+    iou_conflict: float = Field(default=0.95, ge=0.0, le=1.0, description="Different classes, IoU >= this: conflict.")
+    outside_tol_px: float = Field(default=2.0, ge=0.0, description="Allowed overhang past the image edge, pixels.")
+    outside_tol: float = Field(
+        default=0.005, ge=0.0, description="Allowed overhang (fraction of the image) when the image size is unknown."
+    )
+    tiny_area: float = Field(
+        default=1e-4, ge=0.0, description="Boxes smaller than this fraction of the image are tiny."
+    )
     # Model-assisted checks.
-    match_iou: float = Field(default=0.5, gt=0.0, le=1.0)  # a prediction matches a label at IoU >= this
-    loc_iou: float = Field(default=0.1, ge=0.0, le=1.0)  # poor localization: best IoU in [loc_iou, match_iou)
-    pred_conf: float = Field(default=0.25, ge=0.0, le=1.0)  # predictions below this are ignored
-    missing_conf: float = Field(default=0.5, ge=0.0, le=1.0)  # an unmatched prediction above this is a missing box
+    match_iou: float = Field(default=0.5, gt=0.0, le=1.0, description="A prediction matches a label at IoU >= this.")
+    loc_iou: float = Field(
+        default=0.1, ge=0.0, le=1.0, description="Poor localization: best IoU in [loc-iou, match-iou)."
+    )
+    pred_conf: float = Field(default=0.25, ge=0.0, le=1.0, description="Ignore predictions below this confidence.")
+    missing_conf: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="Unmatched predictions above this are missing boxes."
+    )
 
 
 class Finding(Model):

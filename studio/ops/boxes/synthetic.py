@@ -28,11 +28,14 @@ def accepted_augments(store: Any, source: str) -> list[Proposal]:
 
 
 def plan_synthetic(
-    ds: BoxDataset, augs: list[Proposal], changed: set[str], project_root: Path
+    ds: BoxDataset, augs: list[Proposal], changed: set[str], project_root: Path, dropped: set[str] | None = None
 ) -> tuple[list[tuple[Proposal, ImageLabels, ImageLabels]], list[dict[str, Any]]]:
     """(proposal, new image, its source image) for each approved image that can join; and the skipped ones.
 
-    `changed`: images an applied fix drops or edits. The new image's `path` is its file in the project."""
+    `changed`: images whose boxes an applied fix changed (the new image's labels came from them);
+    `dropped`: images an applied fix drops (a crop taken from one is not kept either).
+    The new image's `path` is its file in the project."""
+    dropped = dropped or set()
     by_name = {im.name: im for im in ds.images}
     items, skipped = [], []
     for p in sorted(augs, key=lambda p: p.id or 0):
@@ -43,8 +46,10 @@ def plan_synthetic(
         reason = ""
         if any(name not in by_name for name in involved):
             reason = "its source image is no longer in the dataset"
-        elif any(name in changed for name in involved):
+        elif pl.get("source_image") in changed | dropped:
             reason = "its source image was changed by an applied fix"
+        elif recipe.get("paste_from") in dropped:
+            reason = "the image its crop came from was dropped by an applied fix"
         elif not file.is_file():
             reason = f"the new image {pl.get('file')} is gone from the project"
         if reason:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -37,12 +39,17 @@ FORMATS: dict[str, Format] = {
 BATCH = 500  # documents per transaction (and per documents.add decision)
 
 
+DEFAULT_MAX_CHARS = 1_000_000
+
+
 class ImportSettings(BaseModel):
     field: str = Field(default="text", description="the text field of .jsonl rows")
     column: str = Field(default="text", description="the text column of .csv files")
     lang: str = "en"
     per_line: bool = Field(default=False, description=".txt: one document per non-empty line")
     near_dups: bool = Field(default=True, description="report new documents that nearly copy stored ones")
+    max_chars: int = Field(default=DEFAULT_MAX_CHARS, ge=1, description="longest document, in characters")
+    split_long: bool = Field(default=False, description="split a longer document at paragraphs instead of skipping it")
 
 
 class ImportIssue(BaseModel):
@@ -51,7 +58,8 @@ class ImportIssue(BaseModel):
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.message}" if self.line else f"{self.path}: {self.message}"
+        name = shown(self.path)
+        return f"{name}:{self.line}: {self.message}" if self.line else f"{name}: {self.message}"
 
 
 class ImportProgress(BaseModel):
@@ -77,6 +85,26 @@ class ImportResult(BaseModel):
 
 class _Undecodable(Exception):
     pass
+
+
+class _Skip(Exception):
+    """A file not read at all; the message says why and what to do."""
+
+
+def _read(path: Path, fmt: Format, s: ImportSettings) -> bytes:
+    """The file's bytes: regular files only (a FIFO would block forever), opened without blocking;
+    a whole-file text document surely over the size limit is refused before it is read."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise _Skip(_NOT_REGULAR)
+        if fmt == "txt" and not s.per_line and not s.split_long and st.st_size > 4 * s.max_chars:
+            raise _Skip(
+                f"file of {st.st_size:,} bytes is one document over the limit of {s.max_chars:,} characters; skipped: "
+                "pass --max-chars N to raise the limit, --split-long to import it in parts, or --per-line"
+            )
+        return f.read()
 
 
 def _split(text: str) -> list[str]:
@@ -131,7 +159,16 @@ def _iter_files(paths: list[Path], result: ImportResult) -> list[tuple[Path, For
         if p.is_dir():
             for f in sorted(p.rglob("*")):
                 rel = f.relative_to(p)
-                if not f.is_file() or any(part.startswith(".") for part in rel.parts):
+                if any(part.startswith(".") for part in rel.parts):
+                    continue
+                if f.is_symlink():
+                    problem = _link_problem(f, p)
+                    if problem:
+                        result.errors.append(ImportIssue(path=str(f), message=problem))
+                        continue
+                if not f.is_file():
+                    if not f.is_dir() and f.exists():
+                        result.errors.append(ImportIssue(path=str(f), message=_NOT_REGULAR))
                     continue
                 fmt = FORMATS.get(f.suffix.lower())
                 if fmt is None:
@@ -141,6 +178,60 @@ def _iter_files(paths: list[Path], result: ImportResult) -> list[tuple[Path, For
         else:
             out.append((p, FORMATS.get(p.suffix.lower())))
     return out
+
+
+_NOT_REGULAR = "not a regular file (a pipe, socket or device); skipped"
+
+
+def _link_problem(link: Path, root: Path) -> str:
+    """Why a symlink inside an imported folder is not followed, or "" when it stays inside."""
+    try:
+        target = link.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return "broken symbolic link (its target does not exist); skipped"
+    if not target.is_relative_to(root):
+        return f"symbolic link to {shown(str(target))}, outside the imported folder; not followed"
+    return ""
+
+
+def shown(name: str) -> str:
+    """A file name as it is safe to print: control characters (newlines, escape codes) escaped."""
+    if name.isprintable():
+        return name
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in name)
+
+
+def _too_long(path: Path, line: int | None, n: int, s: ImportSettings) -> ImportIssue:
+    return ImportIssue(
+        path=str(path),
+        line=line,
+        message=f"document of {n:,} characters is over the limit of {s.max_chars:,}; skipped: pass --max-chars N "
+        "to raise the limit, or --split-long to import it in parts split at paragraphs",
+    )
+
+
+def _parts(text: str, limit: int) -> list[str]:
+    """Pieces of at most `limit` characters, cut at paragraph breaks (else line breaks, spaces)."""
+    parts: list[str] = []
+    while len(text) > limit:
+        window = text[: limit + 1]
+        # the last paragraph break in the second half of the window, else a line break, a space
+        cut = next((c for c in (window.rfind(sep) for sep in ("\n\n", "\n", " ")) if c > limit // 2), limit)
+        parts.append(text[:cut].strip())
+        text = text[cut:].lstrip()
+    parts.append(text.strip())
+    return [p for p in parts if p]
+
+
+def _sized(doc: Document, path: Path, line: int | None, s: ImportSettings) -> Iterator[Document | ImportIssue]:
+    """The document, its parts when it is too long and --split-long is on, or an issue."""
+    if len(doc.text) <= s.max_chars:
+        yield doc
+    elif not s.split_long:
+        yield _too_long(path, line, len(doc.text), s)
+    else:
+        for k, part in enumerate(_parts(doc.text, s.max_chars), 1):
+            yield Document(text=part, lang=doc.lang, source=doc.source, provenance=doc.provenance | {"part": k})
 
 
 def _docs_txt(path: Path, data: bytes, s: ImportSettings) -> Iterator[Document | ImportIssue]:
@@ -230,7 +321,15 @@ def _docs_csv(path: Path, data: bytes, s: ImportSettings) -> Iterator[Document |
         span = range(start, reader.line_num + 1)
         line, start = span.start, reader.line_num + 1
         text = row.get(s.column)
-        if broken.intersection(span):
+        merged = _merged_rows(lines[span.start - 1 : span.stop - 1], len(fields), span.stop - 1 == len(lines))
+        if merged:
+            yield ImportIssue(
+                path=str(path),
+                line=line,
+                message=f'a quote (") opened on this line is {merged} lines {line}-{span.stop - 1} would become one '
+                "document; row skipped: fix the quoting",
+            )
+        elif broken.intersection(span):
             yield ImportIssue(path=str(path), line=line, message="undecodable bytes (not UTF-8); row skipped")
         elif text is None:
             yield ImportIssue(path=str(path), line=line, message=f"row has no value in column {s.column!r}")
@@ -239,6 +338,21 @@ def _docs_csv(path: Path, data: bytes, s: ImportSettings) -> Iterator[Document |
         else:
             prov = _prov(path, "csv", line, how) | {"row": row_no}
             yield Document(text=text, lang=s.lang, source="import", provenance=prov)
+
+
+def _merged_rows(raw: list[str], columns: int, at_end: bool) -> str:
+    """How a record that spans several lines went wrong, or "" when it looks like one real row.
+
+    A quoted field may hold line breaks, but an unterminated quote swallows the rows after it:
+    the quotes of the record do not balance at the end of the file, or inner lines look like
+    whole rows of their own."""
+    if len(raw) < 2:
+        return ""
+    if at_end and "\n".join(raw).count('"') % 2:
+        return "never closed:"
+    if columns > 1 and sum(1 for r in raw[1:] if r.count(",") >= columns - 1) >= 2:
+        return "closed only later:"
+    return ""
 
 
 def _docs_html(path: Path, data: bytes, s: ImportSettings) -> Iterator[Document | ImportIssue]:
@@ -287,7 +401,7 @@ def import_paths(
         raise StudioError("give at least one file or folder to import")
     missing = [str(p) for p in roots if not p.exists()]
     if missing:
-        raise StudioError(f"no such file or folder: {', '.join(missing)} (nothing was imported)")
+        raise StudioError(f"no such file or folder: {', '.join(map(shown, missing))} (nothing was imported)")
     result = ImportResult()
     files = _iter_files([p.resolve() for p in roots], result)
     batch: list[Document] = []
@@ -316,19 +430,23 @@ def import_paths(
             )
             continue
         try:
-            data = path.read_bytes()
+            data = _read(path, fmt, s)
             if b"\x00" in data[:8192] and bom_codec(data) is None:
                 raise _Undecodable("looks like a binary file (NUL bytes)")
-            for item in _READERS[fmt](path, data, s):
-                if isinstance(item, ImportIssue):
-                    result.errors.append(item)
-                    continue
-                batch.append(item)
-                result.by_format[fmt] = result.by_format.get(fmt, 0) + 1
-                if len(batch) >= BATCH:
-                    flush()
+            for found in _READERS[fmt](path, data, s):
+                items = _sized(found, path, found.provenance.get("line"), s) if isinstance(found, Document) else [found]
+                for item in items:
+                    if isinstance(item, ImportIssue):
+                        result.errors.append(item)
+                        continue
+                    batch.append(item)
+                    result.by_format[fmt] = result.by_format.get(fmt, 0) + 1
+                    if len(batch) >= BATCH:
+                        flush()
         except _Undecodable as exc:
             result.errors.append(ImportIssue(path=str(path), message=f"{exc}; file skipped"))
+        except _Skip as exc:
+            result.errors.append(ImportIssue(path=str(path), message=str(exc)))
         except OSError as exc:
             result.errors.append(ImportIssue(path=str(path), message=f"cannot read: {exc.strerror or exc}"))
         if on_progress is not None:
@@ -373,9 +491,11 @@ def _near_duplicates(store: Store, new_ids: list[int], result: ImportResult) -> 
     Exact copies never get here (same content hash: skipped as duplicates); this catches the same
     article with a different footer, a re-export with fixed typos, a crawled page imported again.
     """
-    from studio.ops.dedup import find_near_duplicates
+    from studio.ops.dedup import minhash_near_duplicates
 
-    report = find_near_duplicates(store, only=new_ids)
+    # The MinHash estimate alone, no vectors: an import of 100k lines must not wait for 100k
+    # sentence embeddings. `studio dups` compares candidates with the best backend.
+    report = minhash_near_duplicates(store, only=new_ids)
     result.similarity = report.backend
     fresh = set(new_ids)
     best: dict[int, tuple[int, float]] = {}

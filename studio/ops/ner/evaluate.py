@@ -16,12 +16,14 @@ project's text through the characters both texts share.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from studio.errors import StudioError
 from studio.ops.ner.formats import GoldDoc, map_spans
 from studio.ops.ner.textnorm import normalize
+from studio.ops.registry import Args, OpContext, Result, operation
 from studio.schema import Span
 
 if TYPE_CHECKING:
@@ -274,3 +276,81 @@ def _predictions(store: Store, doc_id: int, what: str, threshold: float, batch: 
         if sp:
             out.append(Span.model_validate({k: sp[k] for k in ("start", "end", "label", "text") if k in sp}))
     return out
+
+
+# -- the operation: `studio eval` -----------------------------------------------------------------
+MAX_WARNINGS = 20
+
+
+class EvalArgs(Args):
+    gold: str = Field(..., description="A gold file: CoNLL (IOB1/IOB2/BIOES) or JSONL.",
+                      json_schema_extra={"cli": "argument", "path": True})  # fmt: skip
+    map: list[str] = Field(default_factory=list, description="Rename a label on both sides before scoring "
+                           "(FROM=TO, repeatable), e.g. --map PER=PERSON; LABEL=O leaves LABEL out.")  # fmt: skip
+    what: Literal["proposals", "approved"] = Field(
+        "proposals", description="Score span proposals (pending and decided) or the approved labels."
+    )
+    threshold: float = Field(
+        0.5, ge=0, le=1, description="With --what proposals: only proposals with at least this confidence."
+    )
+    scheme: Literal["auto", "iob1", "iob2", "bioes"] = Field(
+        "auto", description="Tag scheme of a CoNLL gold file (auto detects it)."
+    )
+    batch: str | None = Field(None, description="With --what proposals: only proposals of this run (batch).")
+    reviewed_only: bool = Field(False, description="Only documents a human has reviewed (useful with --what approved).")
+
+
+class EvalResult(Result):
+    gold: str
+    format: str
+    scheme: str | None
+    warnings: list[str] = Field(default_factory=list)
+    what: str
+    threshold: float | None
+    gold_docs: int
+    matched_docs: int
+    unmatched: list[str]
+    strict: dict[str, Any]
+    partial: dict[str, Any]
+
+    def summary(self) -> str:
+        o = self.strict["overall"]
+        return f"strict F1 {o['f1']:.4f} (P {o['precision']:.4f}, R {o['recall']:.4f}) on {self.matched_docs} documents"
+
+
+@operation("eval", args=EvalArgs, result=EvalResult, side_effects=False, agent=False,
+           help="Score the project's NER spans against a GOLD file (CoNLL IOB1/IOB2 or JSONL).")  # fmt: skip
+def evaluate(ctx: OpContext, args: EvalArgs) -> EvalResult:
+    """Entity-level precision, recall and F1 per label and overall (micro), strict (same boundaries and
+    label) and partial (overlap with the same label, each span counted once). Gold documents are matched to
+    project documents by text (exact, then ignoring whitespace and Unicode form); CoNLL sentences are read as
+    tokens joined by single spaces. JSONL lines look like {"text": "...", "spans": [{"start": 0, "end": 5,
+    "label": "ORG"}]}."""
+    from studio.ops.ner.formats import parse_label_map, read_gold
+
+    label_map = parse_label_map(args.map)
+    path = ctx.path(args.gold)
+    gf = read_gold(path, scheme=args.scheme)
+    warnings = gf.errors[:MAX_WARNINGS]
+    if len(gf.errors) > MAX_WARNINGS:
+        warnings.append(f"... and {len(gf.errors) - MAX_WARNINGS} more problems in {args.gold}")
+    if not gf.docs:
+        listed = "\n".join(f"warning: {w}" for w in warnings)
+        raise StudioError(f"{args.gold} holds no readable documents; fix the problems listed:\n{listed}")
+    store = ctx.store
+    report = evaluate_store(store, gf.docs, what=args.what, threshold=args.threshold, label_map=label_map,
+                            batch=args.batch, reviewed_only=args.reviewed_only,
+                            progress=lambda done, total: ctx.report("scoring", done, total))  # fmt: skip
+    if report.matched_docs == 0:
+        raise StudioError(
+            f"none of the {report.gold_docs} gold documents is in this project ({store.root}); "
+            "import the same texts first, or pass the right --project"
+        )
+    store.record("tool", "eval.run", [], {
+        "gold": args.gold, "what": args.what, "threshold": report.threshold, "map": label_map, "batch": args.batch,
+        "reviewed_only": args.reviewed_only, "matched_docs": report.matched_docs, "gold_docs": report.gold_docs,
+        "strict": report.scores.overall("strict").row(), "partial": report.scores.overall("partial").row(),
+    })  # fmt: skip
+    return EvalResult.model_validate(
+        {"gold": args.gold, "format": gf.format, "scheme": gf.scheme, "warnings": warnings, **report.to_dict()}
+    )

@@ -18,26 +18,38 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from studio.errors import InvalidState
-from studio.llm import LLM, LLMResult, Request
-from studio.llm.prompts import Prompt, load_prompt
+from pydantic import Field
+
+from studio.errors import InvalidState, StudioError
 from studio.ops.ner.align import align_mentions
 from studio.ops.ner.combine import accuracies_from_store, combine_spans
 from studio.ops.ner.parse import ParseFailure, answer_json_schema, parse_answer
 from studio.ops.ner.sources import Gazetteer, StudentSource, newest_student
 from studio.ops.ner.weights import Weights, estimate_weights
+from studio.ops.registry import Args, OpContext, Result, operation
 from studio.schema import Document, Guideline, Proposal, Span
 from studio.store import Store
 
 if TYPE_CHECKING:
+    from studio.llm import LLM, LLMResult
+    from studio.llm.prompts import Prompt
     from studio.ops.embed import Backend
 
 Progress = Callable[[str, float | None], None]
 _SENT_END = re.compile(r"(?<=[.!?。！？])\s+|\n\s*\n|\n")
 
 
+def _pinned(name: str) -> int:
+    """The pinned prompt version (the model layer is imported on first use, not on import)."""
+    from studio.llm.prompts import prompt_version
+
+    return prompt_version(name)
+
+
 @dataclass
 class LabelSettings:
+    # The ner prompt version (default: the pinned one, or the one a replayed recording names).
+    prompt_version: int = field(default_factory=lambda: _pinned("ner"))
     samples: int = 1  # self-consistency: k answers per chunk (the first greedy)
     temperature: float = 0.7  # for samples after the first
     repeat: Literal["context", "all"] = "context"
@@ -75,16 +87,21 @@ class LabelReport:
     few_shot_similarity: str | None = None  # the backend that chose the examples (None: no approved ones)
     student: str | None = None  # the student model that voted (its data version), if any
     retrained: bool = False  # the student was retrained before this run
+    retrain_error: str | None = None  # retraining failed (labeling went on with the old student, if any)
     llm_skipped: int = 0  # documents the cascade left to the student (no LLM call)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "batch": self.batch, "documents": self.documents, "labeled": self.labeled, "failed": len(self.failed),
             "failures": {str(k): v for k, v in list(self.failed.items())[:20]}, "proposals": self.proposals,
-            "already_proposed": self.already_proposed, "hallucinated": self.hallucinated, "repaired_answers": self.repaired, "llm_calls": self.llm_calls,
+            "hallucinated": self.hallucinated, "repaired_answers": self.repaired, "llm_calls": self.llm_calls,
             "cache_hits": self.cache_hits, "few_shot_similarity": self.few_shot_similarity,
-            "student": self.student, "retrained": self.retrained, "llm_skipped": self.llm_skipped,
         }  # fmt: skip
+        # what the student, relabeling and the cascade add appears only when it happened, so the
+        # run decisions of projects without them (and their recordings) stay as they were
+        extra = {"already_proposed": self.already_proposed, "student": self.student, "retrained": self.retrained,
+                 "retrain_error": self.retrain_error, "llm_skipped": self.llm_skipped}  # fmt: skip
+        return out | {k: v for k, v in extra.items() if v}
 
 
 def chunk_text(text: str, max_chars: int) -> list[tuple[int, str]]:
@@ -220,7 +237,9 @@ def label_documents(
         raise InvalidState(f"the approved guideline is for {guideline.task_type}, not NER")
     ids = doc_ids if doc_ids is not None else unlabeled_documents(store, limit)
     report = LabelReport(batch=store.run_id("ner"), documents=len(ids))
-    prompt = load_prompt("ner")
+    from studio.llm.prompts import load_prompt  # the model layer loads when labeling starts, not on import
+
+    prompt = load_prompt("ner", s.prompt_version)
     labels = guideline.label_names()
     few = FewShot(store, labels, s.few_shot, s.few_shot_mode, guideline=guideline)
     report.few_shot_similarity = few.similarity.name if few.similarity else None
@@ -234,6 +253,8 @@ def label_documents(
     if student is not None:
         weak_sources.append(student)
     weights = estimate_weights(store) if s.learned_weights else None
+    if weights is not None and not weights.documents:
+        weights = None  # nothing learned yet: the fixed priors (the same confidences as before any review)
     accuracies = {name: st.accuracy for name, st in accuracies_from_store(store).items() if st.estimated}
     for start in range(0, len(ids), s.docs_per_batch):
         batch_ids = ids[start : start + s.docs_per_batch]
@@ -247,7 +268,7 @@ def label_documents(
                 (start + len(batch_ids)) / max(1, len(ids)),
             )
     store.record("tool", "weak_label.run", [], {**report.as_dict(), "prompt": prompt.id, "model": llm.spec.describe(), "guideline_version": version,
-                 "settings": {k: v for k, v in s.__dict__.items() if k not in ("spacy_map", "request_extra", "retrain_args")}})  # fmt: skip
+                 "settings": _settings_logged(s)})  # fmt: skip
     return report
 
 
@@ -256,6 +277,8 @@ def _label_batch(
     labels: list[str], few: FewShot, weak_sources: list[Any], accuracies: dict[str, float], weights: Weights | None,
     s: LabelSettings, report: LabelReport,
 ) -> None:  # fmt: skip
+    from studio.llm import Request
+
     schema = answer_json_schema(labels)
     reqs: list[Request] = []
     where: list[tuple[int, int, str, int]] = []  # (doc index, chunk offset, chunk text, sample index)
@@ -318,7 +341,9 @@ def _label_batch(
         samples = [] if di in skip else [per_doc[di].get(k, []) for k in range(s.samples)]
         weak = weak_preds[di]
         combined = combine_spans(doc.text, samples, weak, llm_name="llm", accuracies=accuracies, weights=weights)
-        ran = sorted(weak) + ([] if di in skip else ["llm"])
+        # who ran (silent sources included) is kept once a student votes; before, the sources named
+        # in the votes stand for it (weights.py) and proposals look as they always did
+        ran = sorted(weak) + ([] if di in skip else ["llm"]) if student is not None else None
         props = []
         known = proposed_keys(store, doc.id or 0)
         for z in combined.spans:
@@ -329,8 +354,10 @@ def _label_batch(
             payload = {
                 "span": z.span.model_dump(), "sources": z.sources, "context": contexts[di].get(key, ""),
                 "method": methods[di].get(key, "weak"), "llm_call_ids": sorted(set(calls[di])), "prompt": prompt.id,
-                "guideline_version": version, "ran": ran,
+                "guideline_version": version,
             }  # fmt: skip
+            if ran is not None:
+                payload["ran"] = ran
             if s.preselect is not None and z.confidence >= s.preselect:
                 payload["preselected"] = True
             main = "llm" if z.sources.get("llm", 0) >= 0.5 else max(z.sources, key=lambda n: z.sources[n])
@@ -397,12 +424,27 @@ def _student(store: Store, s: LabelSettings, report: LabelReport) -> StudentSour
             from studio.ops import registry
 
             ctx = registry.OpContext(store=store, actor="tool")
-            registry.run("train", {**s.retrain_args, "name": s.student_name}, ctx)
-            report.retrained = True
+            try:
+                registry.run("train", {**s.retrain_args, "name": s.student_name}, ctx)
+                report.retrained = True
+            except StudioError as exc:  # e.g. too few documents with labels: label without retraining
+                report.retrain_error = str(exc)
     student = newest_student(store.root, s.student_name)
     if student is not None:
         report.student = f"{student.name}@{student.card.get('data_version')}"
     return student
+
+
+_NEW_SETTINGS = ("student", "student_name", "retrain_every", "cascade", "cascade_threshold", "learned_weights")
+
+
+def _settings_logged(s: LabelSettings) -> dict[str, Any]:
+    """The settings a run decision records; settings added with the student only when not at their default."""
+    default = LabelSettings()
+    skip = ("spacy_map", "request_extra", "retrain_args")
+    return {
+        k: v for k, v in s.__dict__.items() if k not in skip and (k not in _NEW_SETTINGS or v != getattr(default, k))
+    }
 
 
 def proposed_keys(store: Store, doc_id: int) -> set[tuple[int, int, str]]:
@@ -423,3 +465,88 @@ def proposed_keys(store: Store, doc_id: int) -> set[tuple[int, int, str]]:
 def _count(report: LabelReport, res: LLMResult) -> None:
     report.llm_calls += 1
     report.cache_hits += int(res.cache_hit)
+
+
+# -- the operation: `studio label` ----------------------------------------------------------------
+DEFAULT_RETRAIN_EVERY = 50  # the project setting student.retrain_every overrides it
+
+
+class LabelArgs(Args):
+    limit: int | None = Field(None, ge=1, description="Label at most N unlabeled documents.",
+                              json_schema_extra={"short": "-n"})  # fmt: skip
+    doc: list[int] = Field(
+        default_factory=list, description="Label this document (repeatable), even if it has proposals."
+    )
+    samples: int = Field(1, ge=1, le=10, json_schema_extra={"short": "-k"},
+                         description="Answers per chunk for self-consistency (the first greedy, the rest sampled).")  # fmt: skip
+    few_shot: int = Field(3, ge=0, le=10, description="Approved examples per prompt.")
+    few_shot_mode: Literal["similar", "fixed"] = Field(
+        "similar", description="Most similar approved documents, or always the first ones."
+    )
+    repeat: Literal["context", "all"] = Field(
+        "context", description="A mention found several times: pick the occurrence its context names, or propose each."
+    )
+    preselect: float | None = Field(
+        None, ge=0, le=1, description="Mark proposals at or above this confidence for quick review."
+    )
+    spacy: list[str] = Field(default_factory=list, description="Add the pretrained spaCy pipeline as a source, mapping "
+                             "its labels (FROM=TO, e.g. ORG=ORG); needs studio[spacy-model].")  # fmt: skip
+    student: bool = Field(True, description="Let the newest student model (studio train) vote.")
+    cascade: bool = Field(False, description="Documents the student is sure of skip the model (faster).")
+    retrain_every: int | None = Field(None, ge=1, description="Retrain the student first when this many newly complete "
+                                      f"documents exist [default: setting student.retrain_every, else {DEFAULT_RETRAIN_EVERY}].")  # fmt: skip
+    learned_weights: bool = Field(
+        True, description="Weigh sources by how they did on complete documents (studio sources)."
+    )
+
+
+class LabelResult(Result):
+    batch: str
+    documents: int
+    labeled: int
+    failed: int
+    failures: dict[str, str]
+    proposals: int
+    already_proposed: int = 0
+    hallucinated: int
+    repaired_answers: int
+    llm_calls: int
+    cache_hits: int
+    few_shot_similarity: str | None
+    student: str | None = None
+    retrained: bool = False
+    retrain_error: str | None = None
+    llm_skipped: int = 0
+
+    def summary(self) -> str:
+        line = (
+            f"Labeled {self.labeled}/{self.documents} documents: {self.proposals} span proposals "
+            f"({self.hallucinated} hallucinated mentions dropped, {self.repaired_answers} answers repaired, "
+            f"{self.cache_hits}/{self.llm_calls} calls from cache)."
+        )
+        if self.already_proposed:
+            line += f" {self.already_proposed} spans were proposed before and not again."
+        if self.student:
+            line += f" Student {self.student}" + (" (retrained first)" if self.retrained else "") + " voted"
+            line += f"; {self.llm_skipped} documents skipped the model." if self.llm_skipped else "."
+        return line
+
+
+@operation("label", args=LabelArgs, result=LabelResult, side_effects=True, agent=False,
+           help="Weak-label documents: the model and the other sources propose spans for review.")  # fmt: skip
+def label(ctx: OpContext, args: LabelArgs) -> LabelResult:
+    """Proposals wait for a human decision (in the app, or `studio review`); nothing becomes a
+    label without one. Long documents are split into chunks; each span gets a confidence from the
+    agreement of its sources."""
+    from studio.ops.ner.formats import parse_label_map
+
+    store = ctx.store
+    every = args.retrain_every or int(store.get_setting("student.retrain_every", DEFAULT_RETRAIN_EVERY))
+    settings = LabelSettings(
+        samples=args.samples, few_shot=args.few_shot, few_shot_mode=args.few_shot_mode, repeat=args.repeat,
+        preselect=args.preselect, spacy_model=bool(args.spacy), spacy_map=parse_label_map(args.spacy),
+        student=args.student, cascade=args.cascade, retrain_every=every, learned_weights=args.learned_weights,
+    )  # fmt: skip
+    report = label_documents(store, ctx.llm, list(args.doc) or None, limit=args.limit, settings=settings,
+                             on_progress=ctx.fraction_progress("labeling"))  # fmt: skip
+    return LabelResult.model_validate(report.as_dict())

@@ -31,11 +31,12 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 from studio.ops.ner.combine import BASE_RATE, logit, prior_accuracy, reliability
+from studio.ops.registry import Args, OpContext, Result, operation
 
 if TYPE_CHECKING:
     from studio.store import Store
@@ -161,6 +162,24 @@ def estimate_weights(store: Store, doc_ids: Iterable[int] | None = None) -> Weig
     from studio.ops.ner.train import complete_document_ids
 
     ids = list(doc_ids) if doc_ids is not None else complete_document_ids(store)
+    docs = []
+    for doc_id in ids:
+        votes, ran, stored = _doc_votes(store, doc_id)
+        gold = {(s.start, s.end, s.label) for s in store.approved_spans(doc_id)}
+        docs.append(DocTrials(votes=votes, ran=ran, gold=gold, stored=stored))
+    return weights_from(docs)
+
+
+class DocTrials(BaseModel):
+    """One finished document: each candidate's votes, the sources that ran, the truth, stored confidences."""
+
+    votes: dict[Key, dict[str, float]]
+    ran: set[str]
+    gold: set[Key]
+    stored: list[tuple[Key, float]] = Field(default_factory=list)
+
+
+def weights_from(docs: Iterable[DocTrials]) -> Weights:
     stats: dict[str, SourceLabelStats] = {}
     true_per_label: dict[str, int] = defaultdict(int)
     cand_per_label: dict[str, int] = defaultdict(int)
@@ -168,13 +187,12 @@ def estimate_weights(store: Store, doc_ids: Iterable[int] | None = None) -> Weig
     stored_conf: list[float] = []
     stored_out: list[bool] = []
     used = 0
-    for doc_id in ids:
-        votes, ran, stored = _doc_votes(store, doc_id)
+    for d in docs:
+        votes, ran, gold = d.votes, d.ran, d.gold
         if not ran:
             continue  # never weak-labeled: says nothing about the sources
         used += 1
-        gold = {(s.start, s.end, s.label) for s in store.approved_spans(doc_id)}
-        for key, conf in stored:
+        for key, conf in d.stored:
             stored_conf.append(conf)
             stored_out.append(key in gold)
         yes_by_source: dict[str, set[Key]] = defaultdict(set)
@@ -213,3 +231,37 @@ def estimate_weights(store: Store, doc_ids: Iterable[int] | None = None) -> Weig
     if trials:
         w.ece_learned = reliability([w.confidence(lab, v)[0] for lab, v, _ in trials], [t for *_, t in trials]).ece
     return w
+
+
+# -- the operation: `studio sources` --------------------------------------------------------------
+class SourcesArgs(Args):
+    label: str | None = Field(None, description="Only this label.")
+
+
+class SourcesResult(Result):
+    documents: int
+    candidates: int
+    ece: float | None = Field(None, description="Calibration error of the stored proposal confidences")
+    ece_learned: float | None = Field(None, description="Calibration error with the learned weights (in-sample)")
+    sources: list[dict[str, Any]]
+
+    def summary(self) -> str:
+        if not self.documents:
+            return "No complete, weak-labeled documents yet: the sources use their prior weights. Review some first."
+        head = f"{self.documents} complete documents, {self.candidates} candidate spans"
+        if self.ece is not None:
+            head += f"; confidence calibration error (ECE) {self.ece:.3f} as proposed"
+        if self.ece_learned is not None:
+            head += f", {self.ece_learned:.3f} with the learned weights"
+        return head
+
+
+@operation("sources", args=SourcesArgs, result=SourcesResult, side_effects=False, agent=False,
+           help="How each weak source does per label on the complete documents: coverage, overlap, conflict, "
+           "precision, recall and the weight it gets.")  # fmt: skip
+def sources(ctx: OpContext, args: SourcesArgs) -> SourcesResult:
+    w = estimate_weights(ctx.store)
+    rows = [r for r in w.rows() if args.label is None or r["label"] == args.label]
+    return SourcesResult(
+        documents=w.documents, candidates=w.candidates, ece=w.ece, ece_learned=w.ece_learned, sources=rows
+    )

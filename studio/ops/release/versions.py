@@ -10,15 +10,16 @@ from studio.store import Store
 
 RELEASES_DIR = "releases"
 # Strict semantic version without leading zeros; nothing else (no "v", no slashes, no dots beyond two).
-_VERSION_RE = re.compile(r"(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})")
-_FOLDER_RE = re.compile(r"v((?:0|[1-9]\d{0,8})\.(?:0|[1-9]\d{0,8})\.(?:0|[1-9]\d{0,8}))")
+# [0-9], not \d: \d also matches other scripts' digits (Arabic-Indic, fullwidth), which int() reads.
+_VERSION_RE = re.compile(r"(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})")
+_FOLDER_RE = re.compile(r"v((?:0|[1-9][0-9]{0,8})\.(?:0|[1-9][0-9]{0,8})\.(?:0|[1-9][0-9]{0,8}))")
 
 
 def parse_version(text: str) -> tuple[int, int, int]:
     """`1.2.3` -> (1, 2, 3); anything else is refused with the expected form."""
     m = _VERSION_RE.fullmatch(text)
     if m is None:
-        raise StudioError(f"release version {text!r} is not valid: use MAJOR.MINOR.PATCH digits, e.g. 0.1.0")
+        raise StudioError(f"release version {text!r} is not valid: use MAJOR.MINOR.PATCH in ASCII digits, e.g. 0.1.0")
     return int(m.group(1)), int(m.group(2)), int(m.group(3))
 
 

@@ -307,7 +307,8 @@ def patterns(docs: dict[int, dict[str, Version]], top: int = 10) -> list[dict[st
     `label` (same words, other label), `boundary` (overlapping, same label), `missing` (one has it)."""
     found: Counter[tuple[str, str]] = Counter()
     examples: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for vs in docs.values():
+    cases: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for doc, vs in sorted(docs.items()):
         for a, b in combinations(sorted(vs), 2):
             sa, sb = set(vs[a].spans), set(vs[b].spans)
             texts = {**vs[a].texts, **vs[b].texts}
@@ -328,7 +329,8 @@ def patterns(docs: dict[int, dict[str, Version]], top: int = 10) -> list[dict[st
                 found[key] += 1
                 if len(examples[key]) < 3 and texts.get(s) and texts[s] not in examples[key]:
                     examples[key].append(texts[s])
+                    cases[key].append({"document_id": doc, "start": s[0], "end": s[1], "label": s[2], "text": texts[s]})
     return [
-        {"kind": kind, "label": label, "count": n, "examples": examples[(kind, label)]}
+        {"kind": kind, "label": label, "count": n, "examples": examples[(kind, label)], "cases": cases[(kind, label)]}
         for (kind, label), n in found.most_common(top)
     ]

@@ -167,10 +167,16 @@ def assign(ctx: OpContext, args: AssignArgs) -> AssignResult:
 
 
 def assignment_summary(store: Store) -> list[dict[str, Any]]:
-    """Per annotator: documents assigned, their versions complete, and left to do."""
-    rows = store.conn.execute(
-        "SELECT a.annotator, COUNT(*) AS assigned, SUM(COALESCE(v.status = 'complete', 0)) AS complete"
-        " FROM assignments a LEFT JOIN versions v ON v.document_id = a.document_id AND v.annotator = a.annotator"
-        " GROUP BY a.annotator ORDER BY a.annotator"
-    )
-    return [{"annotator": r[0], "assigned": r[1], "complete": r[2], "to_do": r[1] - r[2]} for r in rows.fetchall()]
+    """Per annotator: documents assigned, their versions finished, and left to do."""
+    from studio.ops.team.versions import load
+
+    assigned: Counter[str] = Counter()
+    finished: Counter[str] = Counter()
+    for versions in load(store).values():
+        for name, v in versions.items():
+            assigned[name] += 1
+            finished[name] += v.complete
+    return [
+        {"annotator": n, "assigned": assigned[n], "complete": finished[n], "to_do": assigned[n] - finished[n]}
+        for n in sorted(assigned)
+    ]

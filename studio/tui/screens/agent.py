@@ -19,6 +19,7 @@ from studio.tui import core
 from studio.tui.dialogs import ReasonDialog
 from studio.tui.messages import ActionFinished, ActionProposed, WorkProgress
 from studio.tui.screens.base import StudioScreen
+from studio.tui.workers import run_op
 
 HELP = """\
 [b]Agent[/b]: the agent proposes one action at a time (crawl, import, weak_label,
@@ -171,8 +172,8 @@ class AgentScreen(StudioScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="agent-propose")
     def propose(self) -> None:
-        pid = core.loop().propose_next_action(self.store, self.studio.llm())
-        self.post_message(ActionProposed(pid))
+        # Registry operations, so the app's session records (and replays) the agent's steps.
+        self.post_message(ActionProposed(run_op(self, "agent_propose", {}).proposal_id))
 
     def on_action_proposed(self, message: ActionProposed) -> None:
         self.thinking = False
@@ -229,18 +230,10 @@ class AgentScreen(StudioScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="agent-run")
     def run_tool(self, pid: int) -> None:
         worker = get_current_worker()
-
-        def progress(message: str, fraction: float | None) -> None:
-            # Cancelling is cooperative: the run stops at its next progress report, and
-            # run_action logs it as a failed action.
-            if worker.is_cancelled:
-                raise StudioError("cancelled by the person")
-            self.post_message(WorkProgress(message, fraction))
-
+        # Cancelling is cooperative: the run stops at its next progress report (run_op raises
+        # Cancelled there), and run_action logs it as a failed action.
         try:
-            result: dict[str, Any] = core.loop().run_action(
-                self.store, self.studio.llm(), pid, self.actor, on_progress=progress
-            )
+            result: dict[str, Any] = run_op(self, "agent_run", {"proposal_id": pid}).result
         except StudioError as exc:
             if not worker.is_cancelled:
                 raise

@@ -118,7 +118,8 @@ class BoxesScreen(StudioScreen):
                 check, fix, image = "augment", (pl.get("recipe") or {}).get("transform", ""), pl.get("source_image", "")
             else:
                 check, fix, image = pl.get("check", ""), pl.get("fix", ""), pl.get("image", "")
-            table.add_row(str(p.id), check, fix, str(image)[-30:], f"{p.confidence or 0:.2f}", key=str(p.id))
+            conf = "" if p.confidence is None else f"{p.confidence:.2f}"
+            table.add_row(str(p.id), check, fix, str(image)[-30:], conf, key=str(p.id))
         if self.rows:
             table.move_cursor(row=min(keep, len(self.rows) - 1))
             table.focus()
@@ -175,7 +176,8 @@ class BoxesScreen(StudioScreen):
             self.reload()
             return
         self.history.append(int(d.id or 0))
-        self.say(f"{'approved' if verb == 'accept' else 'rejected'} fix #{p.id} ({p.payload.get('check')})")
+        what = f"augmented image #{p.id}" if p.kind == "box_augment" else f"fix #{p.id} ({p.payload.get('check')})"
+        self.say(f"{'approved' if verb == 'accept' else 'rejected'} {what}")
         self.reload()
 
     def action_accept(self) -> None:

@@ -13,6 +13,7 @@ from textual.widgets import Input, LoadingIndicator, Static
 from studio.tui import core
 from studio.tui.messages import GuidelineDrafted
 from studio.tui.screens.base import StudioScreen
+from studio.tui.workers import run_op
 
 HELP = """\
 [b]Goal[/b]: describe the dataset you want in plain words (any language), then press enter.
@@ -95,8 +96,8 @@ class GoalScreen(StudioScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="goal")
     def draft(self, goal: str) -> None:
-        version = core.guideline().propose_guideline(self.store, self.studio.llm(), goal)
-        self.post_message(GuidelineDrafted(version))
+        # The registry's `plan`: the run is recorded in the app's session like any other door's.
+        self.post_message(GuidelineDrafted(run_op(self, "plan", {"goal": goal}).version))
 
     def on_guideline_drafted(self, message: GuidelineDrafted) -> None:
         self._done()

@@ -17,7 +17,8 @@ SHOWN = 200  # ranked items listed; a query's batch is usually far smaller
 
 HELP = """\
 [b]Query[/b]: the newest ranking of what to review next (the Labels screen follows it),
-the strategy asked for and the one used (random on a cold start, with the reason).
+the strategy asked for and the one used (random on a cold start, with the reason), and whether
+more labels are still changing the model (stabilizing predictions between rounds).
 
   s  choose the strategy for the next run (cycles through them)
   r  run a new query with that strategy (recorded as a query.run decision)"""
@@ -45,7 +46,7 @@ class QueryScreen(StudioScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.strategy = "margin"
+        self.strategy = "hybrid"  # the operation's default (studio/ops/active/operations.py)
         self.busy = False
 
     def compose_body(self) -> ComposeResult:
@@ -76,6 +77,10 @@ class QueryScreen(StudioScreen):
         head.append(f" · pool {p.get('pool', '?')} · labeled {p.get('labeled', '?')}")
         if p.get("reason"):
             head.append(f"\n{p['reason']}", style="dim")
+        if p.get("task") == "classification" and "agreements" in p:
+            from studio.ops.active.query import stop_message
+
+            head.append(f"\n{stop_message(p)}", style="green" if p.get("stop") else "dim")
         self.query_one("#query-summary", Static).update(head)
         items = p.get("items") or []
         for it in items[:SHOWN]:
@@ -107,9 +112,9 @@ class QueryScreen(StudioScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="query")
     def run_query(self, strategy: str) -> None:
-        from studio.ops.active.query import QuerySettings, run_query
+        from studio.tui.workers import run_op
 
-        result = run_query(self.store, QuerySettings(strategy=strategy))
+        result = run_op(self, "query", {"strategy": strategy})
         self.post_message(QueryFinished(result.query_id))
 
     def on_query_finished(self, message: QueryFinished) -> None:

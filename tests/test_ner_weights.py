@@ -1,0 +1,92 @@
+"""Learned source weights, checked by hand on one complete document, and `studio sources`."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from studio.ops.ner.combine import combine_spans
+from studio.ops.ner.weights import estimate_weights
+from studio.schema import Document, Proposal, Span
+from studio.store import Store
+from tests.conftest import run_cli
+from tests.ner_helpers import complete_like_gold, news_project
+
+TEXT = "Amara Balogun met Meridex Steel in Ardenport."
+
+
+def _span(sub: str, label: str) -> dict:
+    s = TEXT.index(sub)
+    return Span(start=s, end=s + len(sub), label=label, text=sub).model_dump()
+
+
+@pytest.fixture
+def decided(store: Store) -> Store:
+    """One weak-labeled document the person finished: two right proposals, one wrong label, one missed span."""
+    news_project(store)
+    doc_id, _ = store.add_document(Document(text=TEXT))
+    ran = ["gazetteer", "llm"]
+    store.add_proposals([
+        Proposal(kind="span", document_id=doc_id, source="llm:ner.v2", confidence=0.9,
+                 payload={"span": _span("Amara Balogun", "PER"), "sources": {"gazetteer": 0.67, "llm": 1.0}, "ran": ran}),
+        Proposal(kind="span", document_id=doc_id, source="llm:ner.v2", confidence=0.8,
+                 payload={"span": _span("Meridex Steel", "ORG"), "sources": {"llm": 1.0}, "ran": ran}),
+        Proposal(kind="span", document_id=doc_id, source="llm:ner.v2", confidence=0.8,
+                 payload={"span": _span("Ardenport", "ORG"), "sources": {"llm": 1.0}, "ran": ran}),
+    ])  # fmt: skip
+    gold = [_span("Amara Balogun", "PER"), _span("Meridex Steel", "ORG"), _span("Ardenport", "LOC")]
+    complete_like_gold(store, doc_id, gold)  # accepts 2, rejects ORG Ardenport, adds LOC Ardenport
+    return store
+
+
+def test_counts_rates_and_confidence_by_hand(decided: Store) -> None:
+    w = estimate_weights(decided)
+    assert w.documents == 1 and w.candidates == 4  # PER, ORG Meridex, ORG Ardenport (false), LOC Ardenport
+    llm_org = w.stats["llm|ORG"]
+    assert (llm_org.tp, llm_org.fp, llm_org.fn, llm_org.tn) == (1, 1, 0, 0)
+    llm_loc = w.stats["llm|LOC"]
+    assert (llm_loc.tp, llm_loc.fn) == (0, 1)  # the person's added span: the LLM missed it
+    gaz_org = w.stats["gazetteer|ORG"]
+    assert (gaz_org.tp, gaz_org.fp, gaz_org.fn, gaz_org.tn) == (0, 0, 1, 1)
+    # rates, prior accuracy a = 0.8 for llm, r0 = 0.7, f0 = 0.7 * 0.2 / 0.8 = 0.175, k = 4:
+    # P(yes|true) = (1 + 2.8) / (1 + 4) = 0.76;  P(yes|false) = (1 + 0.7) / (1 + 4) = 0.34
+    t, f = llm_org.rates()
+    assert t == pytest.approx(0.76) and f == pytest.approx(0.34)
+    yes, no = llm_org.log_lr()
+    assert yes == pytest.approx(math.log(0.76 / 0.34)) and no == pytest.approx(math.log(0.24 / 0.66))
+    # base rates: PER (1 + 1) / (1 + 2), ORG (1 + 1) / (2 + 2)
+    assert w.base_rates["PER"] == pytest.approx(2 / 3) and w.base_rates["ORG"] == pytest.approx(0.5)
+    # a new ORG span the LLM is sure of, the gazetteer silent (it abstains: fewer than 5 true ORG seen)
+    conf, by = w.confidence("ORG", {"llm": 1.0})
+    assert conf == pytest.approx(1 / (1 + math.exp(-math.log(0.76 / 0.34)))) and by == "llm"
+    res = combine_spans("Quellon Bank", [[Span(start=0, end=12, label="ORG", text="Quellon Bank")]], {"gazetteer": []},
+                        weights=w)  # fmt: skip
+    assert res.spans[0].confidence == pytest.approx(conf, abs=1e-6)
+    # both sources said PER for Amara Balogun: overlap; no source proposed a competing span there
+    per = w.stats["llm|PER"].row()
+    assert per["overlap"] == 1.0 and per["conflict"] == 0.0 and per["coverage"] == 1.0
+    # stored confidences 0.9 (right), 0.8 (right), 0.8 (wrong): ECE = 1/3 * 0.1 + 2/3 * |0.5 - 0.8| = 0.2333
+    assert w.ece == pytest.approx(0.1 / 3 + 2 / 3 * 0.3, abs=1e-4)
+
+
+def test_no_data_means_prior_weights(store: Store) -> None:
+    w = estimate_weights(store)
+    assert w.documents == 0 and w.ece is None
+    conf, _ = w.confidence("PER", {"llm": 1.0})
+    assert conf == pytest.approx(0.8)  # a sure yes from a source of prior accuracy 0.8 at base rate 0.5
+
+
+def test_studio_sources_cli(decided: Store) -> None:
+    code, out, err = run_cli("--project", str(decided.root), "sources", "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["documents"] == 1 and {(r["source"], r["label"]) for r in res["sources"]} >= {
+        ("llm", "ORG"),
+        ("gazetteer", "PER"),
+    }
+    row = next(r for r in res["sources"] if (r["source"], r["label"]) == ("llm", "ORG"))
+    assert row["precision"] == 0.5 and row["recall"] == 1.0
+    code, out, err = run_cli("--project", str(decided.root), "sources")
+    assert code == 0 and "ECE" in out and "llm" in out
