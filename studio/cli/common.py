@@ -140,8 +140,9 @@ def fraction_progress(what: str) -> Iterator[Callable[[str, float | None], None]
 
 
 class ProgressLines:
-    """Progress as plain lines on stderr for logs and pipes: the first report of a stage, then at
-    most one every STUDIO_PROGRESS_SECONDS (default 5), and the last (done == total).
+    """Progress as plain lines on stderr for logs and pipes: nothing for a stage that finishes within
+    STUDIO_PROGRESS_SECONDS (default 5), so quick commands stay quiet; then at most one line every
+    STUDIO_PROGRESS_SECONDS, and the last (done == total) once any line was shown.
 
         labeling: 120/500 (24%), 3.2/s, 0:00:37 elapsed
     """
@@ -157,6 +158,8 @@ class ProgressLines:
         start = self._start.setdefault(stage, now)
         finished = total is not None and done >= total
         last = self._shown.get(stage)
+        if last is None and now - start < self.every and self.every > 0:
+            return  # quick work says nothing
         if last is not None and now - last < self.every and not finished:
             return
         self._shown[stage] = now
