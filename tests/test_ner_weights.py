@@ -56,11 +56,19 @@ def test_counts_rates_and_confidence_by_hand(decided: Store) -> None:
     assert t == pytest.approx(0.76) and f == pytest.approx(0.34)
     yes, no = llm_org.log_lr()
     assert yes == pytest.approx(math.log(0.76 / 0.34)) and no == pytest.approx(math.log(0.24 / 0.66))
-    # base rates: PER (1 + 1) / (1 + 2), ORG (1 + 1) / (2 + 2)
-    assert w.base_rates["PER"] == pytest.approx(2 / 3) and w.base_rates["ORG"] == pytest.approx(0.5)
-    # a new ORG span the LLM is sure of, the gazetteer silent (it abstains: fewer than 5 true ORG seen)
+    # one document: nothing to cross-validate, so the default back-off m = 8 and threshold 0.5
+    assert (w.label_strength, w.threshold) == (8.0, 0.5)
+    # the weights decide among spans some source proposed (LOC Ardenport was not: a miss, not a trial):
+    # base rates backed off toward all labels' (2 + 1) / (3 + 2) = 0.6: PER (1 + 8 * 0.6) / 9, ORG (1 + 4.8) / 10
+    assert w.base_rates["PER"] == pytest.approx(5.8 / 9) and w.base_rates["ORG"] == pytest.approx(0.58)
+    # the LLM over all labels: tp 2, fp 1, fn 0 among proposed spans -> (2 + 2.8) / (2 + 4) = 0.8,
+    # (1 + 0.7) / (1 + 4) = 0.34; ORG backed off toward them: (1 + 8 * 0.8) / 9, (1 + 8 * 0.34) / 9
+    t, f = w.rates("llm", "ORG")
+    assert t == pytest.approx(7.4 / 9) and f == pytest.approx(3.72 / 9)
+    # a new ORG span the LLM is sure of, the gazetteer silent (it abstains: it has seen 3 true spans, fewer than 5):
+    # logit(0.58) + ln(7.4 / 3.72) = 0.32277 + 0.68776 -> 0.7331
     conf, by = w.confidence("ORG", {"llm": 1.0})
-    assert conf == pytest.approx(1 / (1 + math.exp(-math.log(0.76 / 0.34)))) and by == "llm"
+    assert conf == pytest.approx(0.7331, abs=1e-4) and by == "llm"
     res = combine_spans("Quellon Bank", [[Span(start=0, end=12, label="ORG", text="Quellon Bank")]], {"gazetteer": []},
                         weights=w)  # fmt: skip
     assert res.spans[0].confidence == pytest.approx(conf, abs=1e-6)

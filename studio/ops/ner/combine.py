@@ -161,8 +161,7 @@ def combine_spans(
         s, e, label = key
         if weights is not None:
             # learned weights: every source that ran votes, silence included (see weights.py)
-            everyone = {name: 0.0 for name in weak if weights.knows(name, label)} | src
-            conf, _ = weights.confidence(label, everyone)
+            conf, _ = weights.confidence(label, weights.votes(label, {name: 0.0 for name in weak} | src))
         else:
             x = logit(base_rate)
             for name, p in src.items():

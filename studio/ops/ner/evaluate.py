@@ -290,9 +290,10 @@ class EvalArgs(Args):
     what: Literal["proposals", "approved"] = Field(
         "proposals", description="Score span proposals (pending and decided) or the approved labels."
     )
-    threshold: float = Field(
-        0.5, ge=0, le=1, description="With --what proposals: only proposals with at least this confidence."
-    )
+    threshold: float | None = Field(
+        None, ge=0, le=1, description="With --what proposals: only proposals with at least this confidence "
+        "[default: the project's decision threshold, chosen on its complete documents (studio sources), else 0.5]."
+    )  # fmt: skip
     scheme: Literal["auto", "iob1", "iob2", "bioes"] = Field(
         "auto", description="Tag scheme of a CoNLL gold file (auto detects it)."
     )
@@ -318,6 +319,16 @@ class EvalResult(Result):
         return f"strict F1 {o['f1']:.4f} (P {o['precision']:.4f}, R {o['recall']:.4f}) on {self.matched_docs} documents"
 
 
+def decision_threshold(store: Store) -> float:
+    """The confidence from which a proposal counts as proposed: the learned weights' (weights.py `choose`), as
+    `studio label` would combine now; 0.5 before any document is complete."""
+    from studio.ops.ner.label import labeling_weights
+    from studio.ops.ner.sources import newest_student
+
+    weights = labeling_weights(store, newest_student(store.root))
+    return weights.threshold if weights is not None else 0.5
+
+
 @operation("eval", args=EvalArgs, result=EvalResult, side_effects=False, agent=False,
            help="Score the project's NER spans against a GOLD file (CoNLL IOB1/IOB2 or JSONL).")  # fmt: skip
 def evaluate(ctx: OpContext, args: EvalArgs) -> EvalResult:
@@ -338,7 +349,8 @@ def evaluate(ctx: OpContext, args: EvalArgs) -> EvalResult:
         listed = "\n".join(f"warning: {w}" for w in warnings)
         raise StudioError(f"{args.gold} holds no readable documents; fix the problems listed:\n{listed}")
     store = ctx.store
-    report = evaluate_store(store, gf.docs, what=args.what, threshold=args.threshold, label_map=label_map,
+    threshold = args.threshold if args.threshold is not None else decision_threshold(store)
+    report = evaluate_store(store, gf.docs, what=args.what, threshold=threshold, label_map=label_map,
                             batch=args.batch, reviewed_only=args.reviewed_only,
                             progress=lambda done, total: ctx.report("scoring", done, total))  # fmt: skip
     if report.matched_docs == 0:

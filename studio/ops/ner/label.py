@@ -66,8 +66,8 @@ class LabelSettings:
     student_name: str = "student"
     retrain_every: int | None = None  # retrain the student first when this many new complete documents exist
     retrain_args: dict[str, Any] = field(default_factory=dict)  # TrainArgs for that retraining (e.g. base, max_epochs)
-    cascade: bool = False  # documents the student is sure of skip the LLM
-    cascade_threshold: float = 0.9
+    cascade: bool = False  # documents where the LLM's answer could not change a proposal skip it
+    cascade_threshold: float = 0.9  # without learned weights: the student's held-out recall and precision needed
     learned_weights: bool = True  # source weights from complete documents (weights.py) instead of fixed priors
     request_extra: dict[str, Any] = field(default_factory=dict)  # passed to the model API (e.g. extra_body)
 
@@ -252,9 +252,7 @@ def label_documents(
     student = _student(store, s, report)
     if student is not None:
         weak_sources.append(student)
-    weights = estimate_weights(store) if s.learned_weights else None
-    if weights is not None and not weights.documents:
-        weights = None  # nothing learned yet: the fixed priors (the same confidences as before any review)
+    weights = labeling_weights(store, student) if s.learned_weights else None
     accuracies = {name: st.accuracy for name, st in accuracies_from_store(store).items() if st.estimated}
     for start in range(0, len(ids), s.docs_per_batch):
         batch_ids = ids[start : start + s.docs_per_batch]
@@ -286,7 +284,7 @@ def _label_batch(
     student = next((w for w in weak_sources if isinstance(w, StudentSource)), None)
     skip: set[int] = set()
     if s.cascade and student is not None:
-        skip = {di for di, preds in enumerate(weak_preds) if student_confident(student, preds, s.cascade_threshold)}
+        skip = cascade_skips(weights, student, weak_preds, labels, s.cascade_threshold)
         report.llm_skipped += len(skip)
     for di, doc in enumerate(docs):
         if di in skip:
@@ -386,6 +384,27 @@ def _predict_weak(sources: list[Any], texts: list[str]) -> list[dict[str, list[t
         for i, p in enumerate(preds):
             out[i][src.name] = p
     return out
+
+
+def labeling_weights(store: Store, student: StudentSource | None) -> Weights | None:
+    """The weights `studio label` combines with: learned on the complete documents (and the student's held-out
+    votes), or None before any document is complete (the fixed priors: the same confidences as before review)."""
+    weights = estimate_weights(store, student=student)
+    return weights if weights.documents else None
+
+
+def cascade_skips(
+    weights: Weights | None,
+    student: StudentSource,
+    weak_preds: list[dict[str, list[tuple[Span, float]]]],
+    labels: list[str],
+    threshold: float = 0.9,
+) -> set[int]:
+    """The documents (positions) that skip the LLM: with learned weights, those where no answer of the LLM could
+    change a proposal (`Weights.llm_can_change`); without, those the student is sure of (`student_confident`)."""
+    if weights is not None:
+        return {i for i, preds in enumerate(weak_preds) if not weights.llm_can_change(preds, labels)}
+    return {i for i, preds in enumerate(weak_preds) if student_confident(student, preds, threshold)}
 
 
 def student_confident(student: StudentSource, preds: dict[str, list[tuple[Span, float]]], threshold: float) -> bool:
@@ -492,7 +511,11 @@ class LabelArgs(Args):
     spacy: list[str] = Field(default_factory=list, description="Add the pretrained spaCy pipeline as a source, mapping "
                              "its labels (FROM=TO, e.g. ORG=ORG); needs studio[spacy-model].")  # fmt: skip
     student: bool = Field(True, description="Let the newest student model (studio train) vote.")
-    cascade: bool = Field(False, description="Documents the student is sure of skip the model (faster).")
+    cascade: bool = Field(
+        False,
+        description="Once a student exists, documents where the model's answer could not "
+        "change a proposal (by the learned weights) skip it (faster).",
+    )
     retrain_every: int | None = Field(None, ge=1, description="Retrain the student first when this many newly complete "
                                       f"documents exist [default: setting student.retrain_every, else {DEFAULT_RETRAIN_EVERY}].")  # fmt: skip
     learned_weights: bool = Field(

@@ -228,8 +228,9 @@ class StudentSource:
     """The project's trained student model (`studio train`, models/NAME/) as a weak source.
 
     spaCy's NER gives no scores, so each entity gets the held-out precision of its label from the
-    model card (`scores.per_label[L].precision`): how often the student was right about that label on
-    documents it did not learn from.
+    model card, (tp + 1) / (tp + fp + 2) of `heldout_scores` (cross-validated over every document) or of
+    `scores` (the held-out split): how often the student was right about that label on documents it
+    did not learn from.
     """
 
     def __init__(self, folder: Path, name: str | None = None) -> None:
@@ -243,8 +244,9 @@ class StudentSource:
         self.name = name or f"student:{card['name']}"
         self.lang = str(card.get("language", "en"))
         self.labels = list(card.get("labels", []))
-        per = (card.get("scores") or {}).get("per_label", {})
-        self.precision = {lab: float(per.get(lab, {}).get("precision", 0.5)) or 0.5 for lab in self.labels}
+        # the held-out votes' scores (cross-validated: every document) when the card has them, else the split's
+        per = (card.get("heldout_scores") or card.get("scores") or {}).get("per_label", {})
+        self.precision = {lab: _smoothed_precision(per.get(lab) or {}) for lab in self.labels}
         self._nlp: Language | None = None
 
     @property
@@ -263,7 +265,24 @@ class StudentSource:
 
         texts = list(texts)
         spans = predict(self.nlp, self.lang, texts, self.labels)
-        return [[(s, round(min(max(self.precision.get(s.label, 0.5), 0.05), 0.99), 6)) for s in doc] for doc in spans]
+        return [[(s, self.prob(s.label)) for s in doc] for doc in spans]
+
+    def prob(self, label: str) -> float:
+        """The probability the student gives its entities of `label`: the label's held-out precision."""
+        return round(min(max(self.precision.get(label, 0.5), 0.05), 0.99), 6)
+
+    def heldout(self) -> dict[int, list[tuple[int, int, str, float]]]:
+        """The card's honest votes: per complete document, the spans a model that did not learn from it found
+        (cross-validated, or the held-out split), with this student's probabilities."""
+        raw = self.card.get("heldout") or {}
+        return {int(k): [(int(a), int(b), str(lab), self.prob(str(lab))) for a, b, lab in v] for k, v in raw.items()}
+
+
+def _smoothed_precision(row: dict[str, Any]) -> float:
+    """(tp + 1) / (tp + fp + 2) from a score row; its rounded precision for cards without counts; 0.5 if empty."""
+    if "tp" in row and "fp" in row:
+        return (int(row["tp"]) + 1) / (int(row["tp"]) + int(row["fp"]) + 2)
+    return float(row.get("precision", 0.5)) or 0.5
 
 
 def newest_student(root: Path, name: str = "student") -> StudentSource | None:

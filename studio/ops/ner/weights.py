@@ -30,61 +30,74 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from studio.ops.ner.combine import BASE_RATE, logit, prior_accuracy, reliability
+from studio.ops.ner.evaluate import Counts
 from studio.ops.registry import Args, OpContext, Result, operation
 
 if TYPE_CHECKING:
+    from studio.ops.ner.sources import StudentSource
+    from studio.schema import Span
     from studio.store import Store
 
-PRIOR_STRENGTH = 4.0
+PRIOR_STRENGTH = 4.0  # pseudo-trials pulling a source's rates (all labels pooled) toward its prior
+# Pseudo-trials pulling a label's rates toward the source's pooled rates, and its base rate toward that of
+# all labels (back-off): chosen among STRENGTHS by cross-validation on the complete documents (`choose`).
+LABEL_STRENGTH = 8.0
+STRENGTHS = (0.5, 2.0, 8.0, 32.0)
+# The decision threshold (what `studio eval` and the benchmark count as proposed) is chosen among these the same
+# way: for F1 the best threshold on calibrated confidences is often below 0.5 (about half the reachable F1).
+DEFAULT_THRESHOLD = 0.5
+THRESHOLDS = (0.25, 0.35, 0.5)
 PRIOR_RECALL = 0.7
-MIN_TRUE = 5  # a source that did not vote abstains until this many true spans of the label were seen
+MIN_TRUE = 5  # a source that did not vote abstains until it has seen this many true spans (all labels)
 HUMAN_PREFIXES = ("human", "synth")  # spans a person (or synth's target list) wrote: not a weak source's vote
 
 Key = tuple[int, int, str]
 
 
-class SourceLabelStats(BaseModel):
+def vote(source: str, p: float) -> float:
+    """A source's vote on a candidate: the LLM's share of samples that contain it; any other source votes yes (1)
+    where it proposes the span: its probability (the student's held-out precision, the pretrained pipeline's
+    constant, the gazetteer's counts) is what the learned rates replace, so a student proposing a span of a
+    label it is often wrong about still says yes, and its rates say how much that is worth."""
+    return p if source.startswith("llm") else float(p > 0)
+
+
+class SourceLabelStats(Counts):
+    """One source on one label (or, with label "*", on all labels pooled): the trial counts."""
+
     source: str
     label: str
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
     tn: int = 0
+    unproposed: int = 0  # of fn: true spans no source proposed (a miss for recall; not a trial the weights decide)
     documents: int = 0  # complete documents the source ran on
     covered: int = 0  # of those, documents where it voted yes for this label at least once
     overlap: int = 0  # yes votes another source also voted yes on (same span and label)
     conflict: int = 0  # yes votes where another source voted yes on an overlapping, different span or label
 
-    @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+    def rates(self, toward: tuple[float, float] | None = None, strength: float = PRIOR_STRENGTH) -> tuple[float, float]:
+        """(P(yes | true), P(yes | false)), smoothed by `strength` pseudo-trials toward `toward` (default: the
+        source's prior: recall r0, false-yes rate f0 from its prior accuracy)."""
+        if toward is None:
+            a = prior_accuracy(self.source)
+            toward = (PRIOR_RECALL, PRIOR_RECALL * (1 - a) / a)
+        r0, f0 = toward
+        k = strength
+        fn = self.fn - self.unproposed  # among the spans some source proposed: what the weights decide on
+        return (self.tp + k * r0) / (self.tp + fn + k), (self.fp + k * f0) / (self.fp + self.tn + k)
 
-    @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
-
-    def rates(self) -> tuple[float, float]:
-        """(P(yes | true), P(yes | false)), smoothed toward the priors."""
-        a = prior_accuracy(self.source)
-        r0 = PRIOR_RECALL
-        f0 = r0 * (1 - a) / a
-        k = PRIOR_STRENGTH
-        return (self.tp + k * r0) / (self.tp + self.fn + k), (self.fp + k * f0) / (self.fp + self.tn + k)
-
-    def log_lr(self) -> tuple[float, float]:
+    def log_lr(
+        self, toward: tuple[float, float] | None = None, strength: float = PRIOR_STRENGTH
+    ) -> tuple[float, float]:
         """(log LR of a yes vote, log LR of a no vote)."""
-        t, f = self.rates()
-        t, f = min(max(t, 1e-4), 1 - 1e-4), min(max(f, 1e-4), 1 - 1e-4)
-        return math.log(t / f), math.log((1 - t) / (1 - f))
+        return _log_lr(*self.rates(toward, strength))
 
-    def row(self) -> dict[str, object]:
-        yes, no = self.log_lr()
+    def row(self) -> dict[str, object]:  # type: ignore[override]
         votes = self.tp + self.fp
         return {
             "source": self.source, "label": self.label, "tp": self.tp, "fp": self.fp, "fn": self.fn,
@@ -92,12 +105,21 @@ class SourceLabelStats(BaseModel):
             "coverage": round(self.covered / self.documents, 4) if self.documents else 0.0,
             "overlap": round(self.overlap / votes, 4) if votes else 0.0,
             "conflict": round(self.conflict / votes, 4) if votes else 0.0,
-            "weight_yes": round(yes, 4), "weight_no": round(no, 4),
         }  # fmt: skip
 
 
+def _log_lr(t: float, f: float) -> tuple[float, float]:
+    t, f = min(max(t, 1e-4), 1 - 1e-4), min(max(f, 1e-4), 1 - 1e-4)
+    return math.log(t / f), math.log((1 - t) / (1 - f))
+
+
 class Weights(BaseModel):
-    """Learned (or prior) weights: what `combine_spans(weights=...)` uses."""
+    """Learned (or prior) weights: what `combine_spans(weights=...)` uses.
+
+    Back-off: a source's rates over all labels pooled are smoothed toward its prior (`PRIOR_STRENGTH`
+    pseudo-trials); a label's rates are smoothed toward those pooled rates (`LABEL_STRENGTH`), so a label
+    with a handful of trials gets the source's overall behaviour, not a noisy guess of its own.
+    """
 
     stats: dict[str, SourceLabelStats] = Field(default_factory=dict)  # "source|label" -> counts
     base_rates: dict[str, float] = Field(default_factory=dict)  # label -> share of candidates that are true
@@ -105,20 +127,43 @@ class Weights(BaseModel):
     candidates: int = 0
     ece: float | None = None  # of the stored proposal confidences on the complete documents
     ece_learned: float | None = None  # of the confidences these weights give the same candidates (in-sample)
+    label_strength: float = LABEL_STRENGTH
+    threshold: float = DEFAULT_THRESHOLD  # the confidence from which a span counts as proposed (`choose`)
+    _pooled: dict[str, SourceLabelStats] = PrivateAttr(default_factory=dict)
 
     def _stats(self, source: str, label: str) -> SourceLabelStats:
         return self.stats.get(f"{source}|{label}") or SourceLabelStats(source=source, label=label)
 
+    def pooled(self, source: str) -> SourceLabelStats:
+        """The source's counts over all labels."""
+        if source in self._pooled:
+            return self._pooled[source]
+        out = self._pooled[source] = SourceLabelStats(source=source, label="*")
+        for st in self.stats.values():
+            if st.source == source:
+                out.tp, out.fp, out.fn, out.tn = out.tp + st.tp, out.fp + st.fp, out.fn + st.fn, out.tn + st.tn
+                out.unproposed += st.unproposed
+        return out
+
+    def rates(self, source: str, label: str) -> tuple[float, float]:
+        """(P(yes | true), P(yes | false)) of the source on the label, backed off to its pooled rates."""
+        return self._stats(source, label).rates(self.pooled(source).rates(), self.label_strength)
+
     def knows(self, source: str, label: str) -> bool:
         """Enough true candidates seen to trust what the source's silence means (else it abstains)."""
-        st = self.stats.get(f"{source}|{label}")
-        return st is not None and st.tp + st.fn >= MIN_TRUE
+        st = self.pooled(source)
+        return st.tp + st.fn >= MIN_TRUE
+
+    def votes(self, label: str, votes: dict[str, float]) -> dict[str, float]:
+        """The votes that count (`vote`): a silent source (0) abstains until `knows` says its silence means something."""
+        votes = {name: vote(name, p) for name, p in votes.items()}
+        return {name: p for name, p in votes.items() if p > 0 or self.knows(name, label)}
 
     def base_logit(self, label: str) -> float:
         return logit(self.base_rates.get(label, BASE_RATE))
 
     def contribution(self, source: str, label: str, p: float) -> float:
-        yes, no = self._stats(source, label).log_lr()
+        yes, no = _log_lr(*self.rates(source, label))
         return p * yes + (1 - p) * no
 
     def confidence(self, label: str, votes: dict[str, float]) -> tuple[float, str]:
@@ -132,8 +177,37 @@ class Weights(BaseModel):
                 best, best_c = name, c
         return 1.0 / (1.0 + math.exp(-x)), best
 
+    def llm_can_change(
+        self, weak: dict[str, list[tuple[Span, float]]], labels: Iterable[str], llm: str = "llm"
+    ) -> bool:
+        """The cascade's test: could any answer of the LLM change what is proposed in this document?
+
+        Yes when, for a span another source proposed, the combined confidence with the LLM saying yes and with it
+        saying no fall on different sides of the threshold, or when a span only the LLM proposed (every other
+        source silent) would reach the threshold for some label. Else its answer cannot change a proposal, and
+        asking it only costs time.
+        """
+        votes: dict[Key, dict[str, float]] = defaultdict(dict)
+        for name, preds in weak.items():
+            for sp, p in preds:
+                key = (sp.start, sp.end, sp.label)
+                votes[key][name] = max(p, votes[key].get(name, 0.0))
+        silent = {name: 0.0 for name in weak}
+        for (_, _, label), v in votes.items():
+            if self.decides(label, silent | v | {llm: 1.0}) != self.decides(label, silent | v | {llm: 0.0}):
+                return True
+        return any(self.decides(label, silent | {llm: 1.0}) for label in labels)
+
+    def decides(self, label: str, votes: dict[str, float]) -> bool:
+        """Does a candidate with these votes (0 = silent) reach the decision threshold?"""
+        return self.confidence(label, self.votes(label, votes))[0] >= self.threshold
+
     def rows(self) -> list[dict[str, object]]:
-        return [s.row() for _, s in sorted(self.stats.items())]
+        out = []
+        for _, st in sorted(self.stats.items()):
+            yes, no = _log_lr(*self.rates(st.source, st.label))
+            out.append(st.row() | {"weight_yes": round(yes, 4), "weight_no": round(no, 4)})
+        return out
 
 
 def _doc_votes(store: Store, doc_id: int) -> tuple[dict[Key, dict[str, float]], set[str], list[tuple[Key, float]]]:
@@ -157,14 +231,26 @@ def _doc_votes(store: Store, doc_id: int) -> tuple[dict[Key, dict[str, float]], 
     return votes, ran, stored
 
 
-def estimate_weights(store: Store, doc_ids: Iterable[int] | None = None) -> Weights:
-    """Weights from the complete documents (or `doc_ids`); priors where there is no data."""
+def estimate_weights(
+    store: Store, doc_ids: Iterable[int] | None = None, student: StudentSource | None = None
+) -> Weights:
+    """Weights from the complete documents (or `doc_ids`); priors where there is no data.
+
+    With `student`, its card's held-out votes (`heldout`: cross-validated, or its held-out split) count on the
+    complete documents where the student did not vote when the proposals were made: honest votes of a model
+    that did not learn from the document.
+    """
     from studio.ops.ner.train import complete_document_ids
 
     ids = list(doc_ids) if doc_ids is not None else complete_document_ids(store)
+    heldout = student.heldout() if student is not None else {}
     docs = []
     for doc_id in ids:
         votes, ran, stored = _doc_votes(store, doc_id)
+        if doc_id in heldout and student is not None and student.name not in ran:
+            ran.add(student.name)
+            for a, b, label, p in heldout[doc_id]:
+                votes[(a, b, label)][student.name] = p
         gold = {(s.start, s.end, s.label) for s in store.approved_spans(doc_id)}
         docs.append(DocTrials(votes=votes, ran=ran, gold=gold, stored=stored))
     return weights_from(docs)
@@ -179,39 +265,50 @@ class DocTrials(BaseModel):
     stored: list[tuple[Key, float]] = Field(default_factory=list)
 
 
-def weights_from(docs: Iterable[DocTrials]) -> Weights:
-    stats: dict[str, SourceLabelStats] = {}
-    true_per_label: dict[str, int] = defaultdict(int)
-    cand_per_label: dict[str, int] = defaultdict(int)
-    trials: list[tuple[str, dict[str, float], bool]] = []
-    stored_conf: list[float] = []
-    stored_out: list[bool] = []
-    used = 0
+Trial = tuple[str, dict[str, float], bool]  # (label, every source's vote (0 = silent), truth)
+
+
+class _Tally(BaseModel):
+    stats: dict[str, SourceLabelStats] = Field(default_factory=dict)
+    true_per_label: dict[str, int] = Field(default_factory=dict)
+    cand_per_label: dict[str, int] = Field(default_factory=dict)
+    trials: list[Trial] = Field(default_factory=list)
+    stored_conf: list[float] = Field(default_factory=list)
+    stored_out: list[bool] = Field(default_factory=list)
+    documents: int = 0
+
+
+def _tally(docs: Iterable[DocTrials]) -> _Tally:
+    t = _Tally()
+    stats = t.stats
     for d in docs:
         votes, ran, gold = d.votes, d.ran, d.gold
         if not ran:
             continue  # never weak-labeled: says nothing about the sources
-        used += 1
+        t.documents += 1
         for key, conf in d.stored:
-            stored_conf.append(conf)
-            stored_out.append(key in gold)
+            t.stored_conf.append(conf)
+            t.stored_out.append(key in gold)
         yes_by_source: dict[str, set[Key]] = defaultdict(set)
         for key, v in votes.items():
             for name, p in v.items():
-                if p >= 0.5:
+                if vote(name, p) >= 0.5:
                     yes_by_source[name].add(key)
         for key in set(votes) | gold:
             label, truth = key[2], key in gold
-            true_per_label[label] += truth
-            cand_per_label[label] += 1
-            v = {name: votes.get(key, {}).get(name, 0.0) for name in ran}
-            trials.append((label, v, truth))
+            v = {name: vote(name, votes.get(key, {}).get(name, 0.0)) for name in ran}
+            t.trials.append((label, v, truth))
+            proposed = any(p > 0 for p in v.values())
+            if proposed:  # the population the weights decide on: spans some source proposed
+                t.true_per_label[label] = t.true_per_label.get(label, 0) + truth
+                t.cand_per_label[label] = t.cand_per_label.get(label, 0) + 1
             for name in ran:
                 st = stats.setdefault(f"{name}|{label}", SourceLabelStats(source=name, label=label))
                 yes = v[name] >= 0.5
                 if truth:
                     st.tp += yes
                     st.fn += not yes
+                    st.unproposed += not proposed
                 else:
                     st.fp += yes
                     st.tn += not yes
@@ -224,12 +321,75 @@ def weights_from(docs: Iterable[DocTrials]) -> Weights:
                 st = stats.setdefault(f"{name}|{label}", SourceLabelStats(source=name, label=label))
                 st.documents += 1
                 st.covered += any(k[2] == label for k in yes_by_source.get(name, ()))
-    base = {lab: (true_per_label[lab] + 1) / (cand_per_label[lab] + 2) for lab in cand_per_label}
-    w = Weights(stats=stats, base_rates=base, documents=used, candidates=len(trials))
-    if stored_conf:
-        w.ece = reliability(stored_conf, stored_out).ece
-    if trials:
-        w.ece_learned = reliability([w.confidence(lab, v)[0] for lab, v, _ in trials], [t for *_, t in trials]).ece
+    return t
+
+
+def _weights(t: _Tally, strength: float) -> Weights:
+    overall = (sum(t.true_per_label.values()) + 1) / (sum(t.cand_per_label.values()) + 2)
+    base = {
+        lab: (t.true_per_label[lab] + strength * overall) / (n + strength) for lab, n in t.cand_per_label.items()
+    }  # fmt: skip
+    return Weights(stats=t.stats, base_rates=base, documents=t.documents, candidates=len(t.trials),
+                   label_strength=strength)  # fmt: skip
+
+
+def _decide(w: Weights, label: str, v: dict[str, float], threshold: float) -> bool:
+    """Would the combination propose this candidate? Only candidates some source voted for are ever scored (a
+    gold span no source found is a trial, never a proposal)."""
+    return any(x > 0 for x in v.values()) and w.confidence(label, w.votes(label, v))[0] >= threshold
+
+
+def choose(
+    docs: list[DocTrials],
+    strengths: Sequence[float] = STRENGTHS,
+    thresholds: Sequence[float] = THRESHOLDS,
+    folds: int = 5,
+) -> tuple[float, float]:
+    """(back-off strength, decision threshold), chosen on the complete documents by k-fold cross-validation over
+    documents: weights fitted on the other folds decide the held-out fold's candidates; the pair with the best
+    strict F1 wins (ties: the stronger back-off, then the threshold nearest 0.5). With little evidence this
+    is what keeps a combination from trusting a noisy estimate: a strong back-off wins the held-out folds."""
+    docs = [d for d in docs if d.ran]
+    folds = min(folds, len(docs))
+    if folds < 2:
+        return LABEL_STRENGTH, DEFAULT_THRESHOLD
+    tallies = [(_tally(d for i, d in enumerate(docs) if i % folds != f), _tally(docs[f::folds])) for f in range(folds)]
+    best, best_f1 = (LABEL_STRENGTH, DEFAULT_THRESHOLD), -1.0
+    for m in sorted(strengths, reverse=True):
+        fitted = [(_weights(fit_on, m), held) for fit_on, held in tallies]
+        for t in sorted(thresholds, key=lambda t: abs(t - DEFAULT_THRESHOLD)):
+            c = Counts()
+            for w, held in fitted:
+                for label, v, truth in held.trials:
+                    _count(c, _decide(w, label, v, t), truth)
+            if c.f1 > best_f1 + 1e-9:
+                best, best_f1 = (m, t), c.f1
+    return best
+
+
+def _count(c: Counts, yes: bool, truth: bool) -> None:
+    c.tp += yes and truth
+    c.fp += yes and not truth
+    c.fn += truth and not yes
+
+
+def weights_from(
+    docs: Iterable[DocTrials], strength: float | None = None, threshold: float = DEFAULT_THRESHOLD
+) -> Weights:
+    """Weights from finished documents; the back-off strength and the decision threshold chosen by `choose`
+    unless `strength` is given."""
+    docs = list(docs)
+    t = _tally(docs)
+    if strength is None:
+        strength, threshold = choose(docs)
+    w = _weights(t, strength)
+    w.threshold = threshold
+    if t.stored_conf:
+        w.ece = reliability(t.stored_conf, t.stored_out).ece
+    scored = [(lab, v, x) for lab, v, x in t.trials if any(p > 0 for p in v.values())]
+    if scored:
+        conf = [w.confidence(lab, w.votes(lab, v))[0] for lab, v, _ in scored]
+        w.ece_learned = reliability(conf, [x for *_, x in scored]).ece
     return w
 
 
@@ -241,6 +401,8 @@ class SourcesArgs(Args):
 class SourcesResult(Result):
     documents: int
     candidates: int
+    strength: float | None = Field(None, description="Back-off strength chosen by cross-validation")
+    threshold: float | None = Field(None, description="Decision threshold chosen by cross-validation")
     ece: float | None = Field(None, description="Calibration error of the stored proposal confidences")
     ece_learned: float | None = Field(None, description="Calibration error with the learned weights (in-sample)")
     sources: list[dict[str, Any]]
@@ -253,6 +415,8 @@ class SourcesResult(Result):
             head += f"; confidence calibration error (ECE) {self.ece:.3f} as proposed"
         if self.ece_learned is not None:
             head += f", {self.ece_learned:.3f} with the learned weights"
+        if self.threshold is not None:
+            head += f"; back-off strength {self.strength:g}, proposals count from confidence {self.threshold:g}"
         return head
 
 
@@ -260,8 +424,11 @@ class SourcesResult(Result):
            help="How each weak source does per label on the complete documents: coverage, overlap, conflict, "
            "precision, recall and the weight it gets.")  # fmt: skip
 def sources(ctx: OpContext, args: SourcesArgs) -> SourcesResult:
-    w = estimate_weights(ctx.store)
+    from studio.ops.ner.sources import newest_student
+
+    w = estimate_weights(ctx.store, student=newest_student(ctx.store.root))
     rows = [r for r in w.rows() if args.label is None or r["label"] == args.label]
     return SourcesResult(
-        documents=w.documents, candidates=w.candidates, ece=w.ece, ece_learned=w.ece_learned, sources=rows
-    )
+        documents=w.documents, candidates=w.candidates, ece=w.ece, ece_learned=w.ece_learned, sources=rows,
+        strength=w.label_strength if w.documents else None, threshold=w.threshold if w.documents else None,
+    )  # fmt: skip
