@@ -18,7 +18,7 @@ from tests.conftest import run_cli
 from tests.ner_helpers import add_docs, complete_like_gold, news_project, read_news, write_card
 from tests.openai_stub import OpenAIStub
 
-FAST = {"base": "blank", "max_epochs": 8, "patience": 8}
+FAST = {"base": "blank", "max_epochs": 8, "patience": 8, "cv_folds": 2}
 
 
 def _train(store: Store, **args: object):  # type: ignore[no-untyped-def]
@@ -60,6 +60,9 @@ def test_train_saves_a_model_with_card_and_lineage(trained) -> None:  # type: ig
     card = json.loads((store.root / "models/student/card.json").read_text())
     assert card["guideline_version"] == 1 and card["data_version"] == res.data_version
     assert len(card["document_ids"]) == 24 and card["scores"] == res.scores
+    # honest votes for the weights: each document predicted by a fold model that did not learn from it
+    assert card["heldout_from"] == "cv2" and set(card["heldout"]) == {str(i) for i in card["document_ids"]}
+    assert card["heldout_scores"]["f1"] > 0 and "heldout" not in store.decisions(action="train.run")[-1].payload
     run = store.decisions(action="train.run")[-1]
     assert run.actor == "tool" and run.payload["data_version"] == res.data_version and run.payload["scores"]["f1"] > 0
     # the student is a weak source; each entity carries its label's held-out precision
@@ -68,6 +71,8 @@ def test_train_saves_a_model_with_card_and_lineage(trained) -> None:  # type: ig
     preds = [p for d in gold[:5] for p in student.predict(d["text"])]
     assert preds and all(sp.label in ("PER", "ORG", "LOC", "MISC") for sp, _ in preds)
     assert all(p == round(min(max(student.precision[sp.label], 0.05), 0.99), 6) for sp, p in preds)
+    row = card["heldout_scores"]["per_label"][preds[0][0].label]  # precision of the held-out votes, smoothed
+    assert student.precision[preds[0][0].label] == (row["tp"] + 1) / (row["tp"] + row["fp"] + 2)
 
 
 def test_training_is_seeded_and_the_curve_says_whether_more_labels_help() -> None:
@@ -138,8 +143,10 @@ def test_label_uses_the_student_retrains_it_and_the_cascade_skips_the_llm(traine
     store, _, _ = trained
     new = read_news("news_en_test", 4)
     new_ids = add_docs(store, new)
+    # without learned weights the cascade trusts the student's held-out scores (threshold 0: always sure); with
+    # them it asks where the LLM's answer could change a proposal (tests/test_ner_weights.py)
     settings = LabelSettings(retrain_every=2, retrain_args=dict(FAST, max_epochs=2), cascade=True,
-                             cascade_threshold=0.0, few_shot=0)  # fmt: skip
+                             cascade_threshold=0.0, few_shot=0, learned_weights=False)  # fmt: skip
     with OpenAIStub(respond=lambda req: '{"entities": []}') as stub:
         from studio.llm import open_llm
 

@@ -98,3 +98,89 @@ def test_studio_sources_cli(decided: Store) -> None:
     assert row["precision"] == 0.5 and row["recall"] == 1.0
     code, out, err = run_cli("--project", str(decided.root), "sources")
     assert code == 0 and "ECE" in out and "llm" in out
+
+
+LABELS = ["PER", "ORG", "LOC", "MISC"]
+
+
+def _finished(n: int = 10) -> list:
+    """n finished documents: a precise, complete student; a gazetteer with one right and (in 3) one wrong span;
+    an LLM that finds the person and invents a MISC."""
+    from studio.ops.ner.weights import DocTrials
+
+    out = []
+    for i in range(n):
+        gold = {(0, 5, "PER"), (10, 17, "ORG"), (20, 27, "LOC")}
+        votes = {k: {"student:s": 1.0} for k in gold}
+        votes[(0, 5, "PER")] |= {"llm": 1.0, "gazetteer": 0.67}
+        votes[(40, 45, "MISC")] = {"llm": 1.0}
+        if i < 3:
+            votes[(30, 35, "ORG")] = {"gazetteer": 0.67} | ({"student:s": 1.0} if i == 0 else {})
+        out.append(DocTrials(votes=votes, ran={"student:s", "gazetteer", "llm"}, gold=gold))
+    return out
+
+
+def test_combination_is_not_below_its_best_source_on_the_finished_documents() -> None:
+    from studio.ops.ner.evaluate import Counts
+    from studio.ops.ner.weights import _tally, weights_from
+
+    docs = _finished()
+    w = weights_from(docs)
+    trials = _tally(docs).trials
+    assert w.label_strength in (0.5, 2.0, 8.0, 32.0) and w.threshold in (0.25, 0.35, 0.5)
+
+    def f1(decide) -> float:  # type: ignore[no-untyped-def]
+        c = Counts(
+            tp=sum(decide(lab, v) and t for lab, v, t in trials),
+            fp=sum(decide(lab, v) and not t for lab, v, t in trials),
+            fn=sum(t and not decide(lab, v) for lab, v, t in trials),
+        )
+        return c.f1
+
+    combined = f1(lambda lab, v: any(v.values()) and w.decides(lab, v))
+    alone = {name: f1(lambda lab, v, name=name: v[name] >= 0.5) for name in ("student:s", "gazetteer", "llm")}
+    assert alone == pytest.approx({"student:s": 60 / 61, "gazetteer": 20 / 43, "llm": 0.4})
+    assert combined >= max(alone.values())
+
+
+def test_cascade_asks_the_llm_only_where_its_answer_could_change_a_proposal(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from studio.ops.ner.label import cascade_skips
+    from studio.ops.ner.sources import StudentSource
+    from studio.ops.ner.weights import weights_from
+    from tests.ner_helpers import write_card
+
+    w = weights_from(_finished())
+    per, org = Span(start=0, end=5, label="PER", text="Amara"), Span(start=30, end=35, label="ORG", text="Nexo")
+    sure = {"student:s": [(per, 0.9)], "gazetteer": []}
+    wrong = {"student:s": [], "gazetteer": [(org, 0.67)]}
+    # with the LLM's record (right on PER, an invented MISC in every document): no answer of it could lift a span
+    # the student missed over the threshold, nor sink the student's PER, nor save the gazetteer's ORG
+    assert not w.llm_can_change(sure, LABELS) and not w.llm_can_change(wrong, LABELS)
+    assert w.confidence("PER", w.votes("PER", {"student:s": 0.0, "gazetteer": 0.0, "llm": 1.0}))[0] < w.threshold
+    # before any record the LLM's prior makes a span only it finds a proposal: it is always asked
+    assert weights_from([]).llm_can_change(sure, LABELS)
+    write_card(tmp_path / "s", labels=LABELS, language="en", scores={"recall": 0.5, "per_label": {}})
+    student = StudentSource(tmp_path / "s")
+    assert cascade_skips(w, student, [sure, wrong], LABELS) == {0, 1}
+    assert cascade_skips(weights_from([]), student, [sure, wrong], LABELS) == set()
+    # without learned weights the student's own held-out scores decide (recall 0.5 < 0.9: never sure)
+    assert cascade_skips(None, student, [sure, wrong], LABELS) == set()
+
+
+def test_student_heldout_votes_count_where_it_did_not_vote(decided: Store) -> None:
+    from studio.ops.ner.sources import StudentSource
+    from tests.ner_helpers import write_card
+
+    doc_id = decided.conn.execute("SELECT MAX(id) FROM documents").fetchone()[0]
+    per, loc, org = _span("Amara Balogun", "PER"), _span("Ardenport", "LOC"), _span("Meridex Steel", "ORG")
+    heldout = {str(doc_id): [[per["start"], per["end"], "PER"], [loc["start"], loc["end"], "LOC"]]}
+    write_card(decided.root / "models" / "student", labels=LABELS, language="en", heldout_from="cv5", heldout=heldout,
+               heldout_scores={"per_label": {"PER": {"tp": 3, "fp": 1}}}, scores={"per_label": {}})  # fmt: skip
+    student = StudentSource(decided.root / "models" / "student")
+    assert student.prob("PER") == pytest.approx(4 / 6)  # (tp + 1) / (tp + fp + 2) of the held-out votes
+    assert student.prob("ORG") == 0.5  # nothing known
+    w = estimate_weights(decided, student=student)
+    st = w.stats["student:student|PER"]
+    assert (st.tp, st.fp, st.fn) == (1, 0, 0)
+    assert (w.stats["student:student|LOC"].tp, w.stats["student:student|ORG"].fn) == (1, 1)
+    assert org["label"] == "ORG" and "student:student|PER" not in estimate_weights(decided).stats
