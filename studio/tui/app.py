@@ -23,6 +23,8 @@ from studio.tui.commands import StudioCommands
 from studio.tui.screens import SCREEN_CLASSES
 from studio.tui.widgets.nav import SCREENS
 
+RETRAIN_CHECK_SECONDS = 30.0  # how often the app looks for newly complete documents to retrain the student on
+
 
 class StudioApp(App[None]):
     TITLE = "Studio"
@@ -75,6 +77,43 @@ class StudioApp(App[None]):
     def on_mount(self) -> None:
         self.switch_mode(self.first_screen or self.start_screen())
         self.warm_up()
+        self.set_interval(RETRAIN_CHECK_SECONDS, self.check_retrain)
+
+    def check_retrain(self) -> bool:
+        """Retrain the student in the background when `student.retrain_every` documents were completed since it
+        was trained (checked every RETRAIN_CHECK_SECONDS); True when a retraining started."""
+        from studio.ops.ner.label import retrain_due
+
+        if any(w.group in ("retrain", "warm-up") and not w.is_finished for w in self.workers):
+            return False  # one at a time, and not while the app still imports its layers
+        new = retrain_due(self.store)
+        if new:
+            self.retrain_student(new)
+        return bool(new)
+
+    @work(thread=True, exit_on_error=False, group="retrain")
+    def retrain_student(self, new: int) -> None:
+        """`studio train` on the complete documents; progress in the title bar, the outcome as a notice. Its
+        arguments come from the setting student.train_args (e.g. {"base": "blank"}), else the defaults."""
+        from studio.ops import registry
+
+        def progress(stage: str, done: int, total: int | None) -> None:
+            share = f" {done}/{total}" if total else ""
+            self.call_from_thread(setattr, self, "sub_title", f"student: {stage}{share}")
+
+        self.call_from_thread(self.notify, f"Retraining the student: {new} newly complete documents.")
+        ctx = registry.OpContext(store=self.store, actor="tool", progress=progress)
+        args = {**(self.store.get_setting("student.train_args") or {}), "name": "student"}
+        try:
+            res = registry.run("train", args, ctx)
+        except StudioError as exc:
+            self.call_from_thread(self.notify, f"Retraining the student failed: {exc}", severity="error")
+            return
+        finally:
+            self.call_from_thread(setattr, self, "sub_title", "")
+        self.call_from_thread(
+            self.notify, f"Student retrained on {res.documents} documents: held-out F1 {res.scores.get('f1', 0):.2f}."
+        )
 
     @work(thread=True, exit_on_error=False, group="warm-up")
     def warm_up(self) -> None:

@@ -434,24 +434,34 @@ def _student(store: Store, s: LabelSettings, report: LabelReport) -> StudentSour
     """The newest student, retrained first when enough new documents are complete."""
     if not s.student:
         return None
-    if s.retrain_every:
-        from studio.ops.ner.train import complete_document_ids, read_card
+    if s.retrain_every and retrain_due(store, s.student_name, s.retrain_every):
+        from studio.ops import registry
 
-        card = read_card(store.root / "models" / s.student_name) or {}
-        new = set(complete_document_ids(store)) - set(card.get("document_ids") or [])
-        if len(new) >= s.retrain_every:
-            from studio.ops import registry
-
-            ctx = registry.OpContext(store=store, actor="tool")
-            try:
-                registry.run("train", {**s.retrain_args, "name": s.student_name}, ctx)
-                report.retrained = True
-            except StudioError as exc:  # e.g. too few documents with labels: label without retraining
-                report.retrain_error = str(exc)
+        ctx = registry.OpContext(store=store, actor="tool")
+        try:
+            registry.run("train", {**s.retrain_args, "name": s.student_name}, ctx)
+            report.retrained = True
+        except StudioError as exc:  # e.g. too few documents with labels: label without retraining
+            report.retrain_error = str(exc)
     student = newest_student(store.root, s.student_name)
     if student is not None:
         report.student = f"{student.name}@{student.card.get('data_version')}"
     return student
+
+
+def retrain_due(store: Store, name: str = "student", every: int | None = None) -> int:
+    """How many complete documents the student `name` has not learned from, when they are at least `every`
+    (default: the setting student.retrain_every, else 50) and the project labels spans; else 0."""
+    from studio.ops.ner.train import MIN_DOCUMENTS, complete_document_ids, read_card
+
+    approved = store.approved_guideline()
+    if approved is None or approved[0].task_type != "ner":
+        return 0
+    every = every or int(store.get_setting("student.retrain_every", DEFAULT_RETRAIN_EVERY))
+    done = complete_document_ids(store)
+    card = read_card(store.root / "models" / name) or {}
+    new = set(done) - set(card.get("document_ids") or [])
+    return len(new) if len(new) >= every and len(done) >= MIN_DOCUMENTS else 0
 
 
 _NEW_SETTINGS = ("student", "student_name", "retrain_every", "cascade", "cascade_threshold", "learned_weights")
