@@ -199,9 +199,7 @@ def fit(
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
 ) -> tuple[Language, str, FitResult]:
-    """Train one pipeline; returns (nlp at its best epoch, base name, scores on `dev`).
-
-    With no `dev` documents it trains exactly `max_epochs` epochs and keeps the last (no scores)."""
+    """Train one pipeline; returns (nlp at its best epoch, base name, scores on `dev`)."""
     from spacy.util import compounding, fix_random_seed, minibatch
 
     fix_random_seed(seed)
@@ -223,11 +221,6 @@ def fit(
         rng.shuffle(examples)
         for batch in minibatch(examples, size=compounding(4.0, 32.0, 1.5)):
             nlp.update(batch, drop=0.1, sgd=optimizer, losses={})
-        if not dev:  # a fixed number of epochs (cross-validation folds): keep the last
-            best_epoch, best_bytes = epoch, ner.to_bytes()
-            if cancelled and cancelled():
-                break
-            continue
         pred = predict(nlp, lang, [d.text for d in dev], labels)
         sc = score([d.spans for d in dev], pred)
         f1 = sc.overall("strict").f1
@@ -257,14 +250,19 @@ def heldout_votes(
     labels: list[str],
     lang: str,
     folds: int,
-    epochs: int,
     *,
+    dev_share: float = 0.2,
     base: str = "auto",
     seed: int = 0,
+    max_epochs: int = 40,
+    patience: int = 3,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
 ) -> list[list[Span]]:
-    """Each document's spans as predicted by a model that did not learn from it (k-fold, `epochs` each)."""
+    """Each document's spans as predicted by a model that did not learn from it (k-fold). Each fold's model is
+    trained as the student is: its documents split into training and held-out (`dev_share`), early stopping
+    on the held-out part (a fixed epoch count from the student's own small held-out split was too noisy:
+    a blank English student on 20 documents stopped at a few epochs and its folds learned nothing)."""
     order = list(range(len(docs)))
     random.Random(seed).shuffle(order)
     fold_of = {i: n % folds for n, i in enumerate(order)}
@@ -274,7 +272,9 @@ def heldout_votes(
             progress(f"held-out votes (fold {f + 1} of {folds})", f, folds)
         part = [i for i in range(len(docs)) if fold_of[i] == f]
         rest = [docs[i] for i in range(len(docs)) if fold_of[i] != f]
-        nlp, _, _ = fit(rest, [], labels, lang, base=base, seed=seed, max_epochs=epochs, cancelled=cancelled)
+        train, dev = split_docs(rest, dev_share, seed)
+        nlp, _, _ = fit(train, dev, labels, lang, base=base, seed=seed, max_epochs=max_epochs, patience=patience,
+                        cancelled=cancelled)  # fmt: skip
         for i, spans in zip(part, predict(nlp, lang, [docs[i].text for i in part], labels), strict=True):
             out[i] = spans
         if cancelled and cancelled():
@@ -388,7 +388,7 @@ def train(ctx: OpContext, args: TrainArgs) -> TrainResult:
                              max_epochs=args.max_epochs, patience=args.patience, progress=ctx.progress,
                              cancelled=ctx.cancelled)  # fmt: skip
     ctx.check_cancelled()
-    heldout = _heldout(docs, dev, nlp, labels, lang, args, fr.best_epoch, ctx)
+    heldout = _heldout(docs, dev, nlp, labels, lang, args, ctx)
     more_help = None
     if curve:
         curve.append(CurvePoint(share=1.0, train_docs=len(train_docs), f1=fr.scores.get("f1", 0.0)))
@@ -423,7 +423,6 @@ def _heldout(
     labels: list[str],
     lang: str,
     args: TrainArgs,
-    best_epoch: int,
     ctx: OpContext,
 ) -> tuple[str, dict[str, list[list[Any]]], dict[str, Any]]:
     """Honest votes of the student on complete documents, for weights.py: ("cvK" | "dev", {document id: spans},
@@ -432,8 +431,9 @@ def _heldout(
         return "none", {}, {}  # trained on a file: no project documents to judge the student on
     folds = args.cv_folds if args.cv_folds is not None else (CV_FOLDS if len(docs) < CV_BELOW else 0)
     if folds >= 2:
-        preds = heldout_votes(docs, labels, lang, folds, max(1, best_epoch), base=args.base, seed=args.seed,
-                              progress=ctx.progress, cancelled=ctx.cancelled)  # fmt: skip
+        preds = heldout_votes(docs, labels, lang, folds, dev_share=args.dev_share, base=args.base, seed=args.seed,
+                              max_epochs=args.max_epochs, patience=args.patience, progress=ctx.progress,
+                              cancelled=ctx.cancelled)  # fmt: skip
         pairs, how = list(zip(docs, preds, strict=True)), f"cv{folds}"
     else:
         pairs, how = list(zip(dev, predict(nlp, lang, [d.text for d in dev], labels), strict=True)), "dev"

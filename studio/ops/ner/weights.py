@@ -52,7 +52,7 @@ STRENGTHS = (0.5, 2.0, 8.0, 32.0)
 # The decision threshold (what `studio eval` and the benchmark count as proposed) is chosen among these the same
 # way: for F1 the best threshold on calibrated confidences is often below 0.5 (about half the reachable F1).
 DEFAULT_THRESHOLD = 0.5
-THRESHOLDS = (0.25, 0.35, 0.5)
+THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5)
 PRIOR_RECALL = 0.7
 MIN_TRUE = 5  # a source that did not vote abstains until it has seen this many true spans (all labels)
 HUMAN_PREFIXES = ("human", "synth")  # spans a person (or synth's target list) wrote: not a weak source's vote
