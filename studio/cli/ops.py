@@ -20,9 +20,11 @@ from pydantic.fields import FieldInfo
 
 from studio.cli.common import Ctx, emit_json, pass_ctx, stage_progress
 from studio.ops import registry
-from studio.ops.registry import OpContext, Result
+from studio.ops.registry import OpContext
 
-Render = Callable[[Result, Ctx], None]
+Render = Callable[[Any, Ctx], None]  # (the operation's Result, the CLI context)
+Before = Callable[[Ctx, dict[str, Any]], None]
+ToJson = Callable[[Any], Any]
 
 
 def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
@@ -68,8 +70,11 @@ def params_for(args_model: type[registry.Args]) -> list[click.Parameter]:
         required = info.is_required()
         default = None if required else info.get_default(call_default_factory=True)
         help_text = info.description or ""
+        metavar = extra.get("metavar")
         if extra.get("cli") == "argument":
-            params.append(click.Argument([name], type=ctype, nargs=-1 if multiple else 1, required=required))
+            params.append(
+                click.Argument([name], type=ctype, nargs=-1 if multiple else 1, required=required, metavar=metavar)
+            )
             continue
         flag = "--" + name.replace("_", "-")
         decls = [flag] + ([extra["short"]] if extra.get("short") else [])
@@ -82,7 +87,7 @@ def params_for(args_model: type[registry.Args]) -> list[click.Parameter]:
         params.append(
             click.Option(
                 [*decls, name], type=ctype, multiple=multiple, required=required, default=default,
-                show_default=default not in (None, (), ""), help=help_text,
+                show_default=default not in (None, (), ""), help=help_text, metavar=metavar,
             )
         )  # fmt: skip
     return params
@@ -118,19 +123,36 @@ def _project_path(p: str, project: Path) -> str:
         return str(full)
 
 
-def op_command(name: str, *, render: Render | None = None, cli_name: str | None = None) -> click.Command:
-    """A click command for the operation `name`, built from its declaration."""
+def op_command(
+    name: str,
+    *,
+    render: Render | None = None,
+    cli_name: str | None = None,
+    before: Before | None = None,
+    to_json: ToJson | None = None,
+) -> click.Command:
+    """A click command for the operation `name`, built from its declaration.
+
+    `render` prints the result for people (default: its `summary()`), `to_json` shapes `--json`
+    (default: the result as it is), `before` may ask the person for what is missing (it gets the
+    option values and may fill them in) before the arguments are checked.
+    """
     op = registry.get(name)
 
     @pass_ctx
     def callback(c: Ctx, as_json: bool, **values: Any) -> None:
-        args = op.validate(_cli_values(op.args, values, c))
+        if before is not None:
+            before(c, values)
+        try:
+            args = op.validate(_cli_values(op.args, values, c))
+        except registry.OperationError as exc:  # a bad option value: a usage error (exit 2), not a failed run
+            raise click.UsageError(str(exc).removeprefix(f"{op.name}: ")) from exc
         store = c.store()
         with stage_progress() as update:
             ctx = OpContext(store=store, actor=c.actor, llm_spec=c.llm, progress=_adapt(update))
             result = registry.run(op.name, args, ctx)
         if as_json:
-            emit_json(result.model_dump(mode="json"))
+            emit_json(to_json(result) if to_json is not None else result.model_dump(mode="json"))
         elif render is not None:
             render(result, c)
         else:

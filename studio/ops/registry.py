@@ -36,6 +36,7 @@ OP_MODULES: list[str] = [
     "studio.ops.verify",
     "studio.ops.dedup",
     "studio.ops.collect.crawl_op",
+    "studio.ops.collect.import_op",
     "studio.agent.ops",
     "studio.ops.ner.evaluate",
     "studio.ops.ner.label",
@@ -49,6 +50,7 @@ OP_MODULES: list[str] = [
     "studio.ops.active.operations",
     "studio.ops.ner.weights",
     "studio.ops.synth",
+    "studio.ops.release.operation",
 ]
 
 
