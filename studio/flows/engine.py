@@ -179,9 +179,22 @@ class _Replay:
             self.results.append((ev["name"], want, got))
 
     def decision(self, ev: dict[str, Any]) -> None:
-        self.store.record(
-            ev["actor"], ev["action"], ev.get("subject_ids", []), ev.get("payload", {}), ev.get("rationale", "")
-        )
+        """Apply a human decision again. Decisions whose change is more than the log row (a guideline
+        version a person wrote, a setting) are made again the way the person made them, from what
+        the event carries (`replay`: the guideline's body)."""
+        actor, action, payload = ev["actor"], ev["action"], ev.get("payload", {})
+        rationale = ev.get("rationale", "")
+        body = (ev.get("replay") or {}).get("guideline")
+        if body is not None:
+            from studio.schema import Guideline
+
+            self.store.add_guideline(
+                Guideline.model_validate(body), actor, parent=payload.get("parent"), rationale=rationale, action=action
+            )
+        elif action == "settings.set":
+            self.store.set_setting(payload["key"], payload["value"], actor=actor)
+        else:
+            self.store.record(actor, action, ev.get("subject_ids", []), payload, rationale)
 
 
 def replay_events(
