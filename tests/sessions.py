@@ -80,7 +80,7 @@ def gold_project(r: Runner, n: int = 10) -> None:
     path = r.store.root / "inputs" / "guideline.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(FIXTURES / "ner" / "guideline.yaml", path)
-    version = r.tool("guideline_load", path=str(path), actor=HUMAN)["version"]
+    version = r.tool("guideline_load", path=str(path), run_as=HUMAN).version
     r.store.decide_guideline(version, HUMAN, "approve")
     rows = [json.loads(line) for line in (FIXTURES / "ner" / "tech_news.jsonl").read_text().splitlines()[:n]]
     r.tool("import", paths=[write_input(r.store, "tech_news.jsonl", [row["text"] for row in rows])])
