@@ -40,26 +40,24 @@ def _render_crawl(result: Any, c: Ctx) -> None:
         click.echo("Nothing left to fetch: this crawl is complete.")
 
 
-def _crawl_command() -> click.Command:
-    """`studio crawl`, built from the crawl operation's declaration (studio/ops/collect/crawl_op.py);
-    only --rate gets a friendlier type (2, 0.5 or 2/s)."""
-    command = op_command("crawl", render=_render_crawl)
-    for param in command.params:
+def _rate_type(params: list[click.Parameter]) -> None:
+    for param in params:
         if param.name == "rate":
             param.type = RateType()
-    command.help = (command.help or "").rstrip() + (
-        "\n\nrobots.txt is obeyed, each host gets at most --rate requests per second, only HTML and plain text "
-        "are kept, and every document records where it came from (URL, time, status, robots decision, license "
-        "hints). Re-running with the same seeds, or --resume, continues an unfinished crawl without fetching "
-        "again what it already has; Ctrl-C stops cleanly.\n\n\b\nExamples:\n"
-        "  studio crawl https://example.org/ --max-pages 50 --depth 1\n"
-        "  studio crawl https://example.org/blog/ --allow 'https://cdn.example.org/*' --rate 0.5/s\n"
-        "  studio crawl --resume"
-    )
-    return command
 
 
-crawl = _crawl_command()
+# `studio crawl`, built from the crawl operation's declaration (studio/ops/collect/crawl_op.py);
+# only --rate gets a friendlier type (2, 0.5 or 2/s).
+CRAWL_HELP = (
+    "\n\nrobots.txt is obeyed, each host gets at most --rate requests per second, only HTML and plain text "
+    "are kept, and every document records where it came from (URL, time, status, robots decision, license "
+    "hints). Re-running with the same seeds, or --resume, continues an unfinished crawl without fetching "
+    "again what it already has; Ctrl-C stops cleanly.\n\n\b\nExamples:\n"
+    "  studio crawl https://example.org/ --max-pages 50 --depth 1\n"
+    "  studio crawl https://example.org/blog/ --allow 'https://cdn.example.org/*' --rate 0.5/s\n"
+    "  studio crawl --resume"
+)
+crawl = op_command("crawl", render=_render_crawl, adjust=_rate_type, help_suffix=CRAWL_HELP)
 
 
 @click.command()

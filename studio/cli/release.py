@@ -27,7 +27,28 @@ def _ask_license(c: Ctx, values: dict[str, Any]) -> None:
     values["license"] = license_id
 
 
-release = op_command("release", before=_ask_license)
+class SplitType(click.ParamType):
+    """train,validation,test fractions, checked as the option is read (a usage error, exit 2)."""
+
+    name = "TRAIN,VAL,TEST"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from studio.ops.release.operation import parse_split
+
+        try:
+            parse_split(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        return str(value)
+
+
+def _split_type(params: list[click.Parameter]) -> None:
+    for param in params:
+        if param.name == "split":
+            param.type = SplitType()
+
+
+release = op_command("release", before=_ask_license, adjust=_split_type)
 
 
 @click.command()
