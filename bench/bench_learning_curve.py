@@ -3,34 +3,44 @@ sentences, on the shipped news corpora (prints numbers; not a test).
 
 Corpora: fixtures/ner/news_en_{train,test}.jsonl (600/200 documents, PER ORG LOC MISC) and
 news_ko_{train,test}.jsonl (180/80, PER LOC ORG DAT TIM QTY). "Reviewed" = the first B training
-documents with their gold spans, as a person who completed them would have approved.
+documents, finished by a scripted person in a real project, as `studio label` and the review would leave them:
 
-At each budget B:
-- student: `studio train`'s fit on the B documents (80/20 split, early stopping; the pretrained English
-  pipeline fine-tuned for English, blank with CJK character tokens for Korean), then predicting the test split;
-- pretrained (English only): en_core_web_sm with PERSON->PER, ORG->ORG, GPE/LOC->LOC, NORP/EVENT->MISC;
-- gazetteer: the guideline's examples plus the approved spans of the B documents;
+- each reviewed document is proposed by the sources a project has before any student: the gazetteer of the
+  documents finished before it (the guideline's examples, approved spans, rejected proposals against their
+  label) and, for English, the pretrained pipeline; the person accepts the right proposals, rejects the wrong
+  ones, adds the missing spans and marks the document complete (the document review);
+- `studio train` (the registry operation) trains the student on the complete documents: the pretrained English
+  pipeline fine-tuned for English, blank with CJK character tokens for Korean; its card keeps its held-out
+  votes (cross-validated over every document below 200 documents);
+- the weights are the product's: `label.labeling_weights` (what `studio label` uses), learned from the
+  votes stored on the complete documents and the student's held-out votes, with the back-off strength and
+  the decision threshold chosen by cross-validation (weights.py); at 0 reviewed the fixed priors.
+
+Then, on the test split:
+- gazetteer / pretrained (PERSON->PER, ORG->ORG, GPE/LOC->LOC, NORP/EVENT->MISC) / student: each source alone
+  (the student: every span it predicts; the others: probability >= 0.5);
 - llm: the embedded model through `label_documents` (the real prompt; few-shot examples chosen from the
   reviewed documents), on a SMALL SAMPLE of the test split (`--llm-sample`, default 40 English / 24 Korean)
-  and only at budgets 0 and 100 (`--llm-budgets`): it is slow (~8 sentences/min) and the machine is shared;
-- combined: `combine_spans` with the weights learned (weights.py) on the student's held-out 20% of the
-  reviewed documents, where every source's votes are honest (none of them learned from those documents);
-  proposals with confidence >= 0.5 are scored. "combined (no llm)" on the whole test split; "combined" with
-  the LLM on the sample.
-- cascade (on the sample, where a student exists): sentences the student is sure of (label_documents's
-  `student_confident`, threshold 0.9) keep the student's and other sources' votes and skip the LLM; the
-  others use the LLM's answers from the same run. Time = the student's time + the LLM's measured time per
-  sentence for the sentences it was asked about.
+  and only at `--llm-budgets`; `--llm-votes FILE` keeps its answers (and measured time) so that a later run
+  re-combines the same answers without the model. The bench's reviewed documents carry no LLM votes, so the
+  LLM is weighted by its prior (in a project it is weighted by its record on the complete documents);
+- combined: `combine_spans` with those weights, spans with confidence >= the weights' decision threshold;
+  "combined (no llm)" on the whole test split, "combined" with the LLM on the sample;
+- cascade (on the sample, once a student exists): documents where no answer of the LLM could change a proposal
+  (`label.cascade_skips`, as `studio label --cascade`) skip it. Time = the student's time + the LLM's measured
+  time per sentence for the sentences it was asked about.
 
 Strict micro F1 (studio.ops.ner.evaluate.score); ECE of the combined confidences on the test candidates.
 
-    nice -n 10 python bench/bench_learning_curve.py [--lang en ko] [--budgets 0 20 100 300] [--no-llm]
+    nice -n 19 python bench/bench_learning_curve.py [--lang en ko] [--budgets 0 20 100 300] [--no-llm]
+                                                    [--llm-votes FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -42,17 +52,20 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
+from studio.ops import registry  # noqa: E402
 from studio.ops.ner.combine import combine_spans, reliability  # noqa: E402
 from studio.ops.ner.evaluate import score  # noqa: E402
-from studio.ops.ner.sources import Gazetteer, SpacyModelSource, StudentSource, pretrained_available  # noqa: E402
-from studio.ops.ner.train import LabeledDoc, fit, predict, save_model, split_docs  # noqa: E402
-from studio.ops.ner.weights import DocTrials, weights_from  # noqa: E402
+from studio.ops.ner.label import cascade_skips, labeling_weights  # noqa: E402
+from studio.ops.ner.sources import Gazetteer, SpacyModelSource, newest_student, pretrained_available  # noqa: E402
+from studio.ops.ner.train import LabeledDoc  # noqa: E402
+from studio.ops.review.document import complete  # noqa: E402
 from studio.schema import Document, Guideline, Proposal, Span  # noqa: E402
 from studio.store import Store  # noqa: E402
 
 NER = ROOT / "fixtures" / "ner"
 PRETRAINED_MAP = {"PERSON": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "NORP": "MISC", "EVENT": "MISC"}
 HUMAN = "human:bench"
+LLM = "llm"
 Preds = list[list[tuple[Span, float]]]
 
 
@@ -84,11 +97,16 @@ def per_min(n: int, seconds: float) -> float:
     return round(n / seconds * 60, 1) if seconds > 0 else float("inf")
 
 
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
 # -- the LLM through the real pipeline -----------------------------------------------------------
 def llm_votes(
     g: Guideline, reviewed: list[LabeledDoc], sample: list[LabeledDoc], llm_spec: str | None
 ) -> tuple[Preds, float]:
     """The embedded model's spans (its own vote) on `sample`, few-shot from `reviewed`; seconds taken."""
+    from studio.errors import StudioError
     from studio.llm import open_llm
     from studio.ops.ner.label import LabelSettings, label_documents
 
@@ -103,8 +121,6 @@ def llm_votes(
         ids = [store.add_document(Document(text=d.text, lang=g.language, source="import"))[0] for d in sample]
         settings = LabelSettings(student=False, learned_weights=False)
         llm = open_llm(store, llm_spec)
-        from studio.errors import StudioError
-
         for attempt in range(3):  # on a crowded machine the embedded server can miss its start deadline
             try:
                 t = time.perf_counter()
@@ -142,9 +158,7 @@ def cached_llm_votes(
         print(f"  (LLM answers for {key} from {votes_file}, measured {saved[key]['measured']})", flush=True)
         preds = [[(Span(**s), c) for s, c in doc] for doc in saved[key]["preds"]]
         return preds, float(saved[key]["seconds"])
-    import subprocess
-
-    load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    load = uptime()
     preds, seconds = llm_votes(g, reviewed, sample, llm_spec)
     if votes_file is not None:
         saved[key] = {"measured": load, "seconds": seconds,
@@ -153,12 +167,55 @@ def cached_llm_votes(
     return preds, seconds
 
 
+# -- the reviewed project --------------------------------------------------------------------------
+def reviewed_project(root: Path, g: Guideline, reviewed: list[LabeledDoc], pretrained: Preds | None) -> Store:
+    """A project whose first documents were proposed by the gazetteer (and the pretrained pipeline) and then
+    finished by a careful person: right proposals accepted, wrong ones rejected, missing spans added, complete."""
+    store = Store.init(root)
+    store.decide_guideline(store.add_guideline(g, "agent"), HUMAN, "approve")
+    gaz = Gazetteer.build(g, lang=g.language)
+    names = ["gazetteer"] + ([pretrained_name()] if pretrained is not None else [])
+    for i, d in enumerate(reviewed):
+        doc_id, _ = store.add_document(Document(text=d.text, lang=g.language, source="import"))
+        votes: dict[tuple[int, int, str], dict[str, float]] = {}
+        for name, preds in (("gazetteer", gaz.predict(d.text)), (names[-1], pretrained[i] if pretrained else [])):
+            for s, p in preds:
+                votes.setdefault((s.start, s.end, s.label), {})[name] = p
+        props = [Proposal(kind="span", document_id=doc_id, source=max(v, key=v.__getitem__),
+                          payload={"span": Span(start=a, end=b, label=lab, text=d.text[a:b]).model_dump(),
+                                   "sources": v, "ran": names})
+                 for (a, b, lab), v in sorted(votes.items())]  # fmt: skip
+        want = {(s.start, s.end, s.label) for s in d.spans}
+        for pid, p in zip(store.add_proposals(props, actor="agent") if props else [], props, strict=True):
+            sp = p.payload["span"]
+            if (sp["start"], sp["end"], sp["label"]) in want:
+                store.accept_span(pid, HUMAN)
+            else:
+                store.decide(pid, HUMAN, "reject")
+                gaz.add(sp["text"], sp["label"], negative=True)
+        missing = [s for s in d.spans if (s.start, s.end, s.label) not in votes]
+        if missing:
+            added = [Proposal(kind="span", document_id=doc_id, payload={"span": s.model_dump()}, source="human")
+                     for s in missing]  # fmt: skip
+            for pid in store.add_proposals(added, actor=HUMAN):
+                store.accept_span(pid, HUMAN)
+        complete(store, doc_id, HUMAN)
+        for s in d.spans:
+            gaz.add(s.text, s.label)
+    return store
+
+
+def pretrained_name() -> str:
+    return SpacyModelSource(PRETRAINED_MAP).name
+
+
 # -- combination ----------------------------------------------------------------------------------
-def combine_all(texts: list[str], weak: dict[str, Preds], llm: Preds | None, weights: Any) -> Preds:
+def combine_all(texts: list[str], weak: dict[str, Preds], llm: list[list[tuple[Span, float]] | None] | None,
+                weights: Any) -> Preds:  # fmt: skip
     out: Preds = []
     for i, text in enumerate(texts):
         samples = [[s for s, _ in llm[i]]] if llm is not None and llm[i] is not None else []
-        res = combine_spans(text, samples, {k: v[i] for k, v in weak.items()}, weights=weights)
+        res = combine_spans(text, samples, {k: v[i] for k, v in weak.items()}, llm_name=LLM, weights=weights)
         out.append([(z.span, z.confidence) for z in res.spans])
     return out
 
@@ -173,17 +230,6 @@ def ece(gold: list[LabeledDoc], preds: Preds) -> float:
     return round(reliability(conf, ok).ece, 4) if conf else float("nan")
 
 
-def trials(docs: list[LabeledDoc], weak: dict[str, Preds]) -> list[DocTrials]:
-    out = []
-    for i, d in enumerate(docs):
-        votes: dict[tuple[int, int, str], dict[str, float]] = {}
-        for name, preds in weak.items():
-            for s, p in preds[i]:
-                votes.setdefault((s.start, s.end, s.label), {})[name] = p
-        out.append(DocTrials(votes=votes, ran=set(weak), gold={(s.start, s.end, s.label) for s in d.spans}))
-    return out
-
-
 # -- one language -----------------------------------------------------------------------------------
 def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: int, llm_spec: str | None,
              use_llm: bool, votes_file: Path | None = None) -> list[dict]:  # fmt: skip
@@ -194,10 +240,12 @@ def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: in
     sample = test[:sample_n]
     rows: list[dict] = []
     pretrained: Preds | None = None
+    pretrained_pool: Preds | None = None
     if lang == "en" and pretrained_available():
         src = SpacyModelSource(PRETRAINED_MAP)
         src.predict_many(texts[:2])  # load once, outside the timing
         pretrained, t_pre = timed(src.predict_many, texts)
+        pretrained_pool = src.predict_many([d.text for d in pool[: max(budgets)]])
         print(
             f"[{lang}] pretrained: F1 {f1(test, yes(pretrained))}, {per_min(len(texts), t_pre)} sentences/min",
             flush=True,
@@ -205,66 +253,55 @@ def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: in
     for b in budgets:
         reviewed = pool[:b]
         row: dict[str, Any] = {"lang": lang, "reviewed": b}
-        gaz = Gazetteer.build(g, lang=lang)
-        for d in reviewed:
-            for s in d.spans:
-                gaz.add(s.text, s.label)
-        weak: dict[str, Preds] = {"gazetteer": [gaz.predict(t) for t in texts]}
-        if pretrained is not None:
-            weak["pretrained"] = pretrained
-        row["gazetteer"] = f1(test, yes(weak["gazetteer"]))
-        if pretrained is not None:
-            row["pretrained"] = f1(test, yes(pretrained))
-        weights = weights_from([])
-        student_src = None
-        if b >= 20:
-            train, dev = split_docs(reviewed, 0.2, 0)
-            t0 = time.perf_counter()
-            nlp, base, fr = fit(train, dev, labels, lang)  # studio train's defaults
-            t_train = time.perf_counter() - t0
-            with tempfile.TemporaryDirectory() as tmp:
-                save_model(nlp, Path(tmp) / "student", {"name": "student", "language": lang, "labels": labels,
-                                                         "scores": fr.scores})  # fmt: skip
-                student_src = StudentSource(Path(tmp) / "student")
-                student_src._nlp = nlp
-            student_preds, t_student = timed(student_src.predict_many, texts)
-            weak["student"] = student_preds
-            row.update(student=f1(test, yes(student_preds)), student_base=base, train_seconds=round(t_train, 1),
-                       student_per_min=per_min(len(texts), t_student), student_heldout_f1=fr.scores.get("f1"))  # fmt: skip
-            # learned weights from the held-out 20% of the reviewed documents (honest votes: nothing learned them)
-            gaz_train = Gazetteer.build(g, lang=lang)
-            for d in train:
-                for s in d.spans:
-                    gaz_train.add(s.text, s.label)
-            dev_texts = [d.text for d in dev]
-            dev_weak: dict[str, Preds] = {"gazetteer": [gaz_train.predict(t) for t in dev_texts]}
+        with tempfile.TemporaryDirectory() as tmp:
+            store = reviewed_project(Path(tmp) / "p", g, reviewed, pretrained_pool[:b] if pretrained_pool else None)
+            gaz = Gazetteer.build(g, store)  # as `studio label` builds it
+            weak: dict[str, Preds] = {"gazetteer": [gaz.predict(t) for t in texts]}
+            row["gazetteer"] = f1(test, yes(weak["gazetteer"]))
             if pretrained is not None:
-                dev_weak["pretrained"] = SpacyModelSource(PRETRAINED_MAP).predict_many(dev_texts)
-            dev_weak["student"] = [[(s, student_src.precision.get(s.label, 0.5)) for s in doc]
-                                   for doc in predict(nlp, lang, dev_texts, labels)]  # fmt: skip
-            weights = weights_from(trials(dev, dev_weak))
-        comb = combine_all(texts, weak, None, weights)
-        row["combined_no_llm"] = f1(test, yes(comb))
-        row["ece_no_llm"] = ece(test, comb)
-        if use_llm and b in llm_budgets:
-            llm_preds, t_llm = cached_llm_votes(votes_file, f"{lang}:{b}:{len(sample)}", g, reviewed, sample, llm_spec)
-            n = len(sample)
-            sweak = {k: v[:n] for k, v in weak.items()}
-            both = combine_all(texts[:n], sweak, llm_preds, weights)
-            row.update(sample=n, llm_sample=f1(sample, yes(llm_preds)), llm_per_min=per_min(n, t_llm),
-                       combined_sample=f1(sample, yes(both)), ece_sample=ece(sample, both),
-                       combined_no_llm_sample=f1(sample, yes(comb[:n])))  # fmt: skip
-            for k, v in sweak.items():
-                row[f"{k}_sample"] = f1(sample, yes(v))
-            if student_src is not None:
-                from studio.ops.ner.label import student_confident
-
-                sure = [student_confident(student_src, {k: v[i] for k, v in sweak.items()}, 0.9) for i in range(n)]
-                casc_llm = [None if s else llm_preds[i] for i, s in enumerate(sure)]
-                casc = combine_all(texts[:n], sweak, casc_llm, weights)  # type: ignore[arg-type]
-                t_casc = t_student * n / len(texts) + t_llm * (n - sum(sure)) / n
-                row.update(cascade_skipped=sum(sure), cascade_f1=f1(sample, yes(casc)),
-                           cascade_per_min=per_min(n, t_casc), no_cascade_per_min=per_min(n, t_llm + t_student * n / len(texts)))  # fmt: skip
+                weak[pretrained_name()] = pretrained
+                row["pretrained"] = f1(test, yes(pretrained))
+            student = None
+            if b >= 20:
+                ctx = registry.OpContext(store=store, actor="tool")
+                res, t_train = timed(registry.run, "train", {"name": "student"}, ctx)
+                student = newest_student(store.root)
+                assert student is not None
+                student.predict_many(texts[:2])  # load once, outside the timing
+                student_preds, t_student = timed(student.predict_many, texts)
+                weak[student.name] = student_preds
+                row.update(student=f1(test, [[s for s, _ in d] for d in student_preds]), student_base=res.base,
+                           train_seconds=round(t_train, 1), student_per_min=per_min(len(texts), t_student),
+                           student_heldout_f1=res.scores.get("f1"), heldout_from=student.card.get("heldout_from"))  # fmt: skip
+            weights = labeling_weights(store, student)  # what `studio label` uses (None: the fixed priors)
+            threshold = weights.threshold if weights is not None else 0.5
+            if weights is not None:
+                row.update(weights_strength=weights.label_strength, threshold=threshold)
+            comb = combine_all(texts, weak, None, weights)
+            row["combined_no_llm"] = f1(test, yes(comb, threshold))
+            row["ece_no_llm"] = ece(test, comb)
+            if use_llm and b in llm_budgets:
+                key = f"{lang}:{b}:{len(sample)}"
+                llm_preds, t_llm = cached_llm_votes(votes_file, key, g, reviewed, sample, llm_spec)
+                n = len(sample)
+                sweak = {k: v[:n] for k, v in weak.items()}
+                both = combine_all(texts[:n], sweak, llm_preds, weights)  # type: ignore[arg-type]
+                row.update(sample=n, llm_sample=f1(sample, yes(llm_preds)), llm_per_min=per_min(n, t_llm),
+                           combined_sample=f1(sample, yes(both, threshold)), ece_sample=ece(sample, both),
+                           combined_no_llm_sample=f1(sample, yes(comb[:n], threshold)))  # fmt: skip
+                for k, v in sweak.items():
+                    alone = [[s for s, _ in d] for d in v] if student and k == student.name else yes(v)
+                    row[f"{k.split(':')[0]}_sample"] = f1(sample, alone)
+                if student is not None:
+                    skip = cascade_skips(weights, student, [{k: v[i] for k, v in sweak.items()} for i in range(n)],
+                                         labels)  # fmt: skip
+                    casc_llm = [None if i in skip else llm_preds[i] for i in range(n)]
+                    casc = combine_all(texts[:n], sweak, casc_llm, weights)
+                    t_student_n = t_student * n / len(texts)
+                    t_casc = t_student_n + t_llm * (n - len(skip)) / n
+                    row.update(cascade_skipped=len(skip), cascade_f1=f1(sample, yes(casc, threshold)),
+                               cascade_per_min=per_min(n, t_casc), no_cascade_per_min=per_min(n, t_llm + t_student_n))  # fmt: skip
+            store.close()
         print(json.dumps(row), flush=True)
         rows.append(row)
     return rows
@@ -287,9 +324,7 @@ def main() -> None:
         help="keep the LLM's answers in this JSON file and reuse them on later runs (re-combine without the model)",
     )
     args = ap.parse_args()
-    import subprocess
-
-    print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(), flush=True)
+    print("uptime:", uptime(), flush=True)
     out = []
     for lang in args.lang:
         budgets = [b for b in args.budgets if b <= len(read(f"news_{lang}_train"))] or [0]
@@ -297,7 +332,7 @@ def main() -> None:
             budgets = sorted({*budgets, 180})
         n = args.llm_sample[0] if lang == "en" else args.llm_sample[1]
         out += run_lang(lang, budgets, args.llm_budgets, n, args.llm, not args.no_llm, args.llm_votes)
-    print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(), flush=True)
+    print("uptime:", uptime(), flush=True)
     print(json.dumps(out))
 
 
