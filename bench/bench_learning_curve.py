@@ -22,8 +22,9 @@ Then, on the test split:
 - llm: the embedded model through `label_documents` (the real prompt; few-shot examples chosen from the
   reviewed documents), on a SMALL SAMPLE of the test split (`--llm-sample`, default 40 English / 24 Korean)
   and only at `--llm-budgets`; `--llm-votes FILE` keeps its answers (and measured time) so that a later run
-  re-combines the same answers without the model. The bench's reviewed documents carry no LLM votes, so the
-  LLM is weighted by its prior (in a project it is weighted by its record on the complete documents);
+  re-combines the same answers without the model. In a project the LLM proposed on the reviewed documents and
+  is weighed by its record there; the bench asks it only on the sample, so from 20 reviewed on its record
+  comes from the other sample documents (5-fold over the sample, `sample_weights`); at 0 reviewed the priors;
 - combined: `combine_spans` with those weights, spans with confidence >= the weights' decision threshold;
   "combined (no llm)" on the whole test split, "combined" with the LLM on the sample;
 - cascade (on the sample, once a student exists): documents where no answer of the LLM could change a proposal
@@ -58,6 +59,7 @@ from studio.ops.ner.evaluate import score  # noqa: E402
 from studio.ops.ner.label import cascade_skips, labeling_weights  # noqa: E402
 from studio.ops.ner.sources import Gazetteer, SpacyModelSource, newest_student, pretrained_available  # noqa: E402
 from studio.ops.ner.train import LabeledDoc  # noqa: E402
+from studio.ops.ner.weights import DocTrials, complete_trials, weights_from  # noqa: E402
 from studio.ops.review.document import complete  # noqa: E402
 from studio.schema import Document, Guideline, Proposal, Span  # noqa: E402
 from studio.store import Store  # noqa: E402
@@ -220,6 +222,30 @@ def combine_all(texts: list[str], weak: dict[str, Preds], llm: list[list[tuple[S
     return out
 
 
+def at_threshold(preds: list[list[tuple[Span, float, float]]]) -> list[list[Span]]:
+    return [[s for s, p, t in doc if p >= t] for doc in preds]
+
+
+def sample_weights(
+    store: Store, student: Any, sample: list[LabeledDoc], weak: dict[str, Preds], llm: Preds, folds: int = 5
+) -> list[Any]:
+    """Weights for each sample document: the project's (`complete_trials`, as `studio label` learns them) plus
+    the LLM's record on the OTHER sample folds. In a project the LLM proposed on the reviewed documents and is
+    weighed by its record there; the bench asked it only on the sample, so its record comes from the sample
+    documents it is not combining (k-fold), made with the same reviewed documents as few-shot examples."""
+    project = complete_trials(store, student=student)
+    trials = []
+    for i, d in enumerate(sample):
+        votes: dict[tuple[int, int, str], dict[str, float]] = {}
+        for name, preds in [*weak.items(), (LLM, llm)]:
+            for s, p in preds[i]:
+                votes.setdefault((s.start, s.end, s.label), {})[name] = p
+        gold = {(s.start, s.end, s.label) for s in d.spans}
+        trials.append(DocTrials(votes=votes, ran={*weak, LLM}, gold=gold))
+    fitted = [weights_from(project + [t for j, t in enumerate(trials) if j % folds != f]) for f in range(folds)]
+    return [fitted[i % folds] for i in range(len(sample))]
+
+
 def ece(gold: list[LabeledDoc], preds: Preds) -> float:
     conf, ok = [], []
     for d, doc in zip(gold, preds, strict=True):
@@ -285,21 +311,28 @@ def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: in
                 llm_preds, t_llm = cached_llm_votes(votes_file, key, g, reviewed, sample, llm_spec)
                 n = len(sample)
                 sweak = {k: v[:n] for k, v in weak.items()}
-                both = combine_all(texts[:n], sweak, llm_preds, weights)  # type: ignore[arg-type]
                 row.update(sample=n, llm_sample=f1(sample, yes(llm_preds)), llm_per_min=per_min(n, t_llm),
-                           combined_sample=f1(sample, yes(both, threshold)), ece_sample=ece(sample, both),
                            combined_no_llm_sample=f1(sample, yes(comb[:n], threshold)))  # fmt: skip
                 for k, v in sweak.items():
                     alone = [[s for s, _ in d] for d in v] if student and k == student.name else yes(v)
                     row[f"{k.split(':')[0]}_sample"] = f1(sample, alone)
+                per_doc = sample_weights(store, student, sample, sweak, llm_preds) if b else [weights] * n
+                both, casc, skipped = [], [], 0
+                for i in range(n):
+                    w, t = per_doc[i], per_doc[i].threshold if per_doc[i] is not None else 0.5
+                    one = {k: [v[i]] for k, v in sweak.items()}
+                    both.append([(s, p, t) for s, p in combine_all(texts[i : i + 1], one, [llm_preds[i]], w)[0]])
+                    skip = student is not None and bool(cascade_skips(w, student, [{k: v[0] for k, v in one.items()}],
+                                                                      labels))  # fmt: skip
+                    skipped += skip
+                    got = combine_all(texts[i : i + 1], one, [None if skip else llm_preds[i]], w)[0]
+                    casc.append([(s, p, t) for s, p in got])
+                row.update(combined_sample=f1(sample, at_threshold(both)),
+                           ece_sample=ece(sample, [[(s, p) for s, p, _ in d] for d in both]))  # fmt: skip
                 if student is not None:
-                    skip = cascade_skips(weights, student, [{k: v[i] for k, v in sweak.items()} for i in range(n)],
-                                         labels)  # fmt: skip
-                    casc_llm = [None if i in skip else llm_preds[i] for i in range(n)]
-                    casc = combine_all(texts[:n], sweak, casc_llm, weights)
                     t_student_n = t_student * n / len(texts)
-                    t_casc = t_student_n + t_llm * (n - len(skip)) / n
-                    row.update(cascade_skipped=len(skip), cascade_f1=f1(sample, yes(casc, threshold)),
+                    t_casc = t_student_n + t_llm * (n - skipped) / n
+                    row.update(cascade_skipped=skipped, cascade_f1=f1(sample, at_threshold(casc)),
                                cascade_per_min=per_min(n, t_casc), no_cascade_per_min=per_min(n, t_llm + t_student_n))  # fmt: skip
             store.close()
         print(json.dumps(row), flush=True)

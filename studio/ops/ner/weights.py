@@ -234,7 +234,14 @@ def _doc_votes(store: Store, doc_id: int) -> tuple[dict[Key, dict[str, float]], 
 def estimate_weights(
     store: Store, doc_ids: Iterable[int] | None = None, student: StudentSource | None = None
 ) -> Weights:
-    """Weights from the complete documents (or `doc_ids`); priors where there is no data.
+    """Weights from the complete documents (or `doc_ids`); priors where there is no data (`complete_trials`)."""
+    return weights_from(complete_trials(store, doc_ids, student))
+
+
+def complete_trials(
+    store: Store, doc_ids: Iterable[int] | None = None, student: StudentSource | None = None
+) -> list[DocTrials]:
+    """The trials of the complete documents (or `doc_ids`): the stored votes, the approved spans as the truth.
 
     With `student`, its card's held-out votes (`heldout`: cross-validated, or its held-out split) count on the
     complete documents where the student did not vote when the proposals were made: honest votes of a model
@@ -253,7 +260,7 @@ def estimate_weights(
                 votes[(a, b, label)][student.name] = p
         gold = {(s.start, s.end, s.label) for s in store.approved_spans(doc_id)}
         docs.append(DocTrials(votes=votes, ran=ran, gold=gold, stored=stored))
-    return weights_from(docs)
+    return docs
 
 
 class DocTrials(BaseModel):
