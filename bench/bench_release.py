@@ -39,12 +39,24 @@ VOCAB = [
 ]
 
 
+KO_PER = ["김민준", "이서연", "박지호", "최유나", "정하늘", "강도윤"]
+KO_ORG = ["삼성전자", "현대자동차", "네이버", "카카오", "엘지화학"]
+KO_FILL = ["오늘", "발표했다", "새로운", "계획을", "서울에서", "투자", "시장", "기자회견에서", "밝혔다", "올해"]
+
+
 def make_docs(n: int, seed: int = 1) -> list[tuple[str, list[tuple[int, int, str, str]]]]:
+    """English news-like lines with a person and an organisation; every 20th document is Korean
+    (character-level tokens), every 333rd has a span cut inside a word (adjusted for the token
+    formats) and every 500th two overlapping spans (one left out of ents and CoNLL)."""
     rng = random.Random(seed)
     out = []
     prev = ""
     for i in range(n):
-        if i % 100 == 99:
+        if i % 20 == 7:
+            per, org = rng.choice(KO_PER), rng.choice(KO_ORG)
+            filler = " ".join(rng.choice(KO_FILL) for _ in range(12))
+            text = f"{org}의 {per} 대표는 {filler} ({i}일)."
+        elif i % 100 == 99:
             # 1% near duplicates of the previous document: one word changed.
             words = prev.split(" ")
             words[-2] = "changed"
@@ -57,33 +69,59 @@ def make_docs(n: int, seed: int = 1) -> list[tuple[str, list[tuple[int, int, str
             filler = " ".join(rng.choice(VOCAB) for _ in range(22))
             contact = f" Reach {per.split()[0].lower()}{i}@example.org." if i % 50 == 0 else ""
             text = f"{per} of {org} said {filler} on day {i}.{contact}"
-        spans = [(0, len(per), "PER", per), (text.index(org), text.index(org) + len(org), "ORG", org)]
+        p0, o0 = text.index(per), text.index(org)
+        spans = [(p0, p0 + len(per), "PER", per), (o0, o0 + len(org), "ORG", org)]
+        if i % 333 == 1 and " " in per:
+            spans[0] = (p0, p0 + len(per) - 2, "PER", per[:-2])  # cut inside the last name
+        if i % 500 == 2:
+            spans.append((o0, o0 + len(org) + 5, "MISC", text[o0 : o0 + len(org) + 5]))  # overlaps the ORG
         out.append((text, spans))
         prev = text
     return out
 
 
+def doc_status(i: int) -> str | None:
+    """Most documents complete; every 97th partly reviewed (no document.complete), every 211th withdrawn."""
+    if i % 211 == 3:
+        return "withdrawn"
+    return None if i % 97 == 5 else "complete"
+
+
 def build_store(root: Path, n: int) -> None:
+    """Direct inserts in one transaction, mirroring what the decisions would materialize, with the
+    decision log's hash chain computed as `Store.record` does."""
     from studio.schema import Guideline, LabelDef, content_hash, utcnow
-    from studio.store import Store
+    from studio.store import Store, chain
+
+    def dumps(obj: object) -> str:
+        return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
     store = Store.init(root)
     store.start_session("bench")
-    g = store.add_guideline(
-        Guideline(goal="People and organisations in news", labels=[LabelDef(name="PER"), LabelDef(name="ORG")]), "agent"
-    )
+    labels_def = [LabelDef(name="PER"), LabelDef(name="ORG"), LabelDef(name="MISC")]
+    g = store.add_guideline(Guideline(goal="People and organisations in news", labels=labels_def), "agent")
     store.decide_guideline(g, "human:bench", "approve")
     docs = make_docs(n)
     now = utcnow()
     with store.transaction() as c:
         c.executemany(
             "INSERT INTO documents (id, content_hash, text, source, lang, provenance, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(i + 1, content_hash(t), t, "import", "en", "{}", now) for i, (t, _) in enumerate(docs)],
-        )
+            [(i + 1, content_hash(t), t, "import", "ko" if i % 20 == 7 else "en", "{}", now)
+             for i, (t, _) in enumerate(docs)],
+        )  # fmt: skip
         store.record("tool", "documents.add", [], {"count": n, "first_id": 1, "last_id": n, "skipped_duplicates": 0})
         d = store.record("agent", "label.propose", [], {"count": 2 * n, "kinds": ["span"], "batch": "bench"})
-        props, decisions, labels = [], [], []
-        next_decision = int(d.id or 0) + 1
+        props, decisions, labels, status = [], [], [], []
+        last_id, prev_hash = chain.head(c)
+
+        def decide(actor: str, action: str, subjects: list[str], payload: dict[str, object]) -> int:
+            nonlocal last_id, prev_hash
+            last_id += 1
+            content = (last_id, now, store.session_id, actor, action, dumps(subjects), dumps(payload), "")
+            prev, prev_hash = prev_hash, chain.decision_hash(prev_hash, content)
+            decisions.append((*content, prev, prev_hash))
+            return last_id
+
         pid = 0
         for i, (_, spans) in enumerate(docs):
             for start, end, label, text in spans:
@@ -92,24 +130,35 @@ def build_store(root: Path, n: int) -> None:
                 props.append(
                     (pid, "span", i + 1, json.dumps(payload), "llm:ner.v1", 0.9, "accepted", "bench", now, d.id)
                 )
-                decisions.append((next_decision, now, store.session_id, "human:bench", "label.accept",
-                                  json.dumps([f"proposal:{pid}", f"doc:{i + 1}"]), json.dumps({"proposal_id": pid}), ""))  # fmt: skip
-                labels.append((i + 1, start, end, label, text, pid, next_decision))
-                next_decision += 1
+                did = decide("human:bench", "label.accept", [f"proposal:{pid}", f"doc:{i + 1}"], {"proposal_id": pid})
+                labels.append((i + 1, start, end, label, text, pid, did))
+            st = doc_status(i)
+            if st == "complete":
+                payload = {"document_id": i + 1, "before": None, "spans": len(spans)}
+                status.append((i + 1, st, decide("human:bench", "document.complete", [f"doc:{i + 1}"], payload)))
+            elif st == "withdrawn":
+                payload = {"document_id": i + 1, "before": None}
+                status.append((i + 1, st, decide("human:bench", "document.withdraw", [f"doc:{i + 1}"], payload)))
         c.executemany(
             "INSERT INTO proposals (id, kind, document_id, payload, source, confidence, status, batch, created_at,"
             " decision_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             props,
         )
         c.executemany(
-            "INSERT INTO decisions (id, ts, session_id, actor, action, subject_ids, payload, rationale)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO decisions (id, ts, session_id, actor, action, subject_ids, payload, rationale, prev_hash, hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             decisions,
         )
         c.executemany(
             'INSERT INTO labels (document_id, start, "end", label, text, proposal_id, decision_id) VALUES (?, ?, ?, ?, ?, ?, ?)',
             labels,
         )
+        c.executemany(
+            'INSERT INTO label_support (document_id, start, "end", label, text, proposal_id, decision_id)'
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            labels,
+        )
+        c.executemany("INSERT INTO document_status (document_id, status, decision_id) VALUES (?, ?, ?)", status)
     store.close()
 
 
@@ -120,17 +169,17 @@ def check_state(root: Path) -> None:
     copy = Path(tempfile.mkdtemp()) / "copy"
     shutil.copytree(root, copy)
     s = Store.open(copy)
-    before = s.conn.execute(
-        'SELECT document_id, start, "end", label, proposal_id, decision_id FROM labels ORDER BY 1, 2, 3, 4'
-    ).fetchall()
+    queries = [
+        'SELECT document_id, start, "end", label, proposal_id, decision_id FROM labels ORDER BY 1, 2, 3, 4',
+        "SELECT document_id, status, decision_id FROM document_status ORDER BY 1",
+    ]
+    before = [[tuple(r) for r in s.conn.execute(q)] for q in queries]
     s.rebuild_state()
-    after = s.conn.execute(
-        'SELECT document_id, start, "end", label, proposal_id, decision_id FROM labels ORDER BY 1, 2, 3, 4'
-    ).fetchall()
+    after = [[tuple(r) for r in s.conn.execute(q)] for q in queries]
     s.close()
     shutil.rmtree(copy.parent)
-    assert [tuple(r) for r in before] == [tuple(r) for r in after], "bulk-built state differs from the decision log"
-    print(f"check: materialized labels equal a rebuild from the log ({len(after)} labels)")
+    assert before == after, "bulk-built state differs from the decision log"
+    print(f"check: materialized labels and document status equal a rebuild from the log ({len(after[0])} labels)")
 
 
 def phase(name: str, root: Path) -> None:
