@@ -203,10 +203,11 @@ def phase(name: str, root: Path) -> None:
     else:
         from studio.ops.release import ReleaseOptions, build_release
 
-        last = [t0]
+        last = [time.process_time()]
 
         def progress(stage: str, done: int, total: int) -> None:
-            now = time.perf_counter()
+            # CPU seconds of this process since the previous report (wall times grow with the load).
+            now = time.process_time()
             stages[stage] = stages.get(stage, 0.0) + now - last[0]
             last[0] = now
 

@@ -182,6 +182,8 @@ def build_release(
                     raise StudioError(f"exporter {report.name} reported {rel!r}, which is not a file in the release")
             reports.append(report.model_dump())
             files += report.files
+        if progress:
+            progress("exporters", 1, 1)
 
         info = _info(store, guideline, g_version, version, license_id, opts, docs, plan, split_counts, as_of)
         info.update(pii=pii_info, exporters=reports, invalid_spans=invalid)
@@ -195,6 +197,8 @@ def build_release(
             info["synthetic"] = stats.synthetic_share(
                 docs, plan.assignment, SPLITS, n_synthetic - sum(d.synthetic for d in docs)
             )
+        if progress:
+            progress("statistics", 1, 1)
         info["token_formats"] = {
             "entities": tok.entities,
             "adjusted": sum(1 for m in tok.misaligned if m["status"] == "adjusted"),
