@@ -7,12 +7,17 @@ proposal a `label.accept` decision row, the proposal status set to accepted and 
 through the Store API. The script checks the materialized state against `rebuild_state()` on a
 copy when --check is given.
 
-Each phase runs in a fresh subprocess so its peak RSS is its own:
+Each phase runs in a fresh subprocess (so its peak RSS is its own), each release on its own copy
+of the project (so both write v0.1.0 and their manifests can be compared):
   baseline  read the same approved documents and spans and write them as one JSONL file
-  release   `build_release` (all formats, PII scan, near-duplicate splits, card, manifest)
-Prints seconds, peak RSS and the ratio release/baseline.
+  old       `build_release` of the code at --old-rev (default: the commit before the speed-up of
+            issue 19, with the review-status query already fixed), from `git archive`
+  release   `build_release` of this checkout (all formats, PII scan, near-duplicate splits, card,
+            manifest; from 20k documents the token formats in a second process)
+Prints seconds, CPU seconds (this process and its children), peak RSS, the ratios old/new and
+release/baseline, whether old and new wrote the same files (manifest sha256), and `uptime`.
 
-  /tmp/venv/bin/python bench/bench_release.py [--docs 100000] [--keep DIR]
+  python bench/bench_release.py [--docs 100000 | --quick] [--keep DIR] [--old-rev REV | --no-old]
 """
 
 from __future__ import annotations
@@ -214,42 +219,85 @@ def phase(name: str, root: Path) -> None:
         r = build_release(store, ReleaseOptions(license="CC-BY-4.0"), "human:bench", progress=progress)
         plan = json.loads((Path(r.path) / "release.json").read_text(encoding="utf-8"))["split_plan"]
         extra = {"documents": r.documents, "spans": r.spans, "splits": r.split_counts, "pii": r.pii_found, "plan": plan}
+        extra["children_cpu_seconds"] = round(sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2]), 2)
+        extra["manifest_sha256"] = r.manifest_sha256
     seconds = time.perf_counter() - t0
     store.close()
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    rss_mb = usage.ru_maxrss / 1024
-    cpu = usage.ru_utime + usage.ru_stime - cpu0
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # the tokenizing process of a large release
+    rss_mb = max(usage.ru_maxrss, kids.ru_maxrss) / 1024
+    cpu = usage.ru_utime + usage.ru_stime - cpu0 + kids.ru_utime + kids.ru_stime
     print(json.dumps({"phase": name, "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "peak_rss_mb": round(rss_mb, 1), "stages": {k: round(v, 2) for k, v in stages.items()}, **extra}))  # fmt: skip
+
+
+OLD_REV = "d7735ab"  # issue 19: the bench's realistic store and the review-status query, old writers
+
+
+def export_rev(rev: str) -> Path:
+    """The `studio` package at `rev`, extracted from git into a temporary folder."""
+    repo = Path(__file__).resolve().parent.parent
+    dest = Path(tempfile.mkdtemp(prefix="studio-old-"))
+    archive = subprocess.run(["git", "-C", str(repo), "archive", rev, "studio"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return dest
+
+
+def run_phase(name: str, root: Path, pythonpath: Path | None = None) -> dict[str, object]:
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+    project = root
+    if name != "baseline":  # each release on a copy, so old and new both write v0.1.0
+        project = root.parent / f"copy-{name}"
+        shutil.rmtree(project, ignore_errors=True)
+        shutil.copytree(root, project)
+    phase_name = "release" if name == "old" else name
+    cmd = [sys.executable, __file__, "--phase", phase_name, "--project", str(project)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if project != root:
+        shutil.rmtree(project, ignore_errors=True)
+    if proc.returncode != 0:
+        sys.exit(f"phase {name} failed:\n{proc.stderr[-3000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["phase"] = name
+    print(json.dumps(result))
+    return result
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--docs", type=int, default=100_000)
-    ap.add_argument("--keep", type=Path, help="Build the project here and keep it.")
+    ap.add_argument("--quick", action="store_true", help="20k documents instead of --docs.")
+    ap.add_argument("--keep", type=Path, help="Build the project here and keep it (reused when it exists).")
     ap.add_argument("--check", action="store_true", help="Also check the bulk-built state against a rebuild.")
+    ap.add_argument("--old-rev", default=OLD_REV, help=f"The revision measured as the old path (default {OLD_REV}).")
+    ap.add_argument("--no-old", action="store_true", help="Skip the old path.")
     ap.add_argument("--phase", choices=["baseline", "release"], help=argparse.SUPPRESS)
     ap.add_argument("--project", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.phase:
         phase(args.phase, args.project)
         return
+    n = 20_000 if args.quick else args.docs
     root = args.keep or Path(tempfile.mkdtemp()) / "bench"
-    t0 = time.perf_counter()
-    build_store(root, args.docs)
-    print(
-        f"built store: {args.docs} documents, {2 * args.docs} approved spans in {time.perf_counter() - t0:.1f}s ({root})"
-    )
+    if not (root / "studio.db").exists():
+        t0 = time.perf_counter()
+        build_store(root, n)
+        print(f"built store: {n} documents, ~{2 * n} approved spans in {time.perf_counter() - t0:.1f}s ({root})")
     if args.check:
         check_state(root)
-    results = {}
-    for name in ("baseline", "release"):
-        proc = subprocess.run(
-            [sys.executable, __file__, "--phase", name, "--project", str(root)], capture_output=True, text=True
-        )
-        if proc.returncode != 0:
-            sys.exit(proc.stderr[-3000:])
-        results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
-        print(proc.stdout.strip())
+    print(f"before: {uptime()}")
+    old_code = None if args.no_old else export_rev(args.old_rev)
+    results = {"baseline": run_phase("baseline", root)}
+    if old_code is not None:
+        results["old"] = run_phase("old", root, old_code)
+        shutil.rmtree(old_code)
+    results["release"] = run_phase("release", root)
+    print(f"after: {uptime()}")
     b, r = results["baseline"], results["release"]
     print(
         f"release: {r['seconds']}s wall, {r['cpu_seconds']}s CPU, peak RSS {r['peak_rss_mb']} MB; "
@@ -257,6 +305,14 @@ def main() -> None:
         f"ratio CPU {r['cpu_seconds'] / b['cpu_seconds']:.2f}x, wall {r['seconds'] / b['seconds']:.2f}x, "
         f"memory {r['peak_rss_mb'] / b['peak_rss_mb']:.2f}x"
     )
+    if "old" in results:
+        o = results["old"]
+        print(
+            f"old path ({args.old_rev}): {o['seconds']}s wall, {o['cpu_seconds']}s CPU, {o['peak_rss_mb']} MB; "
+            f"new/old: wall {r['seconds'] / o['seconds']:.2f}x, CPU {r['cpu_seconds'] / o['cpu_seconds']:.2f}x "
+            f"(old/new wall {o['seconds'] / r['seconds']:.1f}x); "
+            f"same files: {o['manifest_sha256'] == r['manifest_sha256']}"
+        )
     print(f"load average during the run: {os.getloadavg()[0]:.1f} (on {os.cpu_count()} CPUs; wall times grow with it)")
     if not args.keep:
         shutil.rmtree(root.parent)
