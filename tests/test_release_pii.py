@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,21 @@ def test_does_not_flag_lookalikes() -> None:
     )
     assert kinds(text) == []
     assert luhn_ok("79927398713") and not luhn_ok("79927398710")
+
+
+def test_prefilter_finds_what_every_pattern_finds() -> None:
+    """The cheap checks that let a text skip patterns never lose a match."""
+    rng = random.Random(3)
+    pieces = ["1", "12", "123.", "4111", " ", "-", ".", "(555)", "+44", "@", "a.b", "DE89", "x@y.org", "192", "0"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 30))) for _ in range(3000)]
+    texts += ["call 55 1234 5678 now", "1.2.3.4", "4111-1111-1111-1111", "서울 02-1234-5678 전화", "٤١١١ ١١١١"]
+    texts += ["IBAN DE89 3704 0044 0532 0130 00.", "DE89370400440532013000"]
+    found = 0
+    for text in texts:
+        assert scan(text) == scan(text, prefilter=False), text
+        found += len(scan(text))
+    assert found > 500  # the corpus does contain matches of every kind
+    assert {m.kind for t in texts for m in scan(t)} == {"email", "phone", "ipv4", "credit_card", "iban"}
 
 
 def _span(text: str, sub: str, label: str) -> Span:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import random
+import zlib
 from collections import Counter
 
+import numpy as np
+import pytest
+from datasketch import MinHash
+
 from studio.ops.release.models import ReleaseDoc
-from studio.ops.release.splits import plan_splits, rarest_labels
+from studio.ops.release.splits import NUM_PERM, minhash_rows, plan_splits, rarest_labels, shingles
 from studio.schema import Span
 
 WORDS = [f"w{i}" for i in range(400)]
@@ -91,3 +96,18 @@ def test_synthetic_documents_go_to_train_only() -> None:
     assert held_out == {"train": 50, "validation": 25, "test": 25}
     everywhere = plan_splits(docs, (0.5, 0.25, 0.25), seed=2, synthetic_to_train=False)
     assert len({everywhere.assignment[500 + i] for i in range(20)}) == 3
+
+
+@pytest.mark.parametrize("scheme", ["legacy", "affine32", "affine64"])
+def test_minhash_rows_equal_datasketch(scheme: str) -> None:
+    """The chunk-at-once signatures are datasketch's MinHash values, in every scheme it has."""
+    texts = [
+        "SEOUL, March 3 (Yonhap) -- Samsung Electronics named Han Jong-hee co-CEO on Tuesday.",
+        "삼성전자의 이재용 회장은 오늘 서울에서 네이버 경영진을 만났다.",
+        "RESULTS: Bayern Munich 3 Borussia Dortmund 1",
+        "one",
+    ] + [f"Reach desk {i} of the wire about story number {i * 7} today" for i in range(50)]
+    sets = [shingles(t) for t in texts]
+    made = MinHash.bulk(sets, num_perm=NUM_PERM, seed=1, hashfunc=zlib.crc32, scheme=scheme)
+    expected = np.vstack([m.hashvalues.astype(np.uint32) for m in made])
+    assert (minhash_rows(sets, scheme=scheme) == expected).all()

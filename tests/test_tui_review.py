@@ -9,10 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.pilot import Pilot
+from textual.widgets._footer import FooterKey
 
+from studio.ops.review import status_counts
 from studio.schema import Document, Proposal
 from studio.store import Store
 from studio.tui.app import StudioApp, make_app
+from studio.tui.dialogs import ConfirmDialog
 from studio.tui.pager import ReviewPager
 from studio.tui.screens.review import ReviewScreen
 from tests.test_tui_fixtures import DOCS, build_project
@@ -272,3 +275,30 @@ async def test_a_synthetic_sentence_is_marked(tmp_path: Path) -> None:
         assert "synthetic sentence" in line and "synth:synth.v2" in line and "confidence" not in line
         await _press(app, pilot, "a")
         assert app.store.proposal(pid).status == "accepted"
+
+
+async def test_withdraw_asks_first_and_undo_brings_the_document_back(tmp_path: Path) -> None:
+    app = _app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = _review(app)
+        doc = screen.view.document_id  # type: ignore[union-attr]
+        assert "W               withdraw" in screen.HELP
+        assert any(k.key == "W" and k.description == "drop" for k in screen.query(FooterKey))
+        await pilot.press("W")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog) and f"Withdraw document {doc}?" in app.screen.question
+        await pilot.press("n")  # no: nothing is recorded
+        await _press(app, pilot)
+        assert not app.store.decisions(action="document.withdraw") and f"Document {doc} kept" in _status(app)
+        await pilot.press("W")
+        await pilot.pause()
+        await pilot.press("y")
+        await _press(app, pilot)
+        [withdrawn] = app.store.decisions(action="document.withdraw")
+        assert withdrawn.actor == "human:ann" and withdrawn.payload["document_id"] == doc
+        assert status_counts(app.store)["withdrawn"] == 1
+        assert screen.view.document_id != doc and "u brings it back" in _status(app)  # type: ignore[union-attr]
+        await _press(app, pilot, "u")  # the undo is a new decision; the document is shown again
+        assert screen.view.document_id == doc and screen.view.status != "withdrawn"  # type: ignore[union-attr]
+        assert status_counts(app.store)["withdrawn"] == 0
+        assert app.store.decisions(action="document.undo")[-1].actor == "human:ann"

@@ -56,6 +56,9 @@ OP_MODULES: list[str] = [
 ]
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
 class Args(BaseModel):
     """An operation's arguments. Field descriptions are the help text; defaults live only here.
 
@@ -66,6 +69,12 @@ class Args(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
+
+    def pick(self, model: type[M], **overrides: Any) -> M:
+        """`model` (an area's settings) built from the arguments of the same names, plus `overrides`:
+        an operation passes its arguments on without restating each field."""
+        same = {k: getattr(self, k) for k in model.model_fields if k in type(self).model_fields}
+        return model(**{**same, **overrides})
 
 
 class Result(BaseModel):

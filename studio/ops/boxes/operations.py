@@ -77,7 +77,7 @@ class CleanseRunResult(Result):
     side_effects=False,  # proposals only: nothing changes until a person approves and applies
 )
 def cleanse(ctx: OpContext, args: Any) -> CleanseRunResult:
-    settings = CheckSettings(**{k: getattr(args, k) for k in CheckSettings.model_fields})
+    settings = args.pick(CheckSettings)
     opts = CleanseOptions(
         dataset=str(ctx.path(args.dataset)),
         format=args.format,

@@ -18,11 +18,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from studio.errors import InvalidState, StudioError
-from studio.ops.release import card, formats, licenses, pii, stats, versions
+from studio.ops.release import card, formats, licenses, pii, stats, tokenproc, versions
 from studio.ops.release.manifest import write_manifest
 from studio.ops.release.models import SPLITS, ExportContext, Progress, ReleaseDoc, ReleaseOptions, ReleaseResult
 from studio.ops.release.plugins import Exporter, exporters_for
 from studio.ops.release.splits import plan_splits
+from studio.ops.release.tokenproc import TokenProcess
 from studio.schema import Guideline, Span
 from studio.store import Store
 
@@ -83,8 +84,9 @@ def load_docs(
                     {"doc": row["id"], "start": start, "end": end, "label": label, "error": str(exc).splitlines()[0]}
                 )
                 continue
-            spans.append(span.model_copy(update={"text": text[start:end]}))
-        prov = json.loads(row["provenance"] or "{}")
+            # check_against compared a stored text; only an empty one needs filling in.
+            spans.append(span if span.text else span.model_copy(update={"text": text[start:end]}))
+        prov = json.loads(row["provenance"]) if row["provenance"] not in (None, "", "{}") else {}
         docs.append(
             ReleaseDoc(
                 id=row["id"],
@@ -147,104 +149,125 @@ def build_release(
     versions.check_new(store, version)
     as_of = int(store.conn.execute("SELECT COALESCE(MAX(id), 0) FROM decisions").fetchone()[0])
 
-    docs, invalid = load_docs(store, progress, opts.include_partial)
-    if not docs and guideline.task_type != "detection":
-        _refuse_empty(store, opts.include_partial)
-    n_synthetic = sum(d.synthetic for d in docs)
-    if opts.exclude_synthetic:
-        docs = [d for d in docs if not d.synthetic]
-    docs, pii_info = apply_pii(docs, opts.pii, progress)
-    plan = plan_splits(docs, opts.split, opts.seed, opts.near_dup_threshold, opts.synthetic_to_train, progress)
-    by_split = formats.split_lists(docs, plan.assignment, SPLITS)
-    split_counts = {s: len(by_split.get(s, [])) for s in SPLITS}
+    # Large releases tokenize in a second process while this one plans the splits (tokenproc.py).
+    big = len(release_document_ids(store, opts.include_partial)[0]) >= tokenproc.PARALLEL_FROM
+    with TokenProcess(guideline.language, opts.align) if big else contextlib.nullcontext() as job:
+        docs, invalid = load_docs(store, progress, opts.include_partial)
+        if not docs and guideline.task_type != "detection":
+            _refuse_empty(store, opts.include_partial)
+        n_synthetic = sum(d.synthetic for d in docs)
+        if opts.exclude_synthetic:
+            docs = [d for d in docs if not d.synthetic]
+        if job:
+            job.send(docs)
+        loaded = docs
+        docs, pii_info = apply_pii(docs, opts.pii, progress)
+        if job:  # redacted texts are tokenized again
+            job.send([d for d, before in zip(docs, loaded, strict=True) if d is not before])
+        plan = plan_splits(docs, opts.split, opts.seed, opts.near_dup_threshold, opts.synthetic_to_train, progress)
+        by_split = formats.split_lists(docs, plan.assignment, SPLITS)
+        split_counts = {s: len(by_split.get(s, [])) for s in SPLITS}
 
-    root = versions.releases_root(store, create=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".building-v{version}-", dir=root))
-    try:
-        (tmp / "data").mkdir()
-        files = formats.write_jsonl(tmp, by_split, mark_complete=opts.include_partial)
-        if progress:
-            progress("JSONL", 1, 1)
-        tok = formats.write_token_formats(tmp, by_split, guideline.language, opts.align, progress)
-        files += tok.files
-        ctx = ExportContext(
-            folder=tmp, version=version, task_type=guideline.task_type, lang=guideline.language,
-            splits=plan.assignment, seed=opts.seed, split=opts.split,
-            synthetic_to_train=opts.synthetic_to_train, exclude_synthetic=opts.exclude_synthetic,
-        )  # fmt: skip
-        reports = []
-        for exporter in exporters if exporters is not None else exporters_for(guideline.task_type, progress=progress):
-            report = exporter(store, ctx)
-            if not report.files:
-                continue  # nothing to export (e.g. no box dataset in a text project)
-            for rel in report.files:
-                if not (tmp / rel).resolve().is_relative_to(tmp.resolve()) or not (tmp / rel).is_file():
-                    raise StudioError(f"exporter {report.name} reported {rel!r}, which is not a file in the release")
-            reports.append(report.model_dump())
-            files += report.files
+        root = versions.releases_root(store, create=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".building-v{version}-", dir=root))
+        try:
+            (tmp / "data").mkdir()
+            files = formats.write_jsonl(tmp, by_split, mark_complete=opts.include_partial)
+            if progress:
+                progress("JSONL", 1, 1)
+            ctx = ExportContext(
+                folder=tmp, version=version, task_type=guideline.task_type, lang=guideline.language,
+                splits=plan.assignment, seed=opts.seed, split=opts.split,
+                synthetic_to_train=opts.synthetic_to_train, exclude_synthetic=opts.exclude_synthetic,
+            )  # fmt: skip
+            reports = []
+            for exporter in (
+                exporters if exporters is not None else exporters_for(guideline.task_type, progress=progress)
+            ):
+                report = exporter(store, ctx)
+                if not report.files:
+                    continue  # nothing to export (e.g. no box dataset in a text project)
+                for rel in report.files:
+                    if not (tmp / rel).resolve().is_relative_to(tmp.resolve()) or not (tmp / rel).is_file():
+                        raise StudioError(
+                            f"exporter {report.name} reported {rel!r}, which is not a file in the release"
+                        )
+                reports.append(report.model_dump())
+                files += report.files
+            if progress:
+                progress("exporters", 1, 1)
 
-        info = _info(store, guideline, g_version, version, license_id, opts, docs, plan, split_counts, as_of)
-        info.update(pii=pii_info, exporters=reports, invalid_spans=invalid)
-        from studio.ops.team.release import summary as team_summary
+            info = _info(store, guideline, g_version, version, license_id, opts, docs, plan, split_counts, as_of)
+            info.update(pii=pii_info, exporters=reports, invalid_spans=invalid)
+            from studio.ops.team.release import summary as team_summary
 
-        team = team_summary(store, [d.id for d in docs])
-        if team:  # only in a project with annotators' assignments, so other releases stay as they were
-            info["team"] = team
-        info["review"] = stats.review_status(store, docs, plan.assignment, SPLITS, opts.include_partial)
-        if n_synthetic:  # only then: releases without synthetic data stay byte for byte as before
-            info["synthetic"] = stats.synthetic_share(
-                docs, plan.assignment, SPLITS, n_synthetic - sum(d.synthetic for d in docs)
+            team = team_summary(store, [d.id for d in docs])
+            if team:  # only in a project with annotators' assignments, so other releases stay as they were
+                info["team"] = team
+            info["review"] = stats.review_status(store, docs, plan.assignment, SPLITS, opts.include_partial)
+            if n_synthetic:  # only then: releases without synthetic data stay byte for byte as before
+                info["synthetic"] = stats.synthetic_share(
+                    docs, plan.assignment, SPLITS, n_synthetic - sum(d.synthetic for d in docs)
+                )
+            if progress:
+                progress("statistics", 1, 1)
+            if job:
+                tok = job.finish(tmp, by_split)
+                if progress:
+                    progress("spaCy and CoNLL", 1, 1)
+            else:
+                tok = formats.write_token_formats(tmp, by_split, guideline.language, opts.align, progress)
+            files += tok.files
+            info["token_formats"] = {
+                "entities": tok.entities,
+                "adjusted": sum(1 for m in tok.misaligned if m["status"] == "adjusted"),
+                "dropped": sum(1 for m in tok.misaligned if m["status"] == "dropped"),
+                "overlaps": len(tok.overlaps),
+            }
+            release_json = {**info, "misaligned_spans": tok.misaligned, "overlapping_spans": tok.overlaps}
+            formats.write_text(
+                tmp / "release.json", json.dumps(release_json, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
             )
-        info["token_formats"] = {
-            "entities": tok.entities,
-            "adjusted": sum(1 for m in tok.misaligned if m["status"] == "adjusted"),
-            "dropped": sum(1 for m in tok.misaligned if m["status"] == "dropped"),
-            "overlaps": len(tok.overlaps),
-        }
-        release_json = {**info, "misaligned_spans": tok.misaligned, "overlapping_spans": tok.overlaps}
-        formats.write_text(
-            tmp / "release.json", json.dumps(release_json, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-        )
-        formats.write_text(tmp / "README.md", card.render(info, guideline))
-        formats.write_text(tmp / "LICENSE", licenses.license_text(license_id, guideline.goal))
-        files += ["release.json", "README.md", "LICENSE"]
-        if progress:
-            progress("card", 1, 1)
-        manifest_sha = write_manifest(tmp)
-        files.append("MANIFEST.json")
+            formats.write_text(tmp / "README.md", card.render(info, guideline))
+            formats.write_text(tmp / "LICENSE", licenses.license_text(license_id, guideline.goal))
+            files += ["release.json", "README.md", "LICENSE"]
+            if progress:
+                progress("card", 1, 1)
+            manifest_sha = write_manifest(tmp)
+            files.append("MANIFEST.json")
 
-        final = versions.release_dir(store, version)
-        with store.transaction():
-            # Checked again under the write lock: another release of this version may have landed.
-            versions.check_new(store, version)
-            d = store.record(
-                actor,
-                "release.create",
-                [f"release:{version}"],
-                {
-                    "version": version,
-                    "path": f"{versions.RELEASES_DIR}/v{version}",
-                    "manifest_sha256": manifest_sha,
-                    "guideline_version": g_version,
-                    "license": license_id,
-                    "documents": len(docs),
-                    "spans": info["spans"],
-                    "split_counts": split_counts,
-                    "pending_left_out": info["quality"]["pending_total"],
-                    "pii": {"mode": opts.pii, "found": pii_info["found"]},
-                    "seed": opts.seed,
-                    "split": list(opts.split),
-                    "as_of_decision": as_of,
-                    # Only when an exporter wrote files, so text-only release decisions stay as they were.
-                    **({"exporters": {r["name"]: r["counts"] for r in reports}} if reports else {}),
-                },
-                opts.rationale,
-            )
-            tmp.rename(final)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            shutil.rmtree(tmp)
-        raise
+            final = versions.release_dir(store, version)
+            with store.transaction():
+                # Checked again under the write lock: another release of this version may have landed.
+                versions.check_new(store, version)
+                d = store.record(
+                    actor,
+                    "release.create",
+                    [f"release:{version}"],
+                    {
+                        "version": version,
+                        "path": f"{versions.RELEASES_DIR}/v{version}",
+                        "manifest_sha256": manifest_sha,
+                        "guideline_version": g_version,
+                        "license": license_id,
+                        "documents": len(docs),
+                        "spans": info["spans"],
+                        "split_counts": split_counts,
+                        "pending_left_out": info["quality"]["pending_total"],
+                        "pii": {"mode": opts.pii, "found": pii_info["found"]},
+                        "seed": opts.seed,
+                        "split": list(opts.split),
+                        "as_of_decision": as_of,
+                        # Only when an exporter wrote files, so text-only release decisions stay as they were.
+                        **({"exporters": {r["name"]: r["counts"] for r in reports}} if reports else {}),
+                    },
+                    opts.rationale,
+                )
+                tmp.rename(final)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                shutil.rmtree(tmp)
+            raise
     if progress:
         progress("manifest", 1, 1)
     return ReleaseResult(

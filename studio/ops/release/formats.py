@@ -9,10 +9,11 @@ with overlaps every aligned span is also kept in `doc.spans["sc"]`, which allows
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -64,12 +65,13 @@ def write_jsonl(folder: Path, by_split: dict[str, list[ReleaseDoc]], mark_comple
     return files
 
 
-def make_doc(nlp: Any, d: ReleaseDoc, mode: str, report: TokenReport) -> Any:
-    """A spaCy Doc of `d` with aligned spans as ents and in doc.spans; misfits go to `report`."""
+def make_doc(nlp: Any, d: ReleaseDoc, mode: str, report: TokenReport, doc: Any = None) -> Any:
+    """A spaCy Doc of `d` with aligned spans as ents and in doc.spans; misfits go to `report`.
+    `doc`: `d.text` already tokenized by `nlp` (it gets the ents)."""
     from spacy.tokens import Span as SpacySpan
     from spacy.util import filter_spans
 
-    doc = nlp.make_doc(d.text)
+    doc = nlp.make_doc(d.text) if doc is None else doc
     aligned = []
     for s in d.spans:
         span = doc.char_span(s.start, s.end, label=s.label) or doc.char_span(
@@ -116,40 +118,163 @@ def iob2_lines(doc: Any) -> list[str]:
     return lines
 
 
+# ENT_IOB values in spaCy's token arrays.
+_IOB_I, _IOB_O, _IOB_B = 1, 2, 3
+
+
+class Encoded(NamedTuple):
+    """One document ready for a split's DocBin and CoNLL file: arrays, or a Doc still to align."""
+
+    tokens: Any = None  # (n, 3) uint64 in DocBin attribute order (ORTH, ENT_IOB, ENT_TYPE)
+    spaces: Any = None  # (n, 1) bool
+    hashes: Any = None  # ORTH and NORM hashes: their strings go in the DocBin
+    labels: tuple[str, ...] = ()
+    conll: bytes = b""
+    fallback: tuple[ReleaseDoc, Any] | None = None  # (document, tokenized Doc) for `make_doc`
+
+
+class TokenEncoder:
+    """Tokenizes a document once and encodes it for DocBin and CoNLL.
+
+    Most documents take the array path: when every span sits exactly on token edges that are
+    not whitespace and no two spans share a token, the entities are the spans as they are, so
+    the IOB columns are written into arrays straight from the tokenizer's output, with no
+    `char_span`, `filter_spans`, `doc.ents` or per-token Python objects (which cost ~0.5 ms per
+    document). Any other document is aligned by `make_doc` when it is written. Both paths give
+    the same bytes (`tests/test_release_token_formats.py`)."""
+
+    def __init__(self, nlp: Any, arrays: bool = True) -> None:
+        from spacy.attrs import ENT_IOB, ENT_TYPE, IDX, IS_SPACE, LENGTH, NORM, ORTH, SPACY
+
+        self.nlp, self.arrays = nlp, arrays
+        self.columns = [IDX, LENGTH, IS_SPACE, SPACY, ORTH, NORM]
+        self.order = [new_docbin().attrs.index(a) for a in (ORTH, ENT_IOB, ENT_TYPE)]  # their columns in the bin
+
+    def encode(self, d: ReleaseDoc) -> Encoded:
+        doc = self.nlp.make_doc(d.text)
+        enc = self._arrays(d, doc) if self.arrays and len(doc) else None
+        return enc or Encoded(fallback=(d, doc))
+
+    def _arrays(self, d: ReleaseDoc, doc: Any) -> Encoded | None:
+        import numpy as np
+
+        arr = doc.to_array(self.columns)
+        starts, space = arr[:, 0].tolist(), arr[:, 2].tolist()
+        ends = [a + b for a, b in zip(starts, arr[:, 1].tolist(), strict=True)]
+        n = len(starts)
+        text = d.text  # doc.text would build a Token object per token
+        if ends[-1] + int(arr[-1, 3]) != len(text):
+            return None
+        ents: list[tuple[int, int, str]] = []
+        for s in d.spans:  # sorted by start: ents must follow one another without sharing a token
+            i, j = bisect.bisect_left(starts, s.start), bisect.bisect_left(ends, s.end)
+            if i >= n or j >= n or starts[i] != s.start or ends[j] != s.end or j < i or space[i] or space[j]:
+                return None
+            if ents and i < ents[-1][1]:
+                return None
+            ents.append((i, j + 1, s.label))
+        orth, iob, etype = self.order
+        out = np.zeros((n, 3), dtype=np.uint64)
+        out[:, orth] = arr[:, 4]
+        out[:, iob] = _IOB_O
+        tags = ["O"] * n
+        for i, j, label in ents:
+            out[i, iob], out[i + 1 : j, iob] = _IOB_B, _IOB_I
+            out[i:j, etype] = self.nlp.vocab.strings.add(label)
+            tags[i] = f"B-{label}"
+            tags[i + 1 : j] = [f"I-{label}"] * (j - i - 1)
+        lines = [f"{text[a:b]}\t{t}" for a, b, sp, t in zip(starts, ends, space, tags, strict=True) if not sp]
+        return Encoded(
+            tokens=out,
+            spaces=arr[:, 3:4].astype(bool),
+            hashes=np.concatenate([arr[:, 4], arr[:, 5]]),
+            labels=tuple(label for _, _, label in ents),
+            conll=conll_block(d.id, lines),
+        )
+
+
+def new_docbin() -> Any:
+    from spacy.tokens import DocBin
+
+    return DocBin(attrs=["ORTH", "ENT_IOB", "ENT_TYPE"], store_user_data=False)
+
+
+def conll_block(doc_id: int, lines: list[str]) -> bytes:
+    return f"# id = {doc_id}\n".encode() + ("\n".join(lines) + "\n\n").encode("utf-8")
+
+
+class SplitWriter:
+    """One split's DocBin and CoNLL file, written in document order."""
+
+    def __init__(self, nlp: Any, conll: Any, mode: str, report: TokenReport) -> None:
+        self.nlp, self.conll, self.mode, self.report = nlp, conll, mode, report
+        self.bin = new_docbin()
+        self.hashes: list[Any] = []
+        self.empty_groups = b""
+
+    def write(self, enc: Encoded) -> None:
+        if enc.fallback is not None:
+            d, doc = enc.fallback
+            doc = make_doc(self.nlp, d, self.mode, self.report, doc)
+            self.bin.add(doc)
+            self.conll.write(conll_block(d.id, iob2_lines(doc)))
+            return
+        self.bin.tokens.append(enc.tokens)
+        self.bin.spaces.append(enc.spaces)
+        self.bin.flags.append({"has_unknown_spaces": False})
+        self.bin.cats.append({})
+        if not self.empty_groups:
+            self.empty_groups = self.nlp.make_doc("").spans.to_bytes()
+        self.bin.span_groups.append(self.empty_groups)
+        self.bin.strings.update(enc.labels)
+        self.hashes.append(enc.hashes)
+        self.report.entities += len(enc.labels)
+        self.conll.write(enc.conll)
+
+    def docbin_bytes(self) -> bytes:
+        import numpy as np
+
+        if self.hashes:
+            strings = self.nlp.vocab.strings
+            self.bin.strings.update(strings[h] for h in np.unique(np.concatenate(self.hashes)).tolist())
+            self.bin.strings.add("")  # the tag, lemma, morph, dep, kb and ent ids (and ent type outside ents)
+        return self.bin.to_bytes()
+
+
 def write_token_formats(
     folder: Path,
     by_split: dict[str, list[ReleaseDoc]],
     lang: str,
     mode: str,
     progress: Progress | None = None,
+    arrays: bool = True,
+    encoded: dict[int, Encoded] | None = None,
 ) -> TokenReport:
-    """`spacy/<split>.spacy` and `conll/<split>.conll`, tokenizing each document once."""
-    from spacy.tokens import DocBin
-
+    """`spacy/<split>.spacy` and `conll/<split>.conll`, tokenizing each document once (or taking
+    it from `encoded`, by document id). `arrays=False` aligns every document with spaCy's Doc
+    objects (the reference path)."""
     from studio.ops.ner.tokens import get_nlp
 
     # The same tokenization as alignment: spacy.blank(lang), or for languages whose blank
     # pipeline needs extra packages (Korean: mecab) the neutral one, CJK split per character.
     nlp = get_nlp(lang)
+    encoder = TokenEncoder(nlp, arrays)
     report = TokenReport()
     total = sum(len(v) for v in by_split.values())
     done = 0
     (folder / "spacy").mkdir(exist_ok=True)
     (folder / "conll").mkdir(exist_ok=True)
     for split, docs in by_split.items():
-        bin_ = DocBin(attrs=["ORTH", "ENT_IOB", "ENT_TYPE"], store_user_data=False)
         conll_rel = f"conll/{split}.conll"
         with (folder / conll_rel).open("wb") as fh:
+            writer = SplitWriter(nlp, fh, mode, report)
             for d in docs:
-                doc = make_doc(nlp, d, mode, report)
-                bin_.add(doc)
-                fh.write(f"# id = {d.id}\n".encode())
-                fh.write(("\n".join(iob2_lines(doc)) + "\n\n").encode("utf-8"))
+                writer.write(encoded[d.id] if encoded is not None else encoder.encode(d))
                 done += 1
                 if progress and done % 1000 == 0:
                     progress("spaCy and CoNLL", done, total)
         spacy_rel = f"spacy/{split}.spacy"
-        (folder / spacy_rel).write_bytes(bin_.to_bytes())
+        (folder / spacy_rel).write_bytes(writer.docbin_bytes())
         report.files += [spacy_rel, conll_rel]
     if progress:
         progress("spaCy and CoNLL", total, total)

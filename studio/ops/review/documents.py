@@ -67,9 +67,10 @@ def status_counts(store: Store, doc_ids: Iterable[int] | None = None) -> dict[st
     row = store.conn.execute(
         "SELECT COUNT(*),"
         " SUM(s.status = 'complete'), SUM(s.status = 'withdrawn'),"
-        " SUM(s.status IS NULL AND (EXISTS (SELECT 1 FROM labels l WHERE l.document_id = d.id)"
-        "   OR EXISTS (SELECT 1 FROM proposals p WHERE p.document_id = d.id AND p.kind = 'span'"
-        "   AND p.status != 'pending')))"
+        # IN (subquery) runs each subquery once; a correlated EXISTS on proposals scanned the
+        # whole table per document (74 s for 20k documents).
+        " SUM(s.status IS NULL AND (d.id IN (SELECT document_id FROM labels)"
+        "   OR d.id IN (SELECT document_id FROM proposals WHERE kind = 'span' AND status != 'pending')))"
         f" FROM documents d LEFT JOIN document_status s ON s.document_id = d.id WHERE 1 = 1{scope}",
         args,
     ).fetchone()

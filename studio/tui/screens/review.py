@@ -27,6 +27,7 @@ from studio.errors import StudioError
 from studio.ops import review as rv
 from studio.tui import core
 from studio.tui.colors import label_color
+from studio.tui.dialogs.confirm import ConfirmDialog
 from studio.tui.edit_cursor import move_edge
 from studio.tui.screens.base import StudioScreen
 from studio.tui.widgets.document import Mark, render_document
@@ -57,6 +58,8 @@ The document:
                   (refused while proposals are pending)
   n               next document, leaving this one as it is
   r               reopen a complete document to change it
+  W               withdraw the document: out of review and releases
+                  (asks first; kept in the log; u brings it back)
   u               undo your last change (reopens a done document)
   g, then 1-8     go to another screen (numbers here are labels)
   ctrl+p          every screen and operation by name
@@ -88,6 +91,7 @@ class ReviewScreen(StudioScreen):
         ("done", "mark this document done"),
         ("next_document", "next document"),
         ("reopen", "reopen this document (it is complete)"),
+        ("withdraw", "withdraw this document from review and releases (asks first)"),
         ("edit", "edit the current span's boundaries or label"),
         ("undo", "undo my last review change"),
     ]
@@ -100,6 +104,7 @@ class ReviewScreen(StudioScreen):
         Binding("A", "accept_all", "all"),
         *(Binding(str(i), f"number({i})", "label", show=i == 1, key_display="1-9") for i in range(1, 10)),
         Binding("d", "done", "done"),
+        Binding("W", "withdraw", "drop"),  # "withdraw" does not fit the 80-column footer with the rest
         Binding("u", "undo", "undo"),
         Binding("left", "word(-1)", "words", key_display="←→"),
         Binding("right", "word(1)", "select", show=False),
@@ -266,10 +271,11 @@ class ReviewScreen(StudioScreen):
         self.draft = None
         doc_id = change.document_id
         keep = self.keep[0]
-        if change.action == "complete":
+        if change.action in ("complete", "withdraw"):
             assert self.queue is not None
             nxt = self.queue.next_document(doc_id) or self.queue.next_document()
-            self.say(f"{change.message}; u reopens it" + ("" if nxt else ". No other document is open."))
+            again = "u reopens it" if change.action == "complete" else "u brings it back"
+            self.say(f"{change.message}; {again}" + ("" if nxt else ". No other document is open."))
             doc_id, keep = (nxt if nxt is not None else doc_id), None
         else:
             self.say(change.message)
@@ -505,6 +511,27 @@ class ReviewScreen(StudioScreen):
             self.say(f"Document {self.view.document_id} is {self.view.status}, not complete: nothing to reopen.")
             return
         self._change(rv.reopen, self.view.document_id, self.actor)
+
+    def action_withdraw(self) -> None:
+        """Leave the document out of review and releases, after a yes: it is easy to press by mistake."""
+        if self._wait_turn(self.action_withdraw) or self.view is None:
+            return
+        doc = self.view.document_id
+        if self.view.status == "withdrawn":
+            self.say(f"Document {doc} is withdrawn already; u brings it back if you withdrew it here.")
+            return
+        question = (
+            f"Withdraw document {doc}? It leaves review and every release from now on; "
+            "its labels and decisions stay in the log, and u brings it back."
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes and self.view is not None and self.view.document_id == doc:
+                self._change(rv.withdraw, doc, self.actor)
+            elif not yes:
+                self.say(f"Document {doc} kept.")
+
+        self.app.push_screen(ConfirmDialog(question, yes="Withdraw"), answered)
 
     def action_undo(self) -> None:
         if self._wait_turn(self.action_undo):
