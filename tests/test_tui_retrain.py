@@ -21,6 +21,7 @@ async def test_app_retrains_the_student_when_enough_documents_are_complete(tmp_p
         store.set_setting("student.retrain_every", 5)
         store.set_setting("student.train_args", {"base": "blank", "max_epochs": 2, "patience": 2, "cv_folds": 0})
     app = make_app(root, user="ann", screen="review")
+    app.retrain_check_seconds = 3600  # the test calls the check itself (a loaded machine can take 30 s)
     async with app.run_test(size=(80, 24)) as pilot:
         await app.workers.wait_for_complete()  # the app's warm-up and the screen's first reads
         assert app.check_retrain()  # 5 complete documents, no student yet: retraining starts in a worker

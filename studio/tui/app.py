@@ -53,6 +53,7 @@ class StudioApp(App[None]):
         self.first_screen = screen
         self._llm: Any = None  # studio.llm.LLM, built on first use
         self._llm_lock = threading.Lock()
+        self.retrain_check_seconds = RETRAIN_CHECK_SECONDS
 
     def llm(self) -> Any:
         """The model, built once on first use (call from a worker: the local one starts a server)."""
@@ -77,11 +78,11 @@ class StudioApp(App[None]):
     def on_mount(self) -> None:
         self.switch_mode(self.first_screen or self.start_screen())
         self.warm_up()
-        self.set_interval(RETRAIN_CHECK_SECONDS, self.check_retrain)
+        self.set_interval(self.retrain_check_seconds, self.check_retrain)
 
     def check_retrain(self) -> bool:
         """Retrain the student in the background when `student.retrain_every` documents were completed since it
-        was trained (checked every RETRAIN_CHECK_SECONDS); True when a retraining started."""
+        was trained (checked every `retrain_check_seconds`); True when a retraining started."""
         from studio.ops.ner.label import retrain_due
 
         if any(w.group in ("retrain", "warm-up") and not w.is_finished for w in self.workers):
