@@ -187,7 +187,7 @@ class TokenEncoder:
         return Encoded(
             tokens=out,
             spaces=arr[:, 3:4].astype(bool),
-            hashes=arr[:, 4:6],
+            hashes=arr[:, 4:6].copy(),  # not a view: it would keep the whole array alive
             labels=tuple(label for _, _, label in ents),
             conll=conll_block(d.id, lines),
         )
