@@ -125,6 +125,34 @@ def llm_votes(
     return out, seconds
 
 
+def cached_llm_votes(
+    votes_file: Path | None,
+    key: str,
+    g: Guideline,
+    reviewed: list[LabeledDoc],
+    sample: list[LabeledDoc],
+    llm_spec: str | None,
+) -> tuple[Preds, float]:
+    """`llm_votes`, kept in `votes_file` (when given) so that a later run re-combines the same measured answers
+    without asking the model again; the seconds are the ones measured when the answers were made."""
+    saved: dict[str, Any] = (
+        json.loads(votes_file.read_text(encoding="utf-8")) if votes_file and votes_file.exists() else {}
+    )
+    if key in saved:
+        print(f"  (LLM answers for {key} from {votes_file}, measured {saved[key]['measured']})", flush=True)
+        preds = [[(Span(**s), c) for s, c in doc] for doc in saved[key]["preds"]]
+        return preds, float(saved[key]["seconds"])
+    import subprocess
+
+    load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    preds, seconds = llm_votes(g, reviewed, sample, llm_spec)
+    if votes_file is not None:
+        saved[key] = {"measured": load, "seconds": seconds,
+                      "preds": [[(s.model_dump(), c) for s, c in doc] for doc in preds]}  # fmt: skip
+        votes_file.write_text(json.dumps(saved), encoding="utf-8")
+    return preds, seconds
+
+
 # -- combination ----------------------------------------------------------------------------------
 def combine_all(texts: list[str], weak: dict[str, Preds], llm: Preds | None, weights: Any) -> Preds:
     out: Preds = []
@@ -158,7 +186,7 @@ def trials(docs: list[LabeledDoc], weak: dict[str, Preds]) -> list[DocTrials]:
 
 # -- one language -----------------------------------------------------------------------------------
 def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: int, llm_spec: str | None,
-             use_llm: bool) -> list[dict]:  # fmt: skip
+             use_llm: bool, votes_file: Path | None = None) -> list[dict]:  # fmt: skip
     g = guideline(lang)
     labels = g.label_names()
     pool, test = read(f"news_{lang}_train"), read(f"news_{lang}_test")
@@ -219,7 +247,7 @@ def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: in
         row["combined_no_llm"] = f1(test, yes(comb))
         row["ece_no_llm"] = ece(test, comb)
         if use_llm and b in llm_budgets:
-            llm_preds, t_llm = llm_votes(g, reviewed, sample, llm_spec)
+            llm_preds, t_llm = cached_llm_votes(votes_file, f"{lang}:{b}:{len(sample)}", g, reviewed, sample, llm_spec)
             n = len(sample)
             sweak = {k: v[:n] for k, v in weak.items()}
             both = combine_all(texts[:n], sweak, llm_preds, weights)
@@ -252,6 +280,12 @@ def main() -> None:
         "--llm", default=None, help="model spec for the LLM source (default: the project default, embedded)"
     )
     ap.add_argument("--no-llm", action="store_true")
+    ap.add_argument(
+        "--llm-votes",
+        type=Path,
+        default=None,
+        help="keep the LLM's answers in this JSON file and reuse them on later runs (re-combine without the model)",
+    )
     args = ap.parse_args()
     import subprocess
 
@@ -262,7 +296,7 @@ def main() -> None:
         if lang == "ko" and max(args.budgets) > 180:
             budgets = sorted({*budgets, 180})
         n = args.llm_sample[0] if lang == "en" else args.llm_sample[1]
-        out += run_lang(lang, budgets, args.llm_budgets, n, args.llm, not args.no_llm)
+        out += run_lang(lang, budgets, args.llm_budgets, n, args.llm, not args.no_llm, args.llm_votes)
     print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(), flush=True)
     print(json.dumps(out))
 

@@ -38,12 +38,39 @@ def store(tmp_path: Path) -> Store:
     s.close()
 
 
-def run_cli(*args: str) -> tuple[int, str, str]:
-    """Run the real `studio` entry point in a subprocess; returns (code, stdout, stderr)."""
-    import subprocess
+def run_cli(
+    *args: str, subprocess: bool = False, input: str | None = None, env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    """Run the real `studio` entry point (`studio.cli.main`); returns (code, stdout, stderr).
 
-    proc = subprocess.run([sys.executable, "-m", "studio", *args], capture_output=True, text=True, timeout=120)
-    return proc.returncode, proc.stdout, proc.stderr
+    In this process by default, with stdin/stdout/stderr and the environment isolated as click's CliRunner
+    does (no terminal, like a subprocess with captured output): a fresh interpreter per call cost the suite
+    about 2 s of imports each time. `subprocess=True` (or STUDIO_TEST_SUBPROCESS=1) runs `python -m studio`
+    in a child process instead, for what only a real process shows (signals, exit at interpreter level).
+    `input` is the command's stdin; `env` adds environment variables for this run only."""
+    if subprocess or os.environ.get("STUDIO_TEST_SUBPROCESS") == "1":
+        import subprocess as sp
+
+        proc = sp.run([sys.executable, "-m", "studio", *args], capture_output=True, text=True, timeout=120,
+                      input=input, env={**os.environ, **(env or {})})  # fmt: skip
+        return proc.returncode, proc.stdout, proc.stderr
+    from click.testing import CliRunner
+
+    from studio.cli import main
+
+    code = 0
+    saved_env = dict(os.environ)  # a command may set variables for its own run (e.g. --no-cache)
+    try:
+        with CliRunner().isolation(input=input, env=env) as (out, err, _):
+            try:
+                main(list(args))
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            stdout, stderr = out.getvalue(), err.getvalue()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return code, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace")
 
 
 def complete_documents(store: Store, actor: str = "human:tester") -> int:

@@ -4,6 +4,7 @@
     python -m tests.sessions record agent_ko   # one
     python -m tests.sessions convert agent_ko  # re-export from its own recording (no model)
     python -m tests.sessions refresh-result demo_en  # any recording: rewrite its result line
+    python -m tests.sessions remake demo_en    # a demo: `studio record` on its own model answers
 
 Each flow is a sequence of session tool runs and human decisions (studio.flows.engine.Runner),
 recorded by the one recorder (studio.llm.session) into fixtures/sessions/NAME.jsonl with its
@@ -79,7 +80,7 @@ def gold_project(r: Runner, n: int = 10) -> None:
     path = r.store.root / "inputs" / "guideline.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(FIXTURES / "ner" / "guideline.yaml", path)
-    version = r.tool("guideline_load", path=str(path), actor=HUMAN)["version"]
+    version = r.tool("guideline_load", path=str(path), run_as=HUMAN).version
     r.store.decide_guideline(version, HUMAN, "approve")
     rows = [json.loads(line) for line in (FIXTURES / "ner" / "tech_news.jsonl").read_text().splitlines()[:n]]
     r.tool("import", paths=[write_input(r.store, "tech_news.jsonl", [row["text"] for row in rows])])
@@ -157,6 +158,31 @@ def convert(name: str) -> Path:
         return record(name, f"replay:{copy}", meta=meta)
 
 
+def remake(name: str) -> Path:
+    """Record a demo again (`studio record`) on its own recording's model answers, keeping what
+    its header says about the model that made them: for a change in the tools or the decision
+    log that asks the model nothing new."""
+    import os
+    import subprocess
+
+    path = SESSIONS / f"{name}.jsonl"
+    old = load_recording(path)[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        copy, out = Path(tmp) / path.name, Path(tmp) / "new" / path.name
+        copy.write_bytes(path.read_bytes())
+        cmd = [sys.executable, "-m", "studio", "--llm", f"replay:{copy}", "-p", str(Path(tmp) / "project"), "record",
+               name, "--headless", "--sample", old["sample"], "-o", str(out)]  # fmt: skip
+        subprocess.run(cmd, check=True, env={**os.environ, "STUDIO_EMBED": "hashed"}, stdout=subprocess.DEVNULL)
+        lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines() if line.strip()]
+    keep = ("name", "recorded_with", "rerecord", "models")
+    lines[0].update({k: old[k] for k in keep if k in old})
+    for ev in lines:
+        if ev.get("type") == "llm":
+            ev["provider"] = old.get("recorded_with", "local")
+    path.write_text("".join(json.dumps(ev, ensure_ascii=False, sort_keys=True) + "\n" for ev in lines), "utf-8")
+    return path
+
+
 def refresh_result(name: str) -> list[str]:
     """Replay a recording as it is and write the outcome as its result line (for a change in the
     decision log that asks the model and the network nothing new). Returns what changed."""
@@ -197,7 +223,7 @@ def refresh_result(name: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["record", "convert", "refresh-result"])
+    ap.add_argument("command", choices=["record", "convert", "refresh-result", "remake"])
     ap.add_argument("names", nargs="*", help=f"flows (default all: {', '.join(FLOWS)})")
     ap.add_argument("--llm", default="local", help="model spec to record with (default: the embedded model)")
     args = ap.parse_args(argv)
@@ -206,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"replaying {name} for its result line ...", flush=True)
             for change in refresh_result(name):
                 print(f"  {change}", flush=True)
+        elif args.command == "remake":
+            print(f"recording {name} again on its own model answers ...", flush=True)
+            print(f"  wrote {remake(name)}", flush=True)
         elif args.command == "convert":
             print(f"converting {name} ...", flush=True)
             print(f"  wrote {convert(name)}", flush=True)

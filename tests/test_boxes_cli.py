@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -17,11 +16,7 @@ BOXES = FIXTURES / "boxes"
 
 
 def studio_input(args: list[str], text: str) -> tuple[int, str, str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "studio", *args], input=text, capture_output=True, text=True, timeout=120,
-        env={**os.environ, "STUDIO_USER": "rev"},
-    )  # fmt: skip
-    return proc.returncode, proc.stdout, proc.stderr
+    return run_cli(*args, input=text, env={"STUDIO_USER": "rev"})
 
 
 def test_cleanse_review_apply(tmp_path: Path) -> None:

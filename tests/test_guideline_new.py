@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 from studio.agent.guideline import check_guideline
 from studio.schema import Guideline, LabelDef, SourcesPlan
 from studio.store import Store
+from tests.conftest import run_cli
 
 GOOD = """\
 goal: People and companies in Korean and English business news.
@@ -37,9 +37,8 @@ def _editor(tmp_path: Path, text: str) -> str:
 
 
 def _studio(root: Path, editor: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "EDITOR": editor, "VISUAL": ""}
-    return subprocess.run([sys.executable, "-m", "studio", "--project", str(root), "--user", "ann", *args],
-                          capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+    code, out, err = run_cli("--project", str(root), "--user", "ann", *args, env={"EDITOR": editor, "VISUAL": ""})
+    return subprocess.CompletedProcess(args, code, out, err)
 
 
 def test_guideline_new_and_edit_on_a_new_project(tmp_path: Path) -> None:

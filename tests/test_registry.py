@@ -136,3 +136,57 @@ def test_op_command_runs_the_operation(tmp_path: Path) -> None:
     code, out, err = run_cli("--project", str(root), "dups", "--json")
     assert code == 0, err
     assert '"documents": 0' in out
+
+
+def _help_texts() -> dict[str, list[str]]:
+    """Every option help and Args field description written as a string in the operation modules
+    and the CLI modules, with where it is written."""
+    import ast
+    import importlib.util
+
+    files = [Path(str(importlib.util.find_spec(m).origin)) for m in registry.OP_MODULES]
+    files += sorted((Path(__file__).resolve().parent.parent / "studio" / "cli").glob("*.py"))
+    found: dict[str, list[str]] = {}
+    for f in dict.fromkeys(files):
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            fn = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+            key = {"Field": "description", "option": "help", "Option": "help"}.get(str(fn))
+            for kw in node.keywords:
+                if kw.arg == key and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str):
+                    found.setdefault(kw.value.value, []).append(f"{f.name}:{node.lineno}")
+    return found
+
+
+def test_no_option_is_declared_twice() -> None:
+    """An option (its help text) is written once: a second operation or command that takes the same
+    option shares the declaration (a base Args class, a shared Field or click option) instead."""
+    twice = {text: where for text, where in _help_texts().items() if len(where) > 1}
+    assert not twice, f"declared more than once: {twice}"
+
+
+def test_commands_built_for_operations_take_their_options_from_args() -> None:
+    """A command built for an operation has exactly its Args as options (plus --json and options that
+    act before the run, like --no-cache): none written by hand beside them."""
+    for command in _op_commands():
+        op = registry.get(command.op_name)  # type: ignore[attr-defined]
+        options = {p.name: p for p in command.params if p.name != "as_json" and p.expose_value}
+        assert set(options) == set(op.args.model_fields), f"studio {command.name}"
+        for name, param in options.items():
+            if isinstance(param, click.Option):
+                assert param.help == (op.args.model_fields[name].description or ""), f"studio {command.name} --{name}"
+
+
+def test_studio_help_imports_no_operation() -> None:
+    """`studio --help` lists the operations from their source: no Args model is built and none of
+    what operations need to run (numpy, httpx, Pillow) is imported."""
+    import subprocess
+    import sys
+
+    code = "import sys\nfrom studio.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+    code += "print(sorted(m for m in sys.modules if m in ('numpy', 'httpx', 'PIL', 'rapidfuzz', 'spacy')\n"
+    code += "    or m.startswith(('studio.ops.collect.crawl', 'studio.ops.ner.label', 'studio.ops.release.build'))))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "Commands:" in out and "import" in out and "release" in out
+    assert out.strip().splitlines()[-1] == "[]"

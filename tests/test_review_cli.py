@@ -9,6 +9,7 @@ from pathlib import Path
 from studio.ops.review import review_queue
 from studio.schema import Document, Proposal, Span
 from studio.store import Store
+from tests.conftest import run_cli
 
 
 def _project(root: Path) -> list[int]:
@@ -35,11 +36,9 @@ def _project(root: Path) -> list[int]:
 
 def test_review_answers_become_decisions(tmp_path: Path) -> None:
     ids = _project(tmp_path)
-    proc = subprocess.run(
-        [sys.executable, "-m", "studio", "--project", str(tmp_path), "--user", "ann", "review", "--per-proposal"],
-        input="x\nnot a company\na\nu\na\nq\n", capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
+    code, _, err = run_cli("--project", str(tmp_path), "--user", "ann", "review", "--per-proposal",
+                           input="x\nnot a company\na\nu\na\nq\n")  # fmt: skip
+    assert code == 0, err
     s = Store.open(tmp_path)
     third, first, second = ids[2], ids[0], ids[1]
     assert s.proposal(third).status == "rejected"  # the ranked document came first
@@ -59,12 +58,10 @@ def test_synthetic_sentences_are_marked_and_not_hidden_by_the_threshold(tmp_path
     [pid] = s.add_proposals([Proposal(kind="span", document_id=doc_id, source="synth:synth.v2",
                                       payload={"span": span.model_dump(), "synthetic": True})])  # fmt: skip
     s.close()
-    proc = subprocess.run(
-        [sys.executable, "-m", "studio", "--project", str(tmp_path), "--user", "ann", "review", "--per-proposal", "--min-confidence", "0.9"],
-        input="a\n", capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    assert "PERSON  synthetic sentence (synth:synth.v2)" in proc.stdout and "confidence" not in proc.stdout
+    code, out, err = run_cli("--project", str(tmp_path), "--user", "ann", "review", "--per-proposal",
+                             "--min-confidence", "0.9", input="a\n")  # fmt: skip
+    assert code == 0, err
+    assert "PERSON  synthetic sentence (synth:synth.v2)" in out and "confidence" not in out
     s = Store.open(tmp_path)
     assert s.proposal(pid).status == "accepted"
     s.close()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ from studio.ops.review import document_status, status_counts
 from studio.ops.review.protocol import ProtocolError, parse_command
 from studio.schema import Document, Guideline, LabelDef, Proposal, Span
 from studio.store import Store
+from tests.conftest import run_cli
 
 DOCS = [
     ("SEOUL (Reuters) - Samsung Electronics hired Tim Cook in Cupertino.", [("Samsung", "ORG"), ("Cook", "PERSON")]),
@@ -33,13 +32,10 @@ def _project(root: Path) -> None:
 
 
 def _review(root: Path, script: str, *args: str) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "studio", "--project", str(root), "--user", "ann", "review", *args],
-        input=script, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    assert "Traceback" not in proc.stdout + proc.stderr
-    return proc.stdout
+    code, out, err = run_cli("--project", str(root), "--user", "ann", "review", *args, input=script)
+    assert code == 0, err
+    assert "Traceback" not in out + err
+    return out
 
 
 def test_parse_commands_and_their_errors() -> None:

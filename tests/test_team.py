@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from itertools import combinations
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from studio.ops.team.versions import load
 from studio.schema import Document
 from studio.store import Store
 from tests import team_sim
-from tests.conftest import ROOT
+from tests.conftest import run_cli
 
 
 def _ctx(store: Store, actor: str = "human:lead") -> registry.OpContext:
@@ -215,12 +213,9 @@ def test_adjudicated_release_equals_gold(team_project: tuple[Path, dict, dict]) 
     root, gold, _ = team_project
     with Store.open(root) as store:
         script = _reviewer_script(store, gold)
-    run = subprocess.run(
-        [sys.executable, "-m", "studio", "--project", str(root), "--user", "rev", "adjudicate"],
-        input=script, capture_output=True, text=True, timeout=300, cwd=ROOT,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr
-    assert "Adjudicated 60." in run.stdout
+    code, out, err = run_cli("--project", str(root), "--user", "rev", "adjudicate", input=script)
+    assert code == 0, err
+    assert "Adjudicated 60." in out
     with Store.open(root) as store:
         assert adj.queue(store) == []
         methods = [d.payload["method"] for d in store.decisions(action="document.adjudicate")]
@@ -229,13 +224,9 @@ def test_adjudicated_release_equals_gold(team_project: tuple[Path, dict, dict]) 
         # the reviewer's decision links the versions it came from
         d = store.decisions(action="document.adjudicate")[0]
         assert set(d.payload["versions"]) == set(load(store)[d.payload["document_id"]])
-    rel = subprocess.run(
-        [sys.executable, "-m", "studio", "--project", str(root), "--user", "lead", "release", "--license",
-         "CC-BY-4.0", "--json"],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
-    )  # fmt: skip
-    assert rel.returncode == 0, rel.stderr
-    out = json.loads(rel.stdout)
+    code, stdout, err = run_cli("--project", str(root), "--user", "lead", "release", "--license", "CC-BY-4.0", "--json")
+    assert code == 0, err
+    out = json.loads(stdout)
     released = {}
     for f in sorted((Path(out["path"]) / "data").glob("*.jsonl")):
         for line in f.read_text(encoding="utf-8").splitlines():

@@ -1,4 +1,4 @@
-"""The agent's operations (registry entries): plan, revise, agent_propose, agent_run.
+"""The agent's operations (registry entries): plan, guideline_load, revise, agent_propose, agent_run.
 
 Each is a thin declaration over studio.agent.guideline / studio.agent.loop, imported when run,
 so declaring them keeps `studio --help` light.
@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from studio.errors import StudioError
 from studio.ops.registry import Args, OpContext, Result, operation
 
 
@@ -36,6 +37,27 @@ def plan(ctx: OpContext, args: PlanArgs) -> VersionResult:
         ctx.store, ctx.llm, args.goal, task_hint=args.task or "", max_tokens=args.max_tokens, retries=args.retries
     )
     return VersionResult(version=version)
+
+
+class LoadArgs(Args):
+    path: str = Field(description="a guideline written as YAML (studio guideline show prints one)",
+                      json_schema_extra={"cli": "argument", "path": True})  # fmt: skip
+
+
+@operation(
+    "guideline_load", args=LoadArgs, result=VersionResult,
+    help="Store a guideline written as YAML (a file you bring) as a new draft version.",
+)  # fmt: skip
+def guideline_load(ctx: OpContext, args: LoadArgs) -> VersionResult:
+    from pathlib import Path
+
+    from studio.agent.guideline import from_yaml
+
+    path = ctx.path(args.path)
+    if not path.is_file():
+        raise StudioError(f"no guideline file at {path}: give a YAML file (studio guideline show prints one)")
+    g = from_yaml(path.read_text(encoding="utf-8"))
+    return VersionResult(version=ctx.store.add_guideline(g, ctx.actor, rationale=f"loaded from {Path(args.path).name}"))
 
 
 class ReviseArgs(Args):

@@ -1,4 +1,8 @@
-"""How each agent tool runs: thin adapters from validated arguments to one operation."""
+"""How the agent's older tools run: each is its registry operation, called with the arguments the
+agent's pinned tool schema names (agent/tools.py), its result cut to the keys that tool has
+always returned (they are part of the recorded agent sessions). One operation, one code path:
+these only translate names.
+"""
 
 from __future__ import annotations
 
@@ -12,68 +16,55 @@ from studio.agent.tools import (
     SynthArgs,
     ToolContext,
     WeakLabelArgs,
+    op_context,
     runner,
 )
 
 
+def _run(ctx: ToolContext, name: str, args: dict[str, Any]) -> Any:
+    from studio.ops import registry
+
+    return registry.run(name, args, op_context(ctx))
+
+
 @runner("weak_label")
 def _weak_label(ctx: ToolContext, args: WeakLabelArgs) -> dict[str, Any]:
-    from studio.ops.ner.label import label_documents
-
-    report = label_documents(ctx.store, ctx.llm, limit=args.limit, on_progress=ctx.on_progress)
-    return report.as_dict()
+    report = _run(ctx, "label", {"limit": args.limit}).model_dump(mode="json")
+    extra = ("already_proposed", "student", "retrained", "retrain_error", "llm_skipped")
+    return {k: v for k, v in report.items() if k not in extra or v}  # as LabelReport.as_dict: extras when they happened
 
 
 @runner("cleanse_boxes")
 def _cleanse(ctx: ToolContext, args: CleanseArgs) -> dict[str, Any]:
-    from studio.ops.boxes.cleanse import CleanseOptions, run_cleanse
-
-    progress = (
-        (lambda msg, done, total: ctx.on_progress(msg, done / total if total else None)) if ctx.on_progress else None
-    )
-    result = run_cleanse(ctx.store, CleanseOptions(dataset=args.dataset), progress=progress)
-    return {"dataset": result.dataset, "images": result.images, "boxes": result.boxes, "findings": len(result.findings),
-            "new_proposals": result.new, "counts": result.counts}  # fmt: skip
+    r = _run(ctx, "box_cleanse", {"dataset": args.dataset})
+    return {"dataset": r.dataset, "images": r.images, "boxes": r.boxes, "findings": len(r.findings),
+            "new_proposals": r.proposed, "counts": r.counts}  # fmt: skip
 
 
 @runner("query")
 def _query(ctx: ToolContext, args: QueryArgs) -> dict[str, Any]:
-    from studio.ops.active.query import QuerySettings, run_query
-
     strategy = {"qbc": "vote_entropy"}.get(args.strategy, args.strategy)
-    result = run_query(ctx.store, QuerySettings(strategy=strategy, batch=args.batch))
-    return {"query_id": result.query_id, "task": result.task, "strategy": result.used, "cold_start": result.cold_start,
-            "items": [i.document_id for i in result.items]}  # fmt: skip
+    r = _run(ctx, "query", {"strategy": strategy, "batch": args.batch})
+    return {"query_id": r.query_id, "task": r.task, "strategy": r.used, "cold_start": r.cold_start,
+            "items": [i.document_id for i in r.items]}  # fmt: skip
 
 
 @runner("synth")
 def _synth(ctx: ToolContext, args: SynthArgs) -> dict[str, Any]:
-    from studio.ops.synth import SynthSettings, synthesize
-
-    report = synthesize(ctx.store, ctx.llm, args.labels or None, SynthSettings(n=args.n), on_progress=ctx.on_progress)
-    return {"labels": report.labels, "kept": report.kept, "generated": report.generated, "documents": report.documents,
-            "proposals": report.proposals, "dropped": report.dropped}  # fmt: skip
+    r = _run(ctx, "synth", {"label": args.labels, "n": args.n})
+    return {"labels": r.labels, "kept": r.kept, "generated": r.generated, "documents": r.documents,
+            "proposals": r.proposals, "dropped": r.dropped}  # fmt: skip
 
 
 @runner("release")
 def _release(ctx: ToolContext, args: ReleaseArgs) -> dict[str, Any]:
-    from studio.ops.release.build import build_release
-    from studio.ops.release.models import ReleaseOptions
-
-    result = build_release(ctx.store, ReleaseOptions(version=args.version), ctx.actor)
-    return {"version": result.version, "path": result.path, "documents": result.documents, "spans": result.spans,
-            "manifest_sha256": result.manifest_sha256}  # fmt: skip
+    r = _run(ctx, "release", {"version": args.version})
+    return {"version": r.version, "path": r.path, "documents": r.documents, "spans": r.spans,
+            "manifest_sha256": r.manifest_sha256}  # fmt: skip
 
 
 @runner("import")
 def _import(ctx: ToolContext, args: ImportArgs) -> dict[str, Any]:
-    from studio.ops.collect.importer import ImportSettings, import_paths
-
-    settings = ImportSettings(**{k: v for k, v in {"field": args.field, "column": args.column}.items() if v})
-    result = import_paths(ctx.store, list(args.paths), settings)
-    return {
-        "files": result.files,
-        "imported": result.imported,
-        "duplicates": result.duplicates,
-        "errors": len(result.errors),
-    }
+    given = {"paths": list(args.paths), "field": args.field, "column": args.column}
+    r = _run(ctx, "import", {k: v for k, v in given.items() if v})
+    return {"files": r.files, "imported": r.imported, "duplicates": r.duplicates, "errors": len(r.errors)}

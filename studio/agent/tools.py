@@ -2,10 +2,11 @@
 
 The agent's tools are the registry operations declared with `agent=True`: the description is
 the operation's help, the schema its `Args` less fields marked `{"agent": False}`. Tools whose
-area has not moved onto the registry yet keep a local declaration and runner (runners.py)
-under the same name, in the same place of the list. The list is part of the agent's prompt, so
-a change of name, description or schema text changes every agent request: re-record the agent
-sessions (python -m tests.sessions record agent_en agent_synth) when you make one.
+declaration predates the registry keep their schema here (it is part of the pinned agent
+prompt) and run their registry operation through a runner (runners.py) that translates names.
+The list is part of the agent's prompt, so a change of name, description or schema text changes
+every agent request: re-record the agent sessions (python -m tests.sessions record agent_en
+agent_synth) when you make one.
 """
 
 from __future__ import annotations
@@ -162,19 +163,26 @@ def runner(
     return deco
 
 
+def op_context(ctx: ToolContext) -> Any:
+    """The registry's OpContext for an agent tool run."""
+    from studio.ops import registry
+
+    progress = ctx.on_progress
+    return registry.OpContext(
+        store=ctx.store, actor=ctx.actor, transport=ctx.transport, llm_factory=lambda: ctx.llm,
+        progress=(lambda stage, done, total: progress(stage, done / total if total else None)) if progress else None,
+    )  # fmt: skip
+
+
 def run_tool(ctx: ToolContext, name: str, args: Args) -> dict[str, Any]:
-    """Run a tool: through the registry (recorded at its boundary) when it is an operation there."""
+    """Run a tool: its registry operation (recorded at that boundary); an older tool (declared
+    here, its schema pinned with the agent prompt) through its runner, which calls the operation."""
     from studio.agent import runners  # noqa: F401  (registers the runners)
     from studio.ops import registry
 
     op = registry.load_all().get(name)
     if op is not None and op.agent:
-        progress = ctx.on_progress
-        op_ctx = registry.OpContext(
-            store=ctx.store, actor=ctx.actor, transport=ctx.transport, llm_factory=lambda: ctx.llm,
-            progress=(lambda stage, done, total: progress(stage, done / total if total else None)) if progress else None,
-        )  # fmt: skip
-        return registry.run(name, args, op_ctx).model_dump(mode="json")
+        return registry.run(name, args, op_context(ctx)).model_dump(mode="json")
     fn = _RUNNERS.get(name)
     if fn is None:
         raise StudioError(f"the tool {name!r} cannot run in this installation")

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from studio.cli.common import Ctx, echo_err, emit_json, emit_table, pass_ctx, stage_progress
-from studio.cli.ops import op_command, params_for
+from studio.cli.ops import JSON_OPTION, LazyCommand, op_command, params_for
 from studio.errors import ProjectNotFound
 from studio.ops import registry
 from studio.ops.registry import OpContext, Result
@@ -80,10 +80,10 @@ def _render_simulate(result: Result) -> None:
 
 def _simulate_command() -> click.Command:
     """Built from the operation's Args like `op_command`, but runs without a project."""
-    op = registry.get("simulate")
 
     @pass_ctx
     def callback(c: Ctx, as_json: bool, **values: Any) -> None:
+        op = registry.get("simulate")
         from studio.ops.active.features import cache_store
         from studio.store import Store
 
@@ -105,10 +105,10 @@ def _simulate_command() -> click.Command:
         else:
             _render_simulate(result)
 
-    params = [*params_for(op.args), click.Option(["--json", "as_json"], is_flag=True, help="Print JSON for machines.")]
-    return click.Command(
-        "simulate", callback=callback, params=params, help=op.help, short_help=op.summary,
-        context_settings={"help_option_names": ["-h", "--help"]},
+    return LazyCommand(
+        "simulate", callback=callback, short_help=registry.summary("simulate"),
+        build_params=lambda: [*params_for(registry.get("simulate").args), JSON_OPTION()],
+        build_help=lambda: registry.get("simulate").help,
     )  # fmt: skip
 
 

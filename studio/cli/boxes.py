@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from studio.cli.common import Ctx, echo_err, emit_json, emit_table, pass_ctx, stage_progress
-from studio.cli.ops import _cli_values, _project_path, op_command, params_for
+from studio.cli.ops import JSON_OPTION, LazyCommand, _cli_values, _project_path, op_command, params_for
 from studio.errors import StudioError
 
 LIST_COLUMNS = ["id", "status", "check", "fix", "image", "lines", "classes", "detail", "confidence"]
@@ -148,7 +148,7 @@ EXTRA_OPTIONS = [
                  help="Draw box fix ID (the image, its boxes, before -> after) to -o FILE.png."),
     click.Option(["-o", "--out", "show_out"], type=click.Path(dir_okay=False, path_type=Path),
                  help="With --show: the PNG to write."),
-    click.Option(["--json", "as_json"], is_flag=True, help="Print JSON for machines."),
+    JSON_OPTION(),
 ]  # fmt: skip
 
 
@@ -257,10 +257,9 @@ def _listed(store: Any, source: str, status: str | None) -> list[Any]:
     return fix_proposals(store, source, status=status) + augment_proposals(store, source, status=status)
 
 
-cleanse = click.Command(
-    "cleanse", callback=_cleanse, params=_cleanse_params(), help=CLEANSE_HELP,
+cleanse = LazyCommand(
+    "cleanse", callback=_cleanse, build_params=_cleanse_params, help=CLEANSE_HELP,
     short_help="Check box labels and propose fixes; write a cleaned copy.",
-    context_settings={"help_option_names": ["-h", "--help"]},
 )  # fmt: skip
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
 from studio.cli.common import Ctx, emit_json, emit_table, json_option, pass_ctx
+from studio.cli.ops import op_command
 from studio.errors import StudioError
 
 _RATE_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(?:/\s*s(?:ec)?)?\s*$", re.IGNORECASE)
@@ -29,26 +28,6 @@ class RateType(click.ParamType):
         return float(m.group(1))
 
 
-def _progress_bar(total: int, label: str) -> Any:
-    """A rich progress bar on stderr, or None when stderr is not a terminal."""
-    if not sys.stderr.isatty():
-        return None
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[info]}"),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    progress.add_task(label, total=total, info="")
-    return progress
-
-
 def _render_crawl(result: Any, c: Ctx) -> None:
     click.echo(result.summary())
     n = result.counts
@@ -61,28 +40,24 @@ def _render_crawl(result: Any, c: Ctx) -> None:
         click.echo("Nothing left to fetch: this crawl is complete.")
 
 
-def _crawl_command() -> click.Command:
-    """`studio crawl`, built from the crawl operation's declaration (studio/ops/collect/crawl_op.py);
-    only --rate gets a friendlier type (2, 0.5 or 2/s)."""
-    from studio.cli.ops import op_command
-
-    command = op_command("crawl", render=_render_crawl)
-    for param in command.params:
+def _rate_type(params: list[click.Parameter]) -> None:
+    for param in params:
         if param.name == "rate":
             param.type = RateType()
-    command.help = (command.help or "").rstrip() + (
-        "\n\nrobots.txt is obeyed, each host gets at most --rate requests per second, only HTML and plain text "
-        "are kept, and every document records where it came from (URL, time, status, robots decision, license "
-        "hints). Re-running with the same seeds, or --resume, continues an unfinished crawl without fetching "
-        "again what it already has; Ctrl-C stops cleanly.\n\n\b\nExamples:\n"
-        "  studio crawl https://example.org/ --max-pages 50 --depth 1\n"
-        "  studio crawl https://example.org/blog/ --allow 'https://cdn.example.org/*' --rate 0.5/s\n"
-        "  studio crawl --resume"
-    )
-    return command
 
 
-crawl = _crawl_command()
+# `studio crawl`, built from the crawl operation's declaration (studio/ops/collect/crawl_op.py);
+# only --rate gets a friendlier type (2, 0.5 or 2/s).
+CRAWL_HELP = (
+    "\n\nrobots.txt is obeyed, each host gets at most --rate requests per second, only HTML and plain text "
+    "are kept, and every document records where it came from (URL, time, status, robots decision, license "
+    "hints). Re-running with the same seeds, or --resume, continues an unfinished crawl without fetching "
+    "again what it already has; Ctrl-C stops cleanly.\n\n\b\nExamples:\n"
+    "  studio crawl https://example.org/ --max-pages 50 --depth 1\n"
+    "  studio crawl https://example.org/blog/ --allow 'https://cdn.example.org/*' --rate 0.5/s\n"
+    "  studio crawl --resume"
+)
+crawl = op_command("crawl", render=_render_crawl, adjust=_rate_type, help_suffix=CRAWL_HELP)
 
 
 @click.command()
@@ -102,124 +77,45 @@ def crawls(c: Ctx, as_json: bool) -> None:
     emit_table(rows, ["id", "status", "seeds", "frontier", "started_at", "updated_at"], title="Crawls")
 
 
-@click.command("import")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
-@click.option("--field", default="text", show_default=True, help="The text field of .jsonl rows.")
-@click.option("--column", default="text", show_default=True, help="The text column of .csv files.")
-@click.option("--lang", default="en", show_default=True, help="Language of the documents (a .jsonl 'lang' wins).")
-@click.option("--per-line", is_flag=True, help="In .txt files, one document per non-empty line (default: per file).")
-@click.option("--near-dups/--no-near-dups", default=True, show_default=True,
-              help="Report new documents that nearly copy another document.")  # fmt: skip
-@click.option("--max-chars", type=click.IntRange(min=1), default=1_000_000, show_default=True,
-              help="Longest document, in characters; a longer one is skipped and reported.")  # fmt: skip
-@click.option("--split-long", is_flag=True, help="Import a document over --max-chars in parts split at paragraphs.")
-@click.option("--with-labels", is_flag=True,
-              help="The files hold annotations: JSONL spans (spaCy/Prodigy), CoNLL (IOB1/IOB2/BIOES), a spaCy "
-              "DocBin (.spacy) or a Label Studio JSON export. Spans become approved labels by you and documents "
-              "complete, unless a line says \"complete\": false.")  # fmt: skip
-@click.option("--as-proposals", "as_proposals", metavar="NAME",
-              help="With annotations: make them pending proposals of a weak source NAME instead of labels.")  # fmt: skip
-@click.option("--map", "label_map", multiple=True, metavar="FROM=TO",
-              help="With annotations: rename a label (repeatable); TO=O drops it.")  # fmt: skip
-@json_option
-@pass_ctx
-def import_cmd(
-    c: Ctx, paths: tuple[Path, ...], field: str, column: str, lang: str, per_line: bool, near_dups: bool,
-    max_chars: int, split_long: bool, with_labels: bool, as_proposals: str | None, label_map: tuple[str, ...],
-    as_json: bool,
-) -> None:  # fmt: skip
-    """Import documents from .txt, .jsonl, .csv and .html files, or folders of them.
+def _render_import(result: Any, c: Ctx) -> None:
+    from studio.ops.collect.import_op import shown
 
-    Folders are read recursively (hidden files skipped). Encodings are detected. A bad row or
-    file is reported with its file and line and the rest is imported; documents already in
-    the project (same text) are skipped. A .txt file is one document unless --per-line (the
-    import says when its lines look like separate sentences).
-
-    With --with-labels the files carry annotations (see docs/collect.md): labels the approved
-    guideline does not have are refused with the list (map them with --map), spans off token
-    edges are snapped and reported, malformed lines are reported as file:line and skipped.
-
-    \b
-    Examples:
-      studio import corpus/                        # everything under corpus/
-      studio import notes.txt --per-line           # one sentence per line -> one document each
-      studio import tweets.jsonl --field content
-      studio import reviews.csv --column body --lang de
-      studio import gold.conll --with-labels --map PER=PERSON --map MISC=O
-      studio import export.json --with-labels --as-proposals labelstudio
-    """
-    if with_labels or as_proposals or label_map:
-        _import_labeled(c, paths, lang, as_proposals, label_map, as_json)
+    if result.labeled:
+        for r in result.labeled:
+            click.echo(r.summary())
+            for line in (r.snapped + r.skipped_spans + r.errors)[:50]:
+                click.echo(f"  {line}")
+            more = len(r.snapped) + len(r.skipped_spans) + len(r.errors) - 50
+            if more > 0:
+                click.echo(f"  ... and {more} more (see --json)")
         return
-    from studio.ops.collect.hints import per_line_hints
-    from studio.ops.collect.importer import ImportProgress, ImportSettings, import_paths, shown
-
-    settings = ImportSettings(
-        field=field, column=column, lang=lang, per_line=per_line, near_dups=near_dups, max_chars=max_chars,
-        split_long=split_long,
-    )  # fmt: skip
-    bar = _progress_bar(0, "import")
-
-    def on_progress(p: ImportProgress) -> None:
-        if bar is not None:
-            bar.update(bar.task_ids[0], completed=p.files_done, total=p.files_total, info=f"{p.imported} docs")
-
-    if bar is not None:
-        bar.start()
-    try:
-        result = import_paths(c.store(), list(paths), settings, on_progress)
-    finally:
-        if bar is not None:
-            bar.stop()
-    if as_json:
-        emit_json(result.model_dump())
-        return
-    click.echo(
-        f"Imported {result.imported} documents from {result.files} files "
-        f"({result.duplicates} duplicates skipped, {len(result.errors)} errors)."
-    )
+    click.echo(result.summary())
     if result.skipped_files:
         click.echo(f"Skipped {len(result.skipped_files)} files of other types (e.g. {shown(result.skipped_files[0])}).")
     if result.near_duplicates:
-        shown = ", ".join(f"{d['document_id']}~{d['of']}" for d in result.near_duplicates[:10])
+        pairs = ", ".join(f"{d['document_id']}~{d['of']}" for d in result.near_duplicates[:10])
         more = " ..." if len(result.near_duplicates) > 10 else ""
         click.echo(
             f"{len(result.near_duplicates)} new documents nearly copy another ({result.similarity} similarity; "
-            f"new~existing: {shown}{more}). They were kept: see studio dups."
+            f"new~existing: {pairs}{more}). They were kept: see studio dups."
         )
     for e in result.errors[:50]:
         click.echo(f"  {e}")
     if len(result.errors) > 50:
         click.echo(f"  ... and {len(result.errors) - 50} more (see --json)")
-    if not per_line:
-        for hint in per_line_hints(paths):
-            click.echo(f"hint: {hint}")
+    for hint in result.hints:
+        click.echo(f"hint: {hint}")
     if result.imported == 0 and result.errors and result.duplicates == 0:
         raise StudioError("nothing was imported: fix the errors above and run the import again")
 
 
-def _import_labeled(
-    c: Ctx, paths: tuple[Path, ...], lang: str, as_proposals: str | None, label_map: tuple[str, ...], as_json: bool
-) -> None:
-    from studio.ops.collect.labels import import_labeled
-    from studio.ops.ner.formats import parse_label_map
+def _import_json(result: Any) -> Any:
+    """A plain import prints its counts; an import of annotations one result per file."""
+    if result.labeled:
+        return [r.model_dump() for r in result.labeled]
+    return result.model_dump(exclude={"labeled", "hints"})
 
-    mapping = parse_label_map(list(label_map))
-    for p in paths:
-        if not p.is_file():
-            raise StudioError(f"{p}: --with-labels reads files (a .jsonl, .conll, .spacy or Label Studio .json)")
-    results = [import_labeled(c.store(), p, c.actor, as_proposals=as_proposals, mapping=mapping, lang=lang)
-               for p in paths]  # fmt: skip
-    if as_json:
-        emit_json([r.model_dump() for r in results])
-        return
-    for r in results:
-        click.echo(r.summary())
-        for line in (r.snapped + r.skipped_spans + r.errors)[:50]:
-            click.echo(f"  {line}")
-        more = len(r.snapped) + len(r.skipped_spans) + len(r.errors) - 50
-        if more > 0:
-            click.echo(f"  ... and {more} more (see --json)")
 
+import_cmd = op_command("import", render=_render_import, to_json=_import_json)
 
 COMMANDS: list[click.Command] = [crawl, crawls, import_cmd]

@@ -171,12 +171,25 @@ class ProgressLines:
         click.echo(f"{stage}: {count}{rate}, {clock} elapsed{extra}", err=True)
 
 
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a record is emitted, not the one current when the handler
+    was made (a command run in-process, e.g. by click's test runner, swaps it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def show_notices() -> None:
     """Print what the core reports as it happens (a model call timed out and is retried, ...) on
     stderr. Headless commands only: the app shows its own."""
     logger = logging.getLogger("studio")
     if not any(getattr(h, "_studio_cli", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _CurrentStderr()
         handler.setFormatter(logging.Formatter("note: %(message)s"))
         handler.setLevel(logging.INFO)
         handler._studio_cli = True  # type: ignore[attr-defined]

@@ -84,6 +84,7 @@ def _run_demo(
         make_app(root, llm=c.llm, user=c.user, screen="release").run()
 
 
+HEADLESS_OPTION = click.option("--headless", is_flag=True, help="Run without the app.")
 SAMPLE_OPTION = click.option(
     "--sample",
     type=click.Choice(["en", "ko"]),
@@ -113,7 +114,7 @@ def demo(ctx: click.Context, headless: bool, as_json: bool, sample: str) -> None
 
 @click.command()
 @click.argument("name")
-@click.option("--headless", is_flag=True, help="Run without the app.")
+@HEADLESS_OPTION
 @click.option(
     "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Where to write NAME.jsonl."
 )
@@ -135,7 +136,7 @@ def record(ctx: click.Context, name: str, headless: bool, output: Path | None, s
 
 @click.command()
 @click.argument("session", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--headless", is_flag=True, help="Run without the app.")
+@HEADLESS_OPTION
 @click.option(
     "--into",
     type=click.Path(file_okay=False, path_type=Path),

@@ -20,9 +20,12 @@ from pydantic.fields import FieldInfo
 
 from studio.cli.common import Ctx, emit_json, pass_ctx, stage_progress
 from studio.ops import registry
-from studio.ops.registry import OpContext, Result
+from studio.ops.registry import OpContext
 
-Render = Callable[[Result, Ctx], None]
+Render = Callable[[Any, Ctx], None]  # (the operation's Result, the CLI context)
+Before = Callable[[Ctx, dict[str, Any]], None]
+ToJson = Callable[[Any], Any]
+Adjust = Callable[[list[click.Parameter]], None]
 
 
 def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
@@ -68,8 +71,11 @@ def params_for(args_model: type[registry.Args]) -> list[click.Parameter]:
         required = info.is_required()
         default = None if required else info.get_default(call_default_factory=True)
         help_text = info.description or ""
+        metavar = extra.get("metavar")
         if extra.get("cli") == "argument":
-            params.append(click.Argument([name], type=ctype, nargs=-1 if multiple else 1, required=required))
+            params.append(
+                click.Argument([name], type=ctype, nargs=-1 if multiple else 1, required=required, metavar=metavar)
+            )
             continue
         flag = "--" + name.replace("_", "-")
         decls = [flag] + ([extra["short"]] if extra.get("short") else [])
@@ -82,7 +88,7 @@ def params_for(args_model: type[registry.Args]) -> list[click.Parameter]:
         params.append(
             click.Option(
                 [*decls, name], type=ctype, multiple=multiple, required=required, default=default,
-                show_default=default not in (None, (), ""), help=help_text,
+                show_default=default not in (None, (), ""), help=help_text, metavar=metavar,
             )
         )  # fmt: skip
     return params
@@ -118,32 +124,132 @@ def _project_path(p: str, project: Path) -> str:
         return str(full)
 
 
-def op_command(name: str, *, render: Render | None = None, cli_name: str | None = None) -> click.Command:
-    """A click command for the operation `name`, built from its declaration."""
-    op = registry.get(name)
+class _LazyParams(list):  # type: ignore[type-arg]
+    """A command's parameters, built from the declaration when first read. Appending (a decorator
+    such as `no_cache_option` adding an option) does not build them; the appended ones follow."""
+
+    def __init__(self, build: Callable[[], list[click.Parameter]], given: list[click.Parameter]) -> None:
+        super().__init__(given)
+        self._build: Callable[[], list[click.Parameter]] | None = build
+
+    def _ready(self) -> None:
+        if self._build is not None:
+            build, self._build = self._build, None
+            self[:0] = build()
+
+    def __iter__(self) -> Any:
+        self._ready()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self._ready()
+        return super().__len__()
+
+    def __getitem__(self, i: Any) -> Any:
+        self._ready()
+        return super().__getitem__(i)
+
+    def pop(self, i: Any = -1) -> Any:
+        self._ready()
+        return super().pop(i)
+
+
+class LazyCommand(click.Command):
+    """A command whose options (and help) are built when first needed: `studio --help` lists it by
+    name and short help without importing what its options are declared in."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        build_params: Callable[[], list[click.Parameter]],
+        build_help: Callable[[], str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._build_params, self._build_help = build_params, build_help
+        kwargs.setdefault("context_settings", {"help_option_names": ["-h", "--help"]})
+        super().__init__(name, **kwargs)
+
+    @property  # type: ignore[override]
+    def params(self) -> list[click.Parameter]:
+        return self._params
+
+    @params.setter
+    def params(self, given: list[click.Parameter]) -> None:
+        self._params = _LazyParams(self._build_params, list(given or []))
+
+    @property  # type: ignore[override]
+    def help(self) -> str | None:
+        return self._build_help() if self._build_help is not None else self._help
+
+    @help.setter
+    def help(self, value: str | None) -> None:
+        self._help = value
+
+
+class OpCommand(LazyCommand):
+    """A command built from an operation's declaration. `studio --help` lists it by name and summary
+    (studio.ops.registry.index: read from the source); its options, help and the operation's
+    module (with what it imports) are loaded when the command is used or its help shown."""
+
+    def __init__(
+        self, cli_name: str, op_name: str, callback: Callable[..., Any], adjust: Adjust | None, help_suffix: str
+    ) -> None:
+        self.op_name = op_name  # tests compare its options with Args
+
+        def build_params() -> list[click.Parameter]:
+            params = [*params_for(registry.get(op_name).args), JSON_OPTION()]
+            if adjust is not None:
+                adjust(params)
+            return params
+
+        super().__init__(
+            cli_name, callback=callback, short_help=registry.summary(op_name), build_params=build_params,
+            build_help=lambda: registry.get(op_name).help.rstrip() + help_suffix,
+        )  # fmt: skip
+
+
+def JSON_OPTION() -> click.Option:
+    return click.Option(["--json", "as_json"], is_flag=True, help="Print JSON for machines.")
+
+
+def op_command(
+    name: str,
+    *,
+    render: Render | None = None,
+    cli_name: str | None = None,
+    before: Before | None = None,
+    to_json: ToJson | None = None,
+    adjust: Adjust | None = None,
+    help_suffix: str = "",
+) -> click.Command:
+    """A click command for the operation `name`, built from its declaration (when it is used).
+
+    `render` prints the result for people (default: its `summary()`), `to_json` shapes `--json`
+    (default: the result as it is), `before` may ask the person for what is missing (it gets the
+    option values and may fill them in) before the arguments are checked, `adjust` changes the
+    built options (e.g. a friendlier click type), `help_suffix` is added to the operation's help.
+    """
 
     @pass_ctx
     def callback(c: Ctx, as_json: bool, **values: Any) -> None:
+        op = registry.get(name)
+        if before is not None:
+            before(c, values)
         args = op.validate(_cli_values(op.args, values, c))
         store = c.store()
         with stage_progress() as update:
             ctx = OpContext(store=store, actor=c.actor, llm_spec=c.llm, progress=_adapt(update))
             result = registry.run(op.name, args, ctx)
         if as_json:
-            emit_json(result.model_dump(mode="json"))
+            emit_json(to_json(result) if to_json is not None else result.model_dump(mode="json"))
         elif render is not None:
             render(result, c)
         else:
             text = result.summary()
             click.echo(text if text else "\n".join(f"{k}: {v}" for k, v in result.model_dump(mode="json").items()))
 
-    params = [*params_for(op.args), click.Option(["--json", "as_json"], is_flag=True, help="Print JSON for machines.")]
-    command = click.Command(
-        cli_name or op.name.replace("_", "-"), callback=callback, params=params, help=op.help,
-        short_help=op.summary, context_settings={"help_option_names": ["-h", "--help"]},
-    )  # fmt: skip
-    command.op_name = op.name  # type: ignore[attr-defined]  (tests compare its options with Args)
-    return command
+    return OpCommand(cli_name or name.replace("_", "-"), name, callback, adjust, help_suffix)
 
 
 def _adapt(update: Callable[[str, int, int], None] | None) -> registry.Progress | None:

@@ -215,19 +215,21 @@ def run_demo(
         crawled = r.tool("crawl", seeds=[f"{url}/index.html"], max_pages=20, depth=2, rate=0.0)
         summary["crawl"] = crawled.model_dump(mode="json")
     say("weak-labeling the pages with the model", 0.25)
-    summary["weak_label"] = r.tool("weak_label")
+    summary["weak_label"] = r.tool("label").model_dump(mode="json")
     say("reviewing the proposals", 0.7)
     oracle = Oracle(folder / "gold.jsonl", guideline.label_names())
     summary["quality"] = proposal_quality(store, oracle)
     summary["review"] = oracle.review(store)
     say("checking the sample box labels", 0.8)
-    summary["cleanse"] = r.tool("cleanse", dataset="sample/boxes")
+    summary["cleanse"] = r.tool("box_cleanse", dataset="sample/boxes").model_dump(mode="json")
     summary["box_review"] = review_boxes(store)
-    summary["cleanse_apply"] = r.tool("cleanse_apply", dataset="sample/boxes", out="cleaned/boxes", actor=ACTOR)
+    summary["cleanse_apply"] = r.tool(
+        "box_apply", dataset="sample/boxes", out="cleaned/boxes", run_as=ACTOR
+    ).model_dump(mode="json")
     say("ranking what to review next", 0.85)
-    summary["query"] = r.tool("query", strategy="margin", batch=5)
+    summary["query"] = r.tool("query", strategy="margin", batch=5).model_dump(mode="json")
     say("releasing v0.1.0", 0.9)
-    summary["release"] = r.tool("release", actor=ACTOR, version="0.1.0", license="CC-BY-4.0")
+    summary["release"] = r.tool("release", run_as=ACTOR, version="0.1.0", license="CC-BY-4.0").model_dump(mode="json")
     say("done", 1.0)
     return summary
 

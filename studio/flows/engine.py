@@ -26,14 +26,12 @@ from studio.errors import ReplayDivergence, StudioError
 from studio.llm import LLM, open_llm
 from studio.llm.prompts import use_prompts
 from studio.llm.session import (
-    INPUT_KEYS,
     PROJECT,
     export_session,
     jsonable,
     load_recording,
     normalize,
     outcome,
-    recorded,
     recorded_prompts,
     rename_paths,
 )
@@ -45,77 +43,24 @@ TransportWrap = Callable[[Any], Any]
 __all__ = ["ReplayDivergence", "Runner", "load_recording", "outcome", "replay_file", "save_recording"]
 
 
-# -- tools a session can run ------------------------------------------------------------------
-def _t_guideline_load(r: Runner, path: str, actor: str) -> dict[str, Any]:
-    """A guideline written as YAML (a file the person brings), stored as a draft version."""
-    from studio.agent.guideline import from_yaml
+# -- session tools recorded under older names -----------------------------------------------------
+@dataclass(frozen=True)
+class Legacy:
+    """How a tool run recorded before its area moved onto the registry replays: the operation it
+    is now, its arguments' new names, and its result keys' new names (older results held fewer
+    keys, and counts where results now hold lists: see `same_result`)."""
 
-    g = from_yaml(r.path(path).read_text(encoding="utf-8"))
-    return {"version": r.store.add_guideline(g, actor, rationale=f"loaded from {Path(path).name}")}
-
-
-def _t_import(r: Runner, paths: list[str]) -> dict[str, Any]:
-    from studio.ops.collect.importer import import_paths
-
-    res = import_paths(r.store, [r.path(p) for p in paths])
-    return {"imported": res.imported, "duplicates": res.duplicates, "errors": len(res.errors)}
+    op: str
+    args: dict[str, str] = field(default_factory=dict)
+    result: dict[str, str] = field(default_factory=dict)
 
 
-def _t_weak_label(r: Runner, limit: int | None = None, samples: int = 1) -> dict[str, Any]:
-    from studio.ops.ner.label import LabelSettings, label_documents
-
-    return label_documents(
-        r.store, r.llm, limit=limit, settings=LabelSettings(samples=samples), on_progress=r.on_progress
-    ).as_dict()
-
-
-def _t_cleanse(r: Runner, dataset: str) -> dict[str, Any]:
-    from studio.ops.boxes.cleanse import CleanseOptions, run_cleanse
-
-    res = run_cleanse(r.store, CleanseOptions(dataset=str(r.path(dataset))))
-    return {"findings": len(res.findings), "new": res.new, "counts": res.counts}
-
-
-def _t_cleanse_apply(r: Runner, dataset: str, out: str, actor: str) -> dict[str, Any]:
-    from studio.ops.boxes.apply import apply_fixes
-
-    res = apply_fixes(r.store, r.path(out), str(r.path(dataset)), requested_by=actor)
-    return {"applied": len(res.applied), "skipped": len(res.skipped)}
-
-
-def _t_query(r: Runner, strategy: str = "margin", batch: int = 10) -> dict[str, Any]:
-    from studio.ops.active.query import QuerySettings, run_query
-
-    res = run_query(r.store, QuerySettings(strategy=strategy, batch=batch))
-    return {"query_id": res.query_id, "used": res.used, "items": [i.document_id for i in res.items]}
-
-
-def _t_release(r: Runner, actor: str, version: str | None = None, license: str | None = None) -> dict[str, Any]:
-    from studio.ops.release.build import build_release
-    from studio.ops.release.models import ReleaseOptions
-
-    res = build_release(r.store, ReleaseOptions(version=version, license=license), actor)
-    return {
-        "version": res.version,
-        "manifest_sha256": res.manifest_sha256,
-        "documents": res.documents,
-        "spans": res.spans,
-    }
-
-
-def _t_synth(r: Runner, labels: list[str] | None = None, n: int = 5, seed: int = 0) -> Any:
-    from studio.ops.synth import SynthSettings, synthesize
-
-    return synthesize(r.store, r.llm, labels, SynthSettings(n=n, seed=seed), on_progress=r.on_progress)
-
-
-# Arguments of older session tools that their registry operation names differently.
-RENAMED: dict[str, dict[str, str]] = {"synth": {"labels": "label"}}
-# Session tools of areas not on the registry yet (registry operations of the same name win).
-TOOLS: dict[str, Callable[..., Any]] = {
-    "import": _t_import, "weak_label": _t_weak_label, "cleanse": _t_cleanse, "cleanse_apply": _t_cleanse_apply,
-    "query": _t_query, "release": _t_release, "synth": _t_synth, "guideline_load": _t_guideline_load,
-}  # fmt: skip
+LEGACY: dict[str, Legacy] = {
+    "weak_label": Legacy("label"),
+    "cleanse": Legacy("box_cleanse", result={"new": "proposed"}),
+    "cleanse_apply": Legacy("box_apply"),
+    "synth": Legacy("synth", args={"labels": "label"}),
+}
 
 
 @dataclass
@@ -153,29 +98,23 @@ class Runner:
         return q if q.is_absolute() else self.store.root / q
 
     def tool(self, name: str, run_as: str | None = None, **args: Any) -> Any:
-        """Run a registry operation (or, until every area has moved onto the registry, one of the
-        older session tools in TOOLS), recorded."""
+        """Run a registry operation (or a tool recorded under an older name: LEGACY), recorded."""
         from studio.ops import registry
 
-        op = registry.load_all().get(name)
-        if op is not None:
-            if "actor" in args and "actor" not in op.args.model_fields:  # older recordings passed it as an argument
-                run_as = args.pop("actor")
-            for old, new in RENAMED.get(name, {}).items():  # arguments renamed when the area moved
+        legacy = LEGACY.get(name)
+        if legacy is not None:
+            name = legacy.op
+            for old, new in legacy.args.items():
                 if old in args and new not in args:
                     args[new] = args.pop(old)
-            ctx = registry.OpContext(
-                store=self.store, actor=run_as or ACTOR, llm_factory=lambda: self.llm, transport=self.transport(),
-                progress=self._progress(),
-            )  # fmt: skip
-            return registry.run(name, args, ctx)
-        if name not in TOOLS:
-            raise StudioError(f"unknown session tool {name!r}")
-        # Input paths are made absolute, so the recorder finds (and records) the files.
-        for key in INPUT_KEYS & set(args):
-            v = args[key]
-            args[key] = [str(self.path(x)) for x in v] if isinstance(v, list) else str(self.path(v))
-        return recorded(self.store, name, args, lambda: TOOLS[name](self, **args))
+        op = registry.get(name)
+        if "actor" in args and "actor" not in op.args.model_fields:  # older recordings passed it as an argument
+            run_as = args.pop("actor")
+        ctx = registry.OpContext(
+            store=self.store, actor=run_as or ACTOR, llm_factory=lambda: self.llm, transport=self.transport(),
+            progress=self._progress(),
+        )  # fmt: skip
+        return registry.run(name, args, ctx)
 
     def _progress(self) -> Any:
         if self.on_progress is None:
@@ -240,9 +179,22 @@ class _Replay:
             self.results.append((ev["name"], want, got))
 
     def decision(self, ev: dict[str, Any]) -> None:
-        self.store.record(
-            ev["actor"], ev["action"], ev.get("subject_ids", []), ev.get("payload", {}), ev.get("rationale", "")
-        )
+        """Apply a human decision again. Decisions whose change is more than the log row (a guideline
+        version a person wrote, a setting) are made again the way the person made them, from what
+        the event carries (`replay`: the guideline's body)."""
+        actor, action, payload = ev["actor"], ev["action"], ev.get("payload", {})
+        rationale = ev.get("rationale", "")
+        body = (ev.get("replay") or {}).get("guideline")
+        if body is not None:
+            from studio.schema import Guideline
+
+            self.store.add_guideline(
+                Guideline.model_validate(body), actor, parent=payload.get("parent"), rationale=rationale, action=action
+            )
+        elif action == "settings.set":
+            self.store.set_setting(payload["key"], payload["value"], actor=actor)
+        else:
+            self.store.record(actor, action, ev.get("subject_ids", []), payload, rationale)
 
 
 def replay_events(
@@ -272,8 +224,9 @@ def first_result_divergence(replay: _Replay) -> str | None:
     """The first tool run whose result differs from the recorded one (clock-dependent keys aside)."""
     back = {v: k for k, v in replay.inputs.items()}
     for n, (name, want, got) in enumerate(replay.results, 1):
-        b = normalize(rename_paths(jsonable(got), back), str(replay.store.root))
         a = normalize(want, PROJECT)
+        legacy = LEGACY.get(name)
+        b = same_shape(a, normalize(rename_paths(jsonable(got), back), str(replay.store.root)), legacy)
         if a != b:
             keys = (
                 sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
@@ -285,6 +238,25 @@ def first_result_divergence(replay: _Replay) -> str | None:
             )
             return f"tool run {n} ({name}) returned something else" + (f" ({detail})" if detail else "")
     return None
+
+
+def same_shape(want: Any, got: Any, legacy: Legacy | None = None) -> Any:
+    """The replayed result in the recorded one's shape: the keys the recording holds (under their
+    old names for a LEGACY tool), and a count where the recording holds a number and the result
+    now a list. Results recorded before an operation moved onto the registry held less."""
+    if not isinstance(want, dict) or not isinstance(got, dict):
+        return got
+    renamed = legacy.result if legacy is not None else {}
+    out: dict[str, Any] = {}
+    for key, recorded_value in want.items():
+        new = renamed.get(key, key)
+        if new not in got:
+            continue  # missing: reported as a difference
+        value = got[new]
+        if isinstance(recorded_value, int) and not isinstance(recorded_value, bool) and isinstance(value, list):
+            value = len(value)
+        out[key] = value
+    return out
 
 
 # -- comparing outcomes -------------------------------------------------------------------------

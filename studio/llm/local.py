@@ -25,6 +25,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def threads_setting() -> int:
+    """Threads for the embedded server: every core, or STUDIO_LLM_THREADS. On a machine shared with other
+    work, 1 thread is far faster than 2: llama.cpp's threads meet at a barrier many times per token, and
+    every time another process takes a core from one of them the other waits."""
+    raw = os.environ.get("STUDIO_LLM_THREADS", "").strip()
+    if raw:
+        if not raw.isdigit() or int(raw) < 1:
+            raise StudioError(f"STUDIO_LLM_THREADS must be a whole number of at least 1 (got {raw!r})")
+        return int(raw)
+    return max(1, os.cpu_count() or 1)
+
+
 class LocalServer:
     """One llama.cpp server process serving one GGUF model over the OpenAI protocol."""
 
@@ -32,7 +44,7 @@ class LocalServer:
         self.model_path = model_path
         self.ctx = ctx
         self.parallel = parallel
-        self.threads = threads or max(1, os.cpu_count() or 1)
+        self.threads = threads or threads_setting()
         self.port: int | None = None
         self.proc: subprocess.Popen[str] | None = None
         self.log_path = cache_dir() / "server.log"  # named per process and port once started

@@ -111,7 +111,7 @@ def ensure_model(name: str = DEFAULT_MODEL) -> Path:
     if not parts_installed(info):
         raise ModelMissing(f"the embedded model {info.name} is not installed: {INSTALL_HINT}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".part")
+    tmp = target.with_suffix(f".{os.getpid()}.part")  # two processes assembling at once never share a file
     h = hashlib.sha256()
     with tmp.open("wb") as out:
         for module_name in info.parts:

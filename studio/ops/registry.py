@@ -16,7 +16,9 @@ write the operation once, use it from every door.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +38,7 @@ OP_MODULES: list[str] = [
     "studio.ops.verify",
     "studio.ops.dedup",
     "studio.ops.collect.crawl_op",
+    "studio.ops.collect.import_op",
     "studio.agent.ops",
     "studio.ops.ner.evaluate",
     "studio.ops.ner.label",
@@ -49,7 +52,11 @@ OP_MODULES: list[str] = [
     "studio.ops.active.operations",
     "studio.ops.ner.weights",
     "studio.ops.synth",
+    "studio.ops.release.operation",
 ]
+
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class Args(BaseModel):
@@ -62,6 +69,12 @@ class Args(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
+
+    def pick(self, model: type[M], **overrides: Any) -> M:
+        """`model` (an area's settings) built from the arguments of the same names, plus `overrides`:
+        an operation passes its arguments on without restating each field."""
+        same = {k: getattr(self, k) for k in model.model_fields if k in type(self).model_fields}
+        return model(**{**same, **overrides})
 
 
 class Result(BaseModel):
@@ -149,7 +162,7 @@ class Operation(Generic[A, R]):
 
     @property
     def summary(self) -> str:
-        return self.help.strip().splitlines()[0] if self.help.strip() else self.name
+        return _first_line(self.help) or self.name
 
     def validate(self, args: Args | Mapping[str, Any] | None) -> A:
         if isinstance(args, self.args):
@@ -183,6 +196,87 @@ def operation(
     return deco
 
 
+@dataclass(frozen=True)
+class Entry:
+    """What is known of an operation without importing its module: where it is declared, and the
+    first line of its help when the declaration writes it as a string."""
+
+    module: str
+    summary: str | None
+
+
+_index: dict[str, Entry] | None = None
+
+
+def index() -> dict[str, Entry]:
+    """Every operation of OP_MODULES by name, read from the modules' source (not imported), so
+    `studio --help` can list the operations without building their Args (pydantic models) or
+    importing what they need to run (numpy, httpx, Pillow, ...)."""
+    global _index
+    if _index is None:
+        found: dict[str, Entry] = {}
+        for module in OP_MODULES:
+            for name, summary in _declared(module):
+                found.setdefault(name, Entry(module, summary))
+        _index = found
+    return _index
+
+
+_DECORATOR = re.compile(r"^@operation\(", re.MULTILINE)
+
+
+def _declared(module: str) -> list[tuple[str, str | None]]:
+    """(name, summary) of each `@operation(...)` in the module's source: only the decorator calls
+    are parsed (a whole module takes ten times longer), and the module itself when the help
+    text is a module-level constant."""
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.origin:
+        return []
+    src = Path(spec.origin).read_text(encoding="utf-8")
+    out = []
+    for m in _DECORATOR.finditer(src):
+        call, end = None, m.end()
+        while call is None and (end := src.find(")", end) + 1) > 0:
+            with contextlib.suppress(SyntaxError):
+                call = ast.parse(src[m.start() + 1 : end], mode="eval").body
+        if not isinstance(call, ast.Call) or not call.args or not isinstance(call.args[0], ast.Constant):
+            continue
+        help_node = next((k.value for k in call.keywords if k.arg == "help"), None)
+        text = None
+        if isinstance(help_node, ast.Constant) and isinstance(help_node.value, str):
+            text = help_node.value
+        elif isinstance(help_node, ast.Name):
+            text = _constant(ast.parse(src), help_node.id)
+        out.append((str(call.args[0].value), _first_line(text) if text is not None else None))
+    return out
+
+
+def _constant(tree: Any, name: str) -> str | None:
+    import ast
+
+    for node in tree.body:
+        if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)):
+            continue
+        if isinstance(node.value.value, str) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return node.value.value
+    return None
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def summary(name: str) -> str:
+    """The first line of an operation's help, without importing it when its source says it."""
+    entry = index().get(name)
+    if name not in REGISTRY and entry is not None and entry.summary is not None:
+        return entry.summary or name
+    return get(name).summary
+
+
 def load_all() -> dict[str, Operation[Any, Any]]:
     global _loaded
     if not _loaded:
@@ -193,6 +287,11 @@ def load_all() -> dict[str, Operation[Any, Any]]:
 
 
 def get(name: str) -> Operation[Any, Any]:
+    """The operation `name`; only its own module is imported (all of them for an unknown name)."""
+    if name not in REGISTRY and name in index():
+        importlib.import_module(index()[name].module)
+    if name in REGISTRY:
+        return REGISTRY[name]
     ops = load_all()
     if name not in ops:
         raise OperationError(f"no operation named {name!r}; known: {', '.join(sorted(ops))}")

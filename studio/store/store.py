@@ -144,8 +144,13 @@ class Store:
         subject_ids: Iterable[object] = (),
         payload: dict[str, Any] | None = None,
         rationale: str = "",
+        replay: dict[str, Any] | None = None,
     ) -> Decision:
-        """Append a decision and apply it to the state, in one transaction."""
+        """Append a decision and apply it to the state, in one transaction.
+
+        `replay` is what a replay needs besides the decision to make the same change (e.g. the
+        body of a guideline version a person wrote): it goes into the session recording's
+        `decision` event, not into the decision log."""
         d = Decision(
             ts=utcnow(),
             session_id=self.session_id,
@@ -180,6 +185,7 @@ class Store:
                         "subject_ids": d.subject_ids,
                         "payload": d.payload,
                         "rationale": d.rationale,
+                        **({"replay": replay} if replay else {}),
                     },
                 )
         return d
@@ -320,7 +326,10 @@ class Store:
                 "INSERT INTO guidelines (version, body, parent, created_at, created_by) VALUES (?, ?, ?, ?, ?)",
                 (version, guideline.model_dump_json(), parent, utcnow(), actor),
             )
-            self.record(actor, action, [f"guideline:{version}"], {"version": version, "parent": parent}, rationale)
+            self.record(
+                actor, action, [f"guideline:{version}"], {"version": version, "parent": parent}, rationale,
+                replay={"guideline": guideline.model_dump(mode="json")},
+            )  # fmt: skip
         return version
 
     def decide_guideline(self, version: int, actor: str, verb: str, rationale: str = "") -> Decision:

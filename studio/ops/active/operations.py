@@ -86,17 +86,7 @@ def query(ctx: OpContext, args: QueryArgs) -> QueryOpResult:
     else:
         if args.pending:
             raise StudioError("--pending only applies with --show: run `studio query --show --pending`")
-        settings = QuerySettings(
-            task=args.task,
-            strategy=args.strategy,
-            batch=args.batch,
-            seed=args.seed,
-            threshold=args.threshold,
-            committee=args.committee,
-            predictions=str(ctx.path(args.predictions)) if args.predictions else None,
-            aggregate=args.aggregate,
-            features=args.features,
-        )
+        settings = args.pick(QuerySettings, predictions=str(ctx.path(args.predictions)) if args.predictions else None)
         result = run_query(ctx.store, settings)
     return QueryOpResult.model_validate(result.model_dump())
 
@@ -165,16 +155,7 @@ def simulate(ctx: OpContext, args: SimulateArgs) -> SimulateResult:
     from studio.ops.active.gold import read_gold
 
     gold = read_gold(ctx.path(args.gold))
-    settings = SimSettings(
-        strategy=args.strategy[0] if args.strategy else "margin",
-        seed=args.seed,
-        batch=args.batch,
-        steps=args.steps,
-        test_size=args.test_size,
-        threshold=args.threshold,
-        features=args.features,
-        stop_threshold=args.stop_threshold,
-    )
+    settings = args.pick(SimSettings, strategy=args.strategy[0] if args.strategy else "margin")
     seeds = list(range(args.seed, args.seed + args.seeds))
 
     def report(stage: str, done: int, total: int | None) -> None:

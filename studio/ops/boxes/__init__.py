@@ -9,37 +9,32 @@ Public API (see docs/boxes.md):
 
 from __future__ import annotations
 
-from studio.ops.boxes.apply import ApplyResult, apply_fixes
-from studio.ops.boxes.checks import run_checks
-from studio.ops.boxes.cleanse import CleanseOptions, CleanseResult, current_dataset, fix_proposals, run_cleanse
-from studio.ops.boxes.io import read_dataset, resolve_source, write_coco, write_yolo
-from studio.ops.boxes.iou import iou_matrix, overlapping_pairs
-from studio.ops.boxes.matching import model_checks
-from studio.ops.boxes.model import BoxDataset, CheckSettings, Finding, ImageLabels, Problem
-from studio.ops.boxes.predictions import Predictions, load_predictions, predict_ultralytics
+from studio.lazy import exports
 
-__all__ = [
-    "ApplyResult",
-    "BoxDataset",
-    "CheckSettings",
-    "CleanseOptions",
-    "CleanseResult",
-    "Finding",
-    "ImageLabels",
-    "Predictions",
-    "Problem",
-    "apply_fixes",
-    "current_dataset",
-    "fix_proposals",
-    "iou_matrix",
-    "load_predictions",
-    "model_checks",
-    "overlapping_pairs",
-    "predict_ultralytics",
-    "read_dataset",
-    "resolve_source",
-    "run_checks",
-    "run_cleanse",
-    "write_coco",
-    "write_yolo",
-]
+_NAMES = {
+    "ApplyResult": "apply",
+    "BoxDataset": "model",
+    "CheckSettings": "model",
+    "CleanseOptions": "cleanse",
+    "CleanseResult": "cleanse",
+    "Finding": "model",
+    "ImageLabels": "model",
+    "Predictions": "predictions",
+    "Problem": "model",
+    "apply_fixes": "apply",
+    "current_dataset": "cleanse",
+    "fix_proposals": "cleanse",
+    "iou_matrix": "iou",
+    "load_predictions": "predictions",
+    "model_checks": "matching",
+    "overlapping_pairs": "iou",
+    "predict_ultralytics": "predictions",
+    "read_dataset": "io",
+    "resolve_source": "io",
+    "run_checks": "checks",
+    "run_cleanse": "cleanse",
+    "write_coco": "io",
+    "write_yolo": "io",
+}
+__all__ = sorted(_NAMES)
+__getattr__, __dir__ = exports(__name__, _NAMES)

@@ -37,7 +37,7 @@ from pydantic import Field
 from studio.errors import StudioError
 from studio.ops.boxes.checks import run_checks
 from studio.ops.boxes.io import read_dataset, resolve_source
-from studio.ops.boxes.model import BoxDataset, CheckSettings, ImageLabels, box_dict
+from studio.ops.boxes.model import BoxDataset, CheckSettings, ImageLabels, box_dict, coco_images_field
 from studio.ops.boxes.yolo import format_box
 from studio.ops.registry import Args, OpContext, Result, operation
 from studio.schema import Box, Proposal
@@ -74,9 +74,7 @@ class AugmentArgs(Args):
         0.6, gt=0.0, le=1.0, description="Retry a transform that leaves less than this share of a box in the image."
     )
     format: Literal["yolo", "coco"] | None = Field(None, description="Dataset format (default: coco for a .json file).")
-    images: str | None = Field(
-        None, description="COCO images folder.", json_schema_extra={"path": True, "record": False}
-    )
+    images: str | None = coco_images_field()
     limit: int | None = Field(None, ge=1, description="Augment at most this many source images (in dataset order).")
     train_only: bool = Field(
         True,

@@ -20,6 +20,11 @@ FixKind = Literal["drop", "merge", "clip", "relabel", "add", "adjust"]
 Target = Literal["box", "image", "label_file"]
 
 
+def coco_images_field() -> Any:
+    """The COCO images folder argument of the box operations (box_cleanse, augment), declared once."""
+    return Field(None, description="COCO images folder.", json_schema_extra={"path": True, "record": False})
+
+
 class Problem(Model):
     """Something in the input that could not be read; it was skipped, nothing else was lost."""
 

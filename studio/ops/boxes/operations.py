@@ -18,7 +18,7 @@ from pydantic import Field, create_model
 
 from studio.ops.boxes.apply import ApplyResult, apply_fixes
 from studio.ops.boxes.cleanse import CleanseOptions, current_dataset, run_cleanse
-from studio.ops.boxes.model import CheckSettings, Format
+from studio.ops.boxes.model import CheckSettings, Format, coco_images_field
 from studio.ops.registry import Args, OpContext, Result, operation
 
 
@@ -29,9 +29,7 @@ class _CleanseBase(Args):
         json_schema_extra={"cli": "argument", "path": True, "record": False},
     )
     format: Literal["yolo", "coco"] | None = Field(None, description="Dataset format (default: coco for .json).")
-    images: str | None = Field(
-        None, description="COCO images folder.", json_schema_extra={"path": True, "record": False}
-    )
+    images: str | None = coco_images_field()
     predictions: str | None = Field(
         None,
         description="Model predictions: a folder of YOLO txt files with a conf column, or a COCO results .json.",
@@ -79,7 +77,7 @@ class CleanseRunResult(Result):
     side_effects=False,  # proposals only: nothing changes until a person approves and applies
 )
 def cleanse(ctx: OpContext, args: Any) -> CleanseRunResult:
-    settings = CheckSettings(**{k: getattr(args, k) for k in CheckSettings.model_fields})
+    settings = args.pick(CheckSettings)
     opts = CleanseOptions(
         dataset=str(ctx.path(args.dataset)),
         format=args.format,

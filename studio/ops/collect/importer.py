@@ -18,11 +18,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from studio.errors import StudioError
 from studio.ops.collect.decode import bom_codec, decode_page, detect
 from studio.ops.collect.extract import extract_page
+from studio.ops.collect.import_op import ImportIssue, ImportResult, ImportSettings, shown
 from studio.schema import Document
 from studio.store import Store
 
@@ -39,29 +40,6 @@ FORMATS: dict[str, Format] = {
 BATCH = 500  # documents per transaction (and per documents.add decision)
 
 
-DEFAULT_MAX_CHARS = 1_000_000
-
-
-class ImportSettings(BaseModel):
-    field: str = Field(default="text", description="the text field of .jsonl rows")
-    column: str = Field(default="text", description="the text column of .csv files")
-    lang: str = "en"
-    per_line: bool = Field(default=False, description=".txt: one document per non-empty line")
-    near_dups: bool = Field(default=True, description="report new documents that nearly copy stored ones")
-    max_chars: int = Field(default=DEFAULT_MAX_CHARS, ge=1, description="longest document, in characters")
-    split_long: bool = Field(default=False, description="split a longer document at paragraphs instead of skipping it")
-
-
-class ImportIssue(BaseModel):
-    path: str
-    line: int | None = None
-    message: str
-
-    def __str__(self) -> str:
-        name = shown(self.path)
-        return f"{name}:{self.line}: {self.message}" if self.line else f"{name}: {self.message}"
-
-
 class ImportProgress(BaseModel):
     files_done: int
     files_total: int
@@ -69,18 +47,6 @@ class ImportProgress(BaseModel):
     duplicates: int
     errors: int
     current: str = ""
-
-
-class ImportResult(BaseModel):
-    files: int = 0
-    imported: int = 0
-    duplicates: int = 0
-    by_format: dict[str, int] = Field(default_factory=dict)
-    errors: list[ImportIssue] = Field(default_factory=list)
-    skipped_files: list[str] = Field(default_factory=list)  # in folders, of a type we do not read
-    # new documents that nearly copy another document (stored before or imported now): kept, reported
-    near_duplicates: list[dict[str, Any]] = Field(default_factory=list)
-    similarity: str | None = None  # the backend that judged them
 
 
 class _Undecodable(Exception):
@@ -192,13 +158,6 @@ def _link_problem(link: Path, root: Path) -> str:
     if not target.is_relative_to(root):
         return f"symbolic link to {shown(str(target))}, outside the imported folder; not followed"
     return ""
-
-
-def shown(name: str) -> str:
-    """A file name as it is safe to print: control characters (newlines, escape codes) escaped."""
-    if name.isprintable():
-        return name
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in name)
 
 
 def _too_long(path: Path, line: int | None, n: int, s: ImportSettings) -> ImportIssue:

@@ -32,6 +32,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from studio.errors import StudioError
+from studio.ops.collect.import_op import LabelImportResult
 from studio.ops.ner.formats import GoldDoc, map_spans, read_conll_text, read_jsonl_text
 from studio.schema import Document, Proposal, Span
 from studio.store import Store
@@ -53,35 +54,6 @@ class LabeledFile(BaseModel):
     scheme: str | None = None
     docs: list[LabeledDoc] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list)
-
-
-class LabelImportResult(BaseModel):
-    path: str
-    format: str
-    scheme: str | None = None
-    documents: int = 0
-    new_documents: int = 0
-    spans: int = 0
-    completed: int = 0
-    partial: int = 0  # documents the file marks "complete": false
-    proposals: int = 0
-    as_proposals: str | None = None
-    snapped: list[str] = Field(default_factory=list)
-    skipped_spans: list[str] = Field(default_factory=list)
-    errors: list[str] = Field(default_factory=list)
-
-    def summary(self) -> str:
-        what = (
-            f"{self.proposals} proposals of source {self.as_proposals}"
-            if self.as_proposals
-            else f"{self.spans} approved spans, {self.completed} documents complete, {self.partial} partial"
-        )
-        return (
-            f"Imported {self.documents} documents ({self.new_documents} new) from {self.path} "
-            f"[{self.format}{', ' + self.scheme if self.scheme else ''}]: {what}; "
-            f"{len(self.snapped)} spans snapped to token edges, {len(self.skipped_spans)} left out, "
-            f"{len(self.errors)} malformed entries skipped."
-        )
 
 
 # -- reading ------------------------------------------------------------------------------------

@@ -11,47 +11,36 @@ See docs/ner.md for the rules and defaults.
 
 from __future__ import annotations
 
-from studio.ops.ner.align import AlignedSpan, AlignResult, align_mentions
-from studio.ops.ner.combine import (
-    Calibrator,
-    CombineResult,
-    ScoredSpan,
-    combine_spans,
-    estimate_accuracies,
-    fit_calibrator,
-    reliability,
-)
-from studio.ops.ner.evaluate import EvalReport, Scores, evaluate_store, score
-from studio.ops.ner.formats import GoldDoc, GoldFile, parse_label_map, read_gold
-from studio.ops.ner.parse import Mention, NerAnswer, ParseFailure, ParseResult, answer_json_schema, parse_answer
-from studio.ops.ner.sources import Gazetteer, SpacyModelSource, WeakSource
+from studio.lazy import exports
 
-__all__ = [
-    "AlignResult",
-    "AlignedSpan",
-    "Calibrator",
-    "CombineResult",
-    "EvalReport",
-    "Gazetteer",
-    "GoldDoc",
-    "GoldFile",
-    "Mention",
-    "NerAnswer",
-    "ParseFailure",
-    "ParseResult",
-    "ScoredSpan",
-    "Scores",
-    "SpacyModelSource",
-    "WeakSource",
-    "align_mentions",
-    "answer_json_schema",
-    "combine_spans",
-    "estimate_accuracies",
-    "evaluate_store",
-    "fit_calibrator",
-    "parse_answer",
-    "parse_label_map",
-    "read_gold",
-    "reliability",
-    "score",
-]
+_NAMES = {
+    "AlignResult": "align",
+    "AlignedSpan": "align",
+    "Calibrator": "combine",
+    "CombineResult": "combine",
+    "EvalReport": "evaluate",
+    "Gazetteer": "sources",
+    "GoldDoc": "formats",
+    "GoldFile": "formats",
+    "Mention": "parse",
+    "NerAnswer": "parse",
+    "ParseFailure": "parse",
+    "ParseResult": "parse",
+    "ScoredSpan": "combine",
+    "Scores": "evaluate",
+    "SpacyModelSource": "sources",
+    "WeakSource": "sources",
+    "align_mentions": "align",
+    "answer_json_schema": "parse",
+    "combine_spans": "combine",
+    "estimate_accuracies": "combine",
+    "evaluate_store": "evaluate",
+    "fit_calibrator": "combine",
+    "parse_answer": "parse",
+    "parse_label_map": "formats",
+    "read_gold": "formats",
+    "reliability": "combine",
+    "score": "evaluate",
+}
+__all__ = sorted(_NAMES)
+__getattr__, __dir__ = exports(__name__, _NAMES)

@@ -1,18 +1,19 @@
 """Release: a versioned dataset folder from human-approved labels only, and label lineage."""
 
-from studio.ops.release.build import build_release, resolve_license
-from studio.ops.release.lineage import why
-from studio.ops.release.models import ExportContext, ExportReport, ReleaseOptions, ReleaseResult
-from studio.ops.release.versions import existing_versions, next_version
+from __future__ import annotations
 
-__all__ = [
-    "ExportContext",
-    "ExportReport",
-    "ReleaseOptions",
-    "ReleaseResult",
-    "build_release",
-    "existing_versions",
-    "next_version",
-    "resolve_license",
-    "why",
-]
+from studio.lazy import exports
+
+_NAMES = {
+    "ExportContext": "models",
+    "ExportReport": "models",
+    "ReleaseOptions": "models",
+    "ReleaseResult": "models",
+    "build_release": "build",
+    "existing_versions": "versions",
+    "next_version": "versions",
+    "resolve_license": "build",
+    "why": "lineage",
+}
+__all__ = sorted(_NAMES)
+__getattr__, __dir__ = exports(__name__, _NAMES)

@@ -11,7 +11,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Input, ProgressBar, Static
-from textual.worker import get_current_worker
 
 from studio.errors import StudioError
 from studio.ops.release import licenses
@@ -165,17 +164,10 @@ class ReleaseScreen(StudioScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="release")
     def build(self, version: str | None, license_id: str | None) -> None:
-        from studio.ops.release import ReleaseOptions, build_release
+        from studio.tui.workers import run_op
 
-        worker = get_current_worker()
         core.spacy()  # the exporters use it; one thread imports it (see studio.tui.core)
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if worker.is_cancelled:
-                raise StudioError("release cancelled")
-            self.post_message(WorkProgress(stage, done / total if total else None))
-
-        r = build_release(self.store, ReleaseOptions(version=version, license=license_id), self.actor, progress)
+        r = run_op(self, "release", {"version": version, "license": license_id})
         self.post_message(ReleaseBuilt(r.version, r.path, r.documents, r.spans))
 
     def on_work_progress(self, message: WorkProgress) -> None:
