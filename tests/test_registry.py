@@ -148,7 +148,7 @@ def _help_texts() -> dict[str, list[str]]:
     files += sorted((Path(__file__).resolve().parent.parent / "studio" / "cli").glob("*.py"))
     found: dict[str, list[str]] = {}
     for f in dict.fromkeys(files):
-        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+        for node in ast.walk(registry.parse_python(f.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.Call):
                 continue
             fn = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)

@@ -6,10 +6,12 @@ with pending proposals Apple ORG, Tim Cook PERSON, Cupertino LOC; labels 1 ORG, 
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from textual.pilot import Pilot
 from textual.widgets._footer import FooterKey
+from textual.worker import WorkerFailed
 
 from studio.ops.review import status_counts
 from studio.schema import Document, Proposal
@@ -46,7 +48,10 @@ async def _press(app: StudioApp, pilot: Pilot[None], *keys: str) -> None:
     """Press keys as fast as a person types, then wait for the changes and reads they started."""
     await pilot.press(*keys)
     for _ in range(20):
-        await app.workers.wait_for_complete()
+        # A refused change (e.g. done while proposals are pending) ends its worker with the error the
+        # screen shows; when the worker is still listed here, waiting for it re-raises that error.
+        with contextlib.suppress(WorkerFailed):
+            await app.workers.wait_for_complete()
         await pilot.pause()
         if not _review(app).busy and not any(w.is_running for w in app.workers):
             return

@@ -225,6 +225,22 @@ def index() -> dict[str, Entry]:
 _DECORATOR = re.compile(r"^@operation\(", re.MULTILINE)
 
 
+def parse_python(src: str, mode: str = "exec") -> Any:
+    """`ast.parse`, tried again when CPython 3.11 before 3.11.8 raises "AST constructor recursion depth
+    mismatch": its AST converter keeps a depth counter per interpreter, not per thread, so another
+    thread converting an AST at the same moment (3.11 does so to format a traceback) can trip it
+    (python/cpython#106905). The source is fine; a second try succeeds."""
+    import ast
+
+    for attempt in range(3):
+        try:
+            return ast.parse(src, mode=mode)
+        except SystemError as exc:
+            if "recursion depth mismatch" not in str(exc) or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 def _declared(module: str) -> list[tuple[str, str | None]]:
     """(name, summary) of each `@operation(...)` in the module's source: only the decorator calls
     are parsed (a whole module takes ten times longer), and the module itself when the help
@@ -241,7 +257,7 @@ def _declared(module: str) -> list[tuple[str, str | None]]:
         call, end = None, m.end()
         while call is None and (end := src.find(")", end) + 1) > 0:
             with contextlib.suppress(SyntaxError):
-                call = ast.parse(src[m.start() + 1 : end], mode="eval").body
+                call = parse_python(src[m.start() + 1 : end], mode="eval").body
         if not isinstance(call, ast.Call) or not call.args or not isinstance(call.args[0], ast.Constant):
             continue
         help_node = next((k.value for k in call.keywords if k.arg == "help"), None)
@@ -249,7 +265,7 @@ def _declared(module: str) -> list[tuple[str, str | None]]:
         if isinstance(help_node, ast.Constant) and isinstance(help_node.value, str):
             text = help_node.value
         elif isinstance(help_node, ast.Name):
-            text = _constant(ast.parse(src), help_node.id)
+            text = _constant(parse_python(src), help_node.id)
         out.append((str(call.args[0].value), _first_line(text) if text is not None else None))
     return out
 

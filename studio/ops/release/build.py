@@ -12,6 +12,7 @@ import json
 import shutil
 import tempfile
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +57,13 @@ def release_document_ids(store: Store, include_partial: bool = False) -> tuple[l
 
 
 def load_docs(
-    store: Store, progress: Progress | None = None, include_partial: bool = False
+    store: Store,
+    progress: Progress | None = None,
+    include_partial: bool = False,
+    sink: Callable[[list[ReleaseDoc]], None] | None = None,
 ) -> tuple[list[ReleaseDoc], list[dict[str, Any]]]:
-    """Documents to release with their approved spans; spans that do not fit their text are reported."""
+    """Documents to release with their approved spans; spans that do not fit their text are reported.
+    `sink` gets them 10,000 at a time as they are read (the tokenizing process starts on them)."""
     ids, complete = release_document_ids(store, include_partial)
     by_doc: dict[int, list[tuple[int, int, str, str]]] = defaultdict(list)
     for r in store.conn.execute(
@@ -101,6 +106,10 @@ def load_docs(
         )
         if progress and n % 5000 == 0:
             progress("load", n, len(ids))
+        if sink and n % 10_000 == 0:
+            sink(docs[-10_000:])
+    if sink and len(docs) % 10_000:
+        sink(docs[-(len(docs) % 10_000) :])
     return docs, invalid
 
 
@@ -152,14 +161,12 @@ def build_release(
     # Large releases tokenize in a second process while this one plans the splits (tokenproc.py).
     big = len(release_document_ids(store, opts.include_partial)[0]) >= tokenproc.PARALLEL_FROM
     with TokenProcess(guideline.language, opts.align) if big else contextlib.nullcontext() as job:
-        docs, invalid = load_docs(store, progress, opts.include_partial)
+        docs, invalid = load_docs(store, progress, opts.include_partial, job.send if job else None)
         if not docs and guideline.task_type != "detection":
             _refuse_empty(store, opts.include_partial)
         n_synthetic = sum(d.synthetic for d in docs)
         if opts.exclude_synthetic:
-            docs = [d for d in docs if not d.synthetic]
-        if job:
-            job.send(docs)
+            docs = [d for d in docs if not d.synthetic]  # the other process writes only those in splits
         loaded = docs
         docs, pii_info = apply_pii(docs, opts.pii, progress)
         if job:  # redacted texts are tokenized again

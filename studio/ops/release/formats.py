@@ -127,7 +127,7 @@ class Encoded(NamedTuple):
 
     tokens: Any = None  # (n, 3) uint64 in DocBin attribute order (ORTH, ENT_IOB, ENT_TYPE)
     spaces: Any = None  # (n, 1) bool
-    hashes: Any = None  # ORTH and NORM hashes: their strings go in the DocBin
+    hashes: Any = None  # (n, 2) ORTH and NORM hashes: their strings go in the DocBin
     labels: tuple[str, ...] = ()
     conll: bytes = b""
     fallback: tuple[ReleaseDoc, Any] | None = None  # (document, tokenized Doc) for `make_doc`
@@ -159,11 +159,11 @@ class TokenEncoder:
         import numpy as np
 
         arr = doc.to_array(self.columns)
-        starts, space = arr[:, 0].tolist(), arr[:, 2].tolist()
-        ends = [a + b for a, b in zip(starts, arr[:, 1].tolist(), strict=True)]
+        starts, lengths, space, trailing = arr[:, :4].T.tolist()
+        ends = [a + b for a, b in zip(starts, lengths, strict=True)]
         n = len(starts)
         text = d.text  # doc.text would build a Token object per token
-        if ends[-1] + int(arr[-1, 3]) != len(text):
+        if ends[-1] + trailing[-1] != len(text):
             return None
         ents: list[tuple[int, int, str]] = []
         for s in d.spans:  # sorted by start: ents must follow one another without sharing a token
@@ -187,10 +187,14 @@ class TokenEncoder:
         return Encoded(
             tokens=out,
             spaces=arr[:, 3:4].astype(bool),
-            hashes=np.concatenate([arr[:, 4], arr[:, 5]]),
+            hashes=arr[:, 4:6].copy(),  # not a view: it would keep the whole array alive
             labels=tuple(label for _, _, label in ents),
             conll=conll_block(d.id, lines),
         )
+
+
+_KNOWN_SPACES: dict[str, bool] = {"has_unknown_spaces": False}
+_NO_CATS: dict[str, float] = {}
 
 
 def new_docbin() -> Any:
@@ -221,8 +225,8 @@ class SplitWriter:
             return
         self.bin.tokens.append(enc.tokens)
         self.bin.spaces.append(enc.spaces)
-        self.bin.flags.append({"has_unknown_spaces": False})
-        self.bin.cats.append({})
+        self.bin.flags.append(_KNOWN_SPACES)  # shared: msgpack writes each the same
+        self.bin.cats.append(_NO_CATS)
         if not self.empty_groups:
             self.empty_groups = self.nlp.make_doc("").spans.to_bytes()
         self.bin.span_groups.append(self.empty_groups)

@@ -117,10 +117,10 @@ def _child() -> None:
             with open(msg["docs"], "rb") as fh:
                 rows = pickle.load(fh)
             for doc_id, text, spans in rows:
-                # Only the id, text and spans matter to the token formats.
-                d = ReleaseDoc(
+                # Only the id, text and spans matter to the token formats; the parent validated them.
+                d = ReleaseDoc.model_construct(
                     id=doc_id, text=text, lang=cfg["lang"], source="", content_hash="",
-                    spans=[Span(start=a, end=b, label=lab, text=t) for a, b, lab, t in spans],
+                    spans=[Span.model_construct(start=a, end=b, label=lab, text=t) for a, b, lab, t in spans],
                 )  # fmt: skip
                 docs[doc_id] = d
                 encoded[doc_id] = encoder.encode(d)
