@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from studio.cli.common import Ctx, echo_err, emit_json, emit_table, pass_ctx, stage_progress
-from studio.cli.ops import JSON_OPTION, LazyCommand, op_command, params_for
+from studio.cli.ops import LazyCommand, json_flag, op_command, params_for
 from studio.errors import ProjectNotFound
 from studio.ops import registry
 from studio.ops.registry import OpContext, Result
@@ -107,7 +107,7 @@ def _simulate_command() -> click.Command:
 
     return LazyCommand(
         "simulate", callback=callback, short_help=registry.summary("simulate"),
-        build_params=lambda: [*params_for(registry.get("simulate").args), JSON_OPTION()],
+        build_params=lambda: [*params_for(registry.get("simulate").args), json_flag()],
         build_help=lambda: registry.get("simulate").help,
     )  # fmt: skip
 

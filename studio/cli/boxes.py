@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from studio.cli.common import Ctx, echo_err, emit_json, emit_table, pass_ctx, stage_progress
-from studio.cli.ops import JSON_OPTION, LazyCommand, _cli_values, _project_path, op_command, params_for
+from studio.cli.ops import LazyCommand, _cli_values, _project_path, json_flag, op_command, params_for
 from studio.errors import StudioError
 
 LIST_COLUMNS = ["id", "status", "check", "fix", "image", "lines", "classes", "detail", "confidence"]
@@ -148,7 +148,7 @@ EXTRA_OPTIONS = [
                  help="Draw box fix ID (the image, its boxes, before -> after) to -o FILE.png."),
     click.Option(["-o", "--out", "show_out"], type=click.Path(dir_okay=False, path_type=Path),
                  help="With --show: the PNG to write."),
-    JSON_OPTION(),
+    json_flag(),
 ]  # fmt: skip
 
 

@@ -198,7 +198,7 @@ class OpCommand(LazyCommand):
         self.op_name = op_name  # tests compare its options with Args
 
         def build_params() -> list[click.Parameter]:
-            params = [*params_for(registry.get(op_name).args), JSON_OPTION()]
+            params = [*params_for(registry.get(op_name).args), json_flag()]
             if adjust is not None:
                 adjust(params)
             return params
@@ -209,7 +209,7 @@ class OpCommand(LazyCommand):
         )  # fmt: skip
 
 
-def JSON_OPTION() -> click.Option:
+def json_flag() -> click.Option:
     return click.Option(["--json", "as_json"], is_flag=True, help="Print JSON for machines.")
 
 
