@@ -287,6 +287,7 @@ async def test_withdraw_asks_first_and_undo_brings_the_document_back(tmp_path: P
     async with app.run_test(size=SIZE) as pilot:
         screen = _review(app)
         doc = screen.view.document_id  # type: ignore[union-attr]
+        before, here = screen.pending_total, len(screen.view.pending)  # type: ignore[union-attr]
         assert "W               withdraw" in screen.HELP
         assert any(k.key == "W" and k.description == "drop" for k in screen.query(FooterKey))
         await pilot.press("W")
@@ -302,8 +303,9 @@ async def test_withdraw_asks_first_and_undo_brings_the_document_back(tmp_path: P
         [withdrawn] = app.store.decisions(action="document.withdraw")
         assert withdrawn.actor == "human:ann" and withdrawn.payload["document_id"] == doc
         assert status_counts(app.store)["withdrawn"] == 1
+        assert screen.pending_total == before - here  # its proposals no longer wait for anyone
         assert screen.view.document_id != doc and "u brings it back" in _status(app)  # type: ignore[union-attr]
         await _press(app, pilot, "u")  # the undo is a new decision; the document is shown again
         assert screen.view.document_id == doc and screen.view.status != "withdrawn"  # type: ignore[union-attr]
-        assert status_counts(app.store)["withdrawn"] == 0
+        assert status_counts(app.store)["withdrawn"] == 0 and screen.pending_total == before
         assert app.store.decisions(action="document.undo")[-1].actor == "human:ann"

@@ -176,7 +176,10 @@ class ReviewScreen(StudioScreen):
         self.open_document(doc_id, keep=self._current_start())
 
     def _count(self) -> None:
-        row = self.store.conn.execute("SELECT COUNT(*) FROM proposals WHERE status = 'pending' AND kind = 'span'")
+        row = self.store.conn.execute(  # a withdrawn document's proposals are no longer waiting for anyone
+            "SELECT COUNT(*) FROM proposals WHERE status = 'pending' AND kind = 'span' AND document_id NOT IN"
+            " (SELECT document_id FROM document_status WHERE status = 'withdrawn')"
+        )
         self.pending_total = int(row.fetchone()[0])
 
     def open_document(self, doc_id: int | None, keep: int | None = None) -> None:
