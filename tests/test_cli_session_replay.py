@@ -141,3 +141,63 @@ def test_tools_recorded_under_older_names_run_their_operation(tmp_path: Path) ->
     assert same_shape({"imported": 3, "errors": 0}, {"imported": 3, "errors": [], "files": 1}) == {
         "imported": 3, "errors": 0}  # fmt: skip
     assert same_shape({"imported": 3, "missing": 1}, {"imported": 3}) == {"imported": 3}  # a difference is kept
+
+
+async def test_an_app_session_with_review_and_release_replays(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same flow with its review and release done in the app (Textual pilot): the Labels screen's
+    accept-all and done on each document, then the Release screen. The CLI commands before it and the
+    app's session export together and replay with the same decisions and release checksum."""
+    import asyncio
+    import contextlib
+
+    from textual.widgets import Input
+    from textual.worker import WorkerFailed
+
+    from studio.tui.app import make_app
+
+    monkeypatch.setenv("STUDIO_EMBED", "hashed")
+    project, fresh = tmp_path / "project", tmp_path / "fresh"
+    docs = tmp_path / "news.jsonl"
+    docs.write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in DOCS), encoding="utf-8")
+    guideline = tmp_path / "guideline.yaml"
+    guideline.write_text(to_yaml(Guideline(goal="companies, people, products and places in tech news", labels=LABELS)))
+    p = ("--project", str(project), "--user", "ana")
+    run("init", str(project))
+    monkeypatch.setenv("EDITOR", f"cp {shlex.quote(str(guideline))}")
+    run(*p, "guideline", "new", "--approve")
+    run(*p, "import", str(docs))
+    with OpenAIStub(respond=_respond) as stub:  # sync model calls: not on the test's loop
+        await asyncio.to_thread(run, *p, "--llm", f"{stub.url}#stub", "label")
+
+    app = make_app(project, user="ana", screen="review")
+
+    async def press(pilot: object, *keys: str) -> None:
+        await pilot.press(*keys)  # type: ignore[attr-defined]
+        for _ in range(20):
+            with contextlib.suppress(WorkerFailed):
+                await app.workers.wait_for_complete()
+            await pilot.pause()  # type: ignore[attr-defined]
+            if not any(w.is_running for w in app.workers):
+                return
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in DOCS:
+            await press(pilot, "A")
+            await press(pilot, "d")
+        await press(pilot, "8")
+        app.screen.query_one("#license", Input).value = "CC-BY-4.0"
+        await press(pilot, "b")
+        await press(pilot, "y")
+        [made] = app.store.decisions(action="release.create")
+        decisions = [(d.actor, d.action) for d in app.store.decisions()]
+    assert decisions.count(("human:ana", "document.complete")) == 3 and made.actor == "human:ana"
+    recording = tmp_path / "session.jsonl"
+    run(*p, "session", "export", "-o", str(recording))
+    assert [e["name"] for e in load_recording(recording) if e["type"] == "tool"] == ["import", "label", "release"]
+    replay = ["replay", str(recording), "--headless", "--json", "--into", str(fresh)]
+    replayed = json.loads(await asyncio.to_thread(run, *replay))  # sync model calls: not on the test's loop
+    assert list(replayed["releases"]) == [made.payload["version"]]
+    again = Store.open(fresh)
+    assert [(d.actor, d.action) for d in again.decisions()] == decisions
+    assert again.decisions(action="release.create")[0].payload["manifest_sha256"] == made.payload["manifest_sha256"]
+    again.close()
