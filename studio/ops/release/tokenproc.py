@@ -104,6 +104,9 @@ class TokenProcess:
 
 
 def _child() -> None:
+    # This process only tokenizes. spaCy's thinc imports torch when it is installed (about 3 s of this
+    # process's start, on the release's critical path) and never uses it here: make it unavailable.
+    sys.modules.setdefault("torch", None)  # type: ignore[arg-type]
     from studio.ops.ner.tokens import get_nlp
     from studio.ops.release.formats import TokenEncoder, write_token_formats
 
