@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -148,12 +149,11 @@ async def test_an_app_session_with_review_and_release_replays(tmp_path: Path, mo
     accept-all and done on each document, then the Release screen. The CLI commands before it and the
     app's session export together and replay with the same decisions and release checksum."""
     import asyncio
-    import contextlib
 
     from textual.widgets import Input
-    from textual.worker import WorkerFailed
 
     from studio.tui.app import make_app
+    from tests.test_tui_fixtures import settle
 
     monkeypatch.setenv("STUDIO_EMBED", "hashed")
     project, fresh = tmp_path / "project", tmp_path / "fresh"
@@ -171,14 +171,9 @@ async def test_an_app_session_with_review_and_release_replays(tmp_path: Path, mo
 
     app = make_app(project, user="ana", screen="review")
 
-    async def press(pilot: object, *keys: str) -> None:
-        await pilot.press(*keys)  # type: ignore[attr-defined]
-        for _ in range(20):
-            with contextlib.suppress(WorkerFailed):
-                await app.workers.wait_for_complete()
-            await pilot.pause()  # type: ignore[attr-defined]
-            if not any(w.is_running for w in app.workers):
-                return
+    async def press(pilot: Any, *keys: str) -> None:
+        await pilot.press(*keys)
+        await settle(pilot)
 
     async with app.run_test(size=(80, 24)) as pilot:
         for _ in DOCS:

@@ -149,11 +149,8 @@ def test_a_cli_session_exports_and_replays_in_a_fresh_folder(tmp_path: Path) -> 
     `studio replay` re-runs with neither the model nor the site there."""
     from studio.flows.demo import serve
     from studio.store import Store
+    from tests.conftest import run_cli
     from tests.openai_stub import OpenAIStub
-
-    def run_cli(*args: str) -> tuple[int, str, str]:  # in this process: one start-up for all commands
-        res = CliRunner().invoke(cli, list(args))
-        return res.exit_code, res.stdout, res.stderr if res.exception is None else repr(res.exception)
 
     project = tmp_path / "project"
     assert run_cli("init", str(project))[0] == 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +137,22 @@ def respond(req: dict[str, Any]) -> str:
     if name == "NerAnswer":
         return json.dumps({"entities": [{"text": "Renault", "label": "ORG", "context": "nobody from Renault"}]})
     return "{}"
+
+
+async def settle(pilot: Any, idle: Callable[[], bool] = lambda: True) -> None:
+    """Wait until the app's workers are done and `idle()` holds (a screen's own busy flag), with the
+    messages they posted handled. A refused change (e.g. done while proposals are pending) ends its
+    worker with the error the screen shows; when that worker is still listed, waiting for it
+    re-raises the error, which is not the test's concern here."""
+    from textual.worker import WorkerFailed
+
+    app = pilot.app
+    for _ in range(20):
+        with contextlib.suppress(WorkerFailed):
+            await app.workers.wait_for_complete()
+        await pilot.pause()
+        if idle() and not any(w.is_running for w in app.workers):
+            return
 
 
 def test_fixture_project_is_consistent(tmp_path: Path) -> None:

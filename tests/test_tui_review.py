@@ -6,12 +6,10 @@ with pending proposals Apple ORG, Tim Cook PERSON, Cupertino LOC; labels 1 ORG, 
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 from textual.pilot import Pilot
 from textual.widgets._footer import FooterKey
-from textual.worker import WorkerFailed
 
 from studio.ops.review import status_counts
 from studio.schema import Document, Proposal
@@ -20,7 +18,7 @@ from studio.tui.app import StudioApp, make_app
 from studio.tui.dialogs import ConfirmDialog
 from studio.tui.pager import ReviewPager
 from studio.tui.screens.review import ReviewScreen
-from tests.test_tui_fixtures import DOCS, build_project
+from tests.test_tui_fixtures import DOCS, build_project, settle
 
 SIZE = (80, 24)
 
@@ -47,14 +45,7 @@ def _text(screen: ReviewScreen) -> str:
 async def _press(app: StudioApp, pilot: Pilot[None], *keys: str) -> None:
     """Press keys as fast as a person types, then wait for the changes and reads they started."""
     await pilot.press(*keys)
-    for _ in range(20):
-        # A refused change (e.g. done while proposals are pending) ends its worker with the error the
-        # screen shows; when the worker is still listed here, waiting for it re-raises that error.
-        with contextlib.suppress(WorkerFailed):
-            await app.workers.wait_for_complete()
-        await pilot.pause()
-        if not _review(app).busy and not any(w.is_running for w in app.workers):
-            return
+    await settle(pilot, lambda: not _review(app).busy)
 
 
 async def _words_ready(app: StudioApp, pilot: Pilot[None]) -> None:

@@ -13,7 +13,7 @@ import pytest
 from textual.pilot import Pilot
 
 from studio.tui.app import make_app
-from tests.test_tui_fixtures import build_project
+from tests.test_tui_fixtures import build_project, settle
 
 SIZE = (80, 24)
 
@@ -23,23 +23,14 @@ def project(tmp_path: Path) -> Path:
     return build_project(tmp_path / "p")
 
 
-async def _settle(pilot: Pilot[None]) -> None:
-    """Wait for the app's workers (the review screen reads tokens and saves changes in them)."""
-    for _ in range(20):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-        if not any(w.is_running for w in pilot.app.workers):
-            return
-
-
 def _keys(*keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
     """Press keys one at a time, waiting for the work each starts, so the picture is always the same."""
 
     async def run(pilot: Pilot[None]) -> None:
-        await _settle(pilot)
+        await settle(pilot)
         for key in keys:
             await pilot.press(key)
-            await _settle(pilot)
+            await settle(pilot)
 
     return run
 
