@@ -42,7 +42,7 @@ def decided(store: Store) -> Store:
 
 
 def test_counts_rates_and_confidence_by_hand(decided: Store) -> None:
-    w = estimate_weights(decided)
+    w = estimate_weights(decided, gazetteer=False)  # the stored votes (the gazetteer's held-out ones: below)
     assert w.documents == 1 and w.candidates == 4  # PER, ORG Meridex, ORG Ardenport (false), LOC Ardenport
     llm_org = w.stats["llm|ORG"]
     assert (llm_org.tp, llm_org.fp, llm_org.fn, llm_org.tn) == (1, 1, 0, 0)
@@ -66,9 +66,14 @@ def test_counts_rates_and_confidence_by_hand(decided: Store) -> None:
     t, f = w.rates("llm", "ORG")
     assert t == pytest.approx(7.4 / 9) and f == pytest.approx(3.72 / 9)
     # a new ORG span the LLM is sure of, the gazetteer silent (it abstains: it has seen 3 true spans, fewer than 5):
-    # logit(0.58) + ln(7.4 / 3.72) = 0.32277 + 0.68776 -> 0.7331
+    # naive Bayes logit(0.58) + ln(7.4 / 3.72) = 0.32277 + 0.68776 -> 0.7331
+    assert w.log_odds("ORG", {"llm": 1.0})[0] == pytest.approx(1.01053, abs=1e-4)
+    # the record of that vote pattern (the LLM alone said yes; on Amara Balogun the gazetteer said yes too): the two
+    # ORG candidates, 1 right, naive-Bayes confidence 0.7331 each; the share right smoothed toward it with 8
+    # pseudo-trials: (1 + 8 * 0.7331) / 10 = 0.68648, the confidence of such a candidate now
+    assert w.patterns["llm=1"][:2] == (2, 1) and w.patterns["llm=1"][2] == pytest.approx(2 * 0.7331, abs=1e-4)
     conf, by = w.confidence("ORG", {"llm": 1.0})
-    assert conf == pytest.approx(0.7331, abs=1e-4) and by == "llm"
+    assert conf == pytest.approx(0.6865, abs=1e-4) and by == "llm"
     res = combine_spans("Quellon Bank", [[Span(start=0, end=12, label="ORG", text="Quellon Bank")]], {"gazetteer": []},
                         weights=w)  # fmt: skip
     assert res.spans[0].confidence == pytest.approx(conf, abs=1e-6)
@@ -77,6 +82,10 @@ def test_counts_rates_and_confidence_by_hand(decided: Store) -> None:
     assert per["overlap"] == 1.0 and per["conflict"] == 0.0 and per["coverage"] == 1.0
     # stored confidences 0.9 (right), 0.8 (right), 0.8 (wrong): ECE = 1/3 * 0.1 + 2/3 * |0.5 - 0.8| = 0.2333
     assert w.ece == pytest.approx(0.1 / 3 + 2 / 3 * 0.3, abs=1e-4)
+    # by default the gazetteer's votes are those of today's gazetteer less this document's decisions: it knows only
+    # the guideline's examples and finds nothing here (its stored yes on Amara Balogun is not counted)
+    gaz = estimate_weights(decided).pooled("gazetteer")
+    assert (gaz.tp, gaz.fp, gaz.fn, gaz.tn) == (0, 0, 3, 1)
 
 
 def test_no_data_means_prior_weights(store: Store) -> None:

@@ -54,7 +54,10 @@ STRENGTHS = (0.5, 2.0, 8.0, 32.0)
 DEFAULT_THRESHOLD = 0.5
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5)
 PRIOR_RECALL = 0.7
+PATTERN_STRENGTH = 8.0  # pseudo-trials pulling a vote pattern's record toward naive Bayes (`Weights.pattern_shift`)
 MIN_TRUE = 5  # a source that did not vote abstains until it has seen this many true spans (all labels)
+GAZETTEER = "gazetteer"  # the name `studio label` gives the gazetteer it builds
+GAZETTEER_FOLDS = 20  # folds of the gazetteer's held-out votes (`gazetteer_heldout`)
 HUMAN_PREFIXES = ("human", "synth")  # spans a person (or synth's target list) wrote: not a weak source's vote
 
 Key = tuple[int, int, str]
@@ -108,6 +111,13 @@ class SourceLabelStats(Counts):
         }  # fmt: skip
 
 
+def pattern(votes: dict[str, float]) -> str:
+    """Which of the sources that count said yes: "gazetteer=0,llm=1,student:s=1". Naive Bayes treats the sources
+    as independent; two that learned from the same decisions agree more often than that, and the record of each
+    pattern says by how much."""
+    return ",".join(f"{name}={int(p >= 0.5)}" for name, p in sorted(votes.items()))
+
+
 def _log_lr(t: float, f: float) -> tuple[float, float]:
     t, f = min(max(t, 1e-4), 1 - 1e-4), min(max(f, 1e-4), 1 - 1e-4)
     return math.log(t / f), math.log((1 - t) / (1 - f))
@@ -127,6 +137,10 @@ class Weights(BaseModel):
     candidates: int = 0
     ece: float | None = None  # of the stored proposal confidences on the complete documents
     ece_learned: float | None = None  # of the confidences these weights give the same candidates (in-sample)
+    ece_heldout: float | None = None  # of the confidences weights fitted on the other folds give (cross-validated)
+    # Vote pattern -> (candidates, right ones, sum of naive-Bayes confidences) on the finished documents (`pattern`)
+    patterns: dict[str, tuple[int, int, float]] = Field(default_factory=dict)
+    pattern_strength: float = 0.0
     label_strength: float = LABEL_STRENGTH
     threshold: float = DEFAULT_THRESHOLD  # the confidence from which a span counts as proposed (`choose`)
     _pooled: dict[str, SourceLabelStats] = PrivateAttr(default_factory=dict)
@@ -167,7 +181,24 @@ class Weights(BaseModel):
         return p * yes + (1 - p) * no
 
     def confidence(self, label: str, votes: dict[str, float]) -> tuple[float, str]:
-        """The combined confidence and the source that raised it most."""
+        """The combined confidence (naive Bayes, corrected by its record on the vote pattern) and the source that
+        raised it most."""
+        x, best = self.log_odds(label, votes)
+        return 1.0 / (1.0 + math.exp(-(x + self.pattern_shift(votes)))), best
+
+    def pattern_shift(self, votes: dict[str, float]) -> float:
+        """What the finished documents say naive Bayes gets wrong on candidates with these votes (`pattern`): the
+        log-odds from its mean confidence there to the share that was right, that share smoothed toward the mean
+        confidence by `pattern_strength` pseudo-trials (no record, or strength 0: no shift)."""
+        rec = self.patterns.get(pattern(votes))
+        if rec is None or not self.pattern_strength:
+            return 0.0
+        n, right, conf = rec
+        q = conf / n
+        return logit((right + self.pattern_strength * q) / (n + self.pattern_strength)) - logit(q)
+
+    def log_odds(self, label: str, votes: dict[str, float]) -> tuple[float, str]:
+        """The naive-Bayes log-odds (before `pattern_shift`) and the source that raised them most."""
         x = self.base_logit(label)
         best, best_c = "", -math.inf
         for name, p in votes.items():
@@ -175,7 +206,7 @@ class Weights(BaseModel):
             x += c
             if c > best_c:
                 best, best_c = name, c
-        return 1.0 / (1.0 + math.exp(-x)), best
+        return x, best
 
     def llm_can_change(
         self, weak: dict[str, list[tuple[Span, float]]], labels: Iterable[str], llm: str = "llm"
@@ -232,25 +263,31 @@ def _doc_votes(store: Store, doc_id: int) -> tuple[dict[Key, dict[str, float]], 
 
 
 def estimate_weights(
-    store: Store, doc_ids: Iterable[int] | None = None, student: StudentSource | None = None
+    store: Store, doc_ids: Iterable[int] | None = None, student: StudentSource | None = None, gazetteer: bool = True
 ) -> Weights:
     """Weights from the complete documents (or `doc_ids`); priors where there is no data (`complete_trials`)."""
-    return weights_from(complete_trials(store, doc_ids, student))
+    return weights_from(complete_trials(store, doc_ids, student, gazetteer))
 
 
 def complete_trials(
-    store: Store, doc_ids: Iterable[int] | None = None, student: StudentSource | None = None
+    store: Store,
+    doc_ids: Iterable[int] | None = None,
+    student: StudentSource | None = None,
+    gazetteer: bool = True,
 ) -> list[DocTrials]:
     """The trials of the complete documents (or `doc_ids`): the stored votes, the approved spans as the truth.
 
     With `student`, its card's held-out votes (`heldout`: cross-validated, or its held-out split) count on the
     complete documents where the student did not vote when the proposals were made: honest votes of a model
-    that did not learn from the document.
+    that did not learn from the document. With `gazetteer`, the gazetteer's votes are its held-out votes
+    (`gazetteer_heldout`): those of the gazetteer `studio label` builds now, not of the smaller one that
+    proposed when the document was labeled, and on every complete document, also where it proposed nothing.
     """
     from studio.ops.ner.train import complete_document_ids
 
     ids = list(doc_ids) if doc_ids is not None else complete_document_ids(store)
     heldout = student.heldout() if student is not None else {}
+    gaz = gazetteer_heldout(store, ids) if gazetteer else {}
     docs = []
     for doc_id in ids:
         votes, ran, stored = _doc_votes(store, doc_id)
@@ -258,9 +295,57 @@ def complete_trials(
             ran.add(student.name)
             for a, b, label, p in heldout[doc_id]:
                 votes[(a, b, label)][student.name] = p
+        if doc_id in gaz:  # the gazetteer as it is now, less this document's own decisions, replaces its old votes
+            for key in list(votes):
+                votes[key].pop(GAZETTEER, None)
+                if not votes[key]:
+                    del votes[key]
+            ran.add(GAZETTEER)
+            for a, b, label, p in gaz[doc_id]:
+                votes[(a, b, label)][GAZETTEER] = p
         gold = {(s.start, s.end, s.label) for s in store.approved_spans(doc_id)}
         docs.append(DocTrials(votes=votes, ran=ran, gold=gold, stored=stored))
     return docs
+
+
+def gazetteer_heldout(store: Store, ids: Sequence[int]) -> dict[int, list[tuple[int, int, str, float]]]:
+    """The gazetteer's honest votes on the documents `ids`: for each, the spans found by the gazetteer that
+    `studio label` builds now (`Gazetteer.build`: the guideline's examples, every approved span, every rejected
+    proposal) less the decisions on that document (k-fold over `ids`, k = min(len(ids), GAZETTEER_FOLDS): at
+    20 documents leave-one-out). Empty when there is no approved guideline or the gazetteer is empty (then
+    `studio label` does not run it)."""
+    from collections import Counter
+
+    from studio.ops.ner.sources import Gazetteer
+
+    approved = store.approved_guideline()
+    if approved is None or not ids:
+        return {}
+    full = Gazetteer.build(approved[0], store)
+    if not len(full):
+        return {}
+    folds = min(len(ids), GAZETTEER_FOLDS)
+    out: dict[int, list[tuple[int, int, str, float]]] = {}
+    for f in range(folds):
+        held = list(ids[f::folds])
+        gz = Gazetteer(lang=full.lang, name=full.name, min_casefold_len=full.min_casefold_len)
+        for mine, theirs in ((gz.pos, full.pos), (gz.neg, full.neg)):
+            mine.update({surface: Counter(c) for surface, c in theirs.items()})
+        for doc_id in held:
+            for s in store.approved_spans(doc_id):
+                gz.add(s.text or "", s.label, count=-1)
+            for p in store.proposals(kind="span", status="rejected", document_id=doc_id):
+                span = p.payload.get("span") or {}
+                if span.get("text") and span.get("label"):
+                    gz.add(span["text"], span["label"], count=-1, negative=True)
+        for table in (gz.pos, gz.neg):
+            for surface in list(table):
+                table[surface] = +table[surface]  # drop counts that fell to 0
+                if not table[surface]:
+                    del table[surface]
+        for doc_id in held:
+            out[doc_id] = [(s.start, s.end, s.label, p) for s, p in gz.predict(store.document(doc_id).text)]
+    return out
 
 
 class DocTrials(BaseModel):
@@ -331,13 +416,22 @@ def _tally(docs: Iterable[DocTrials]) -> _Tally:
     return t
 
 
-def _weights(t: _Tally, strength: float) -> Weights:
+def _weights(t: _Tally, strength: float, pattern_strength: float = 0.0) -> Weights:
     overall = (sum(t.true_per_label.values()) + 1) / (sum(t.cand_per_label.values()) + 2)
     base = {
         lab: (t.true_per_label[lab] + strength * overall) / (n + strength) for lab, n in t.cand_per_label.items()
     }  # fmt: skip
-    return Weights(stats=t.stats, base_rates=base, documents=t.documents, candidates=len(t.trials),
-                   label_strength=strength)  # fmt: skip
+    w = Weights(stats=t.stats, base_rates=base, documents=t.documents, candidates=len(t.trials),
+                label_strength=strength)  # fmt: skip
+    if pattern_strength:
+        patterns: dict[str, tuple[int, int, float]] = {}
+        for label, v, truth in t.trials:
+            if any(p > 0 for p in v.values()):
+                votes = w.votes(label, v)
+                n, right, conf = patterns.get(key := pattern(votes), (0, 0, 0.0))
+                patterns[key] = (n + 1, right + truth, conf + w.confidence(label, votes)[0])
+        w.patterns, w.pattern_strength = patterns, pattern_strength
+    return w
 
 
 def _decide(w: Weights, label: str, v: dict[str, float], threshold: float) -> bool:
@@ -351,6 +445,7 @@ def choose(
     strengths: Sequence[float] = STRENGTHS,
     thresholds: Sequence[float] = THRESHOLDS,
     folds: int = 5,
+    pattern_strength: float = PATTERN_STRENGTH,
 ) -> tuple[float, float]:
     """(back-off strength, decision threshold), chosen on the complete documents by k-fold cross-validation over
     documents: weights fitted on the other folds decide the held-out fold's candidates; the pair with the best
@@ -363,7 +458,7 @@ def choose(
     tallies = [(_tally(d for i, d in enumerate(docs) if i % folds != f), _tally(docs[f::folds])) for f in range(folds)]
     best, best_f1 = (LABEL_STRENGTH, DEFAULT_THRESHOLD), -1.0
     for m in sorted(strengths, reverse=True):
-        fitted = [(_weights(fit_on, m), held) for fit_on, held in tallies]
+        fitted = [(_weights(fit_on, m, pattern_strength), held) for fit_on, held in tallies]
         for t in sorted(thresholds, key=lambda t: abs(t - DEFAULT_THRESHOLD)):
             c = Counts()
             for w, held in fitted:
@@ -380,17 +475,40 @@ def _count(c: Counts, yes: bool, truth: bool) -> None:
     c.fn += truth and not yes
 
 
+def heldout_confidences(
+    docs: list[DocTrials], strength: float, pattern_strength: float = PATTERN_STRENGTH, folds: int = 5
+) -> list[tuple[float, bool]]:
+    """(confidence, truth) of every candidate some source voted on, by weights fitted on the other folds (k-fold
+    over documents, as `choose` splits them): what the weights would have said of documents they had not seen."""
+    docs = [d for d in docs if d.ran]
+    folds = min(folds, len(docs))
+    out: list[tuple[float, bool]] = []
+    for f in range(folds if folds >= 2 else 0):
+        w = _weights(_tally(d for i, d in enumerate(docs) if i % folds != f), strength, pattern_strength)
+        for label, v, truth in _tally(docs[f::folds]).trials:
+            if any(p > 0 for p in v.values()):
+                out.append((w.confidence(label, w.votes(label, v))[0], truth))
+    return out
+
+
 def weights_from(
-    docs: Iterable[DocTrials], strength: float | None = None, threshold: float = DEFAULT_THRESHOLD
+    docs: Iterable[DocTrials],
+    strength: float | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    pattern_strength: float = PATTERN_STRENGTH,
 ) -> Weights:
     """Weights from finished documents; the back-off strength and the decision threshold chosen by `choose`
-    unless `strength` is given."""
+    unless `strength` is given; `pattern_strength` 0 turns the correction by vote pattern off. `ece_heldout`:
+    the calibration error of the confidences weights fitted on the other folds give (`heldout_confidences`)."""
     docs = list(docs)
     t = _tally(docs)
     if strength is None:
-        strength, threshold = choose(docs)
-    w = _weights(t, strength)
+        strength, threshold = choose(docs, pattern_strength=pattern_strength)
+    w = _weights(t, strength, pattern_strength)
     w.threshold = threshold
+    pairs = heldout_confidences(docs, strength, pattern_strength)
+    if pairs:
+        w.ece_heldout = reliability([c for c, _ in pairs], [y for _, y in pairs]).ece
     if t.stored_conf:
         w.ece = reliability(t.stored_conf, t.stored_out).ece
     scored = [(lab, v, x) for lab, v, x in t.trials if any(p > 0 for p in v.values())]
@@ -412,6 +530,9 @@ class SourcesResult(Result):
     threshold: float | None = Field(None, description="Decision threshold chosen by cross-validation")
     ece: float | None = Field(None, description="Calibration error of the stored proposal confidences")
     ece_learned: float | None = Field(None, description="Calibration error with the learned weights (in-sample)")
+    ece_heldout: float | None = Field(
+        None, description="Calibration error with weights learned on the other documents (cross-validated)"
+    )
     sources: list[dict[str, Any]]
 
     def summary(self) -> str:
@@ -422,6 +543,8 @@ class SourcesResult(Result):
             head += f"; confidence calibration error (ECE) {self.ece:.3f} as proposed"
         if self.ece_learned is not None:
             head += f", {self.ece_learned:.3f} with the learned weights"
+        if self.ece_heldout is not None:
+            head += f" ({self.ece_heldout:.3f} on documents they did not learn from)"
         if self.threshold is not None:
             head += f"; back-off strength {self.strength:g}, proposals count from confidence {self.threshold:g}"
         return head
@@ -436,6 +559,7 @@ def sources(ctx: OpContext, args: SourcesArgs) -> SourcesResult:
     w = estimate_weights(ctx.store, student=newest_student(ctx.store.root))
     rows = [r for r in w.rows() if args.label is None or r["label"] == args.label]
     return SourcesResult(
-        documents=w.documents, candidates=w.candidates, ece=w.ece, ece_learned=w.ece_learned, sources=rows,
+        documents=w.documents, candidates=w.candidates, ece=w.ece, ece_learned=w.ece_learned,
+        ece_heldout=w.ece_heldout, sources=rows,
         strength=w.label_strength if w.documents else None, threshold=w.threshold if w.documents else None,
     )  # fmt: skip
