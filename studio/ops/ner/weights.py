@@ -22,8 +22,21 @@ no data it reduces to the fixed priors (a sure yes from a source of prior accura
 gives a); with data a source that is precise for PER but not for MISC counts for PER only, and a source
 whose silence means something (high recall) pulls a span it missed down.
 
-The votes are those stored when the proposals were made, before the person decided, so a student
-trained on a document later is not judged on its own training data.
+Naive Bayes counts the sources as independent; they are not (a student and a gazetteer learn from the
+same decisions, two students agree with each other). So the confidence is corrected by the record of
+its vote pattern (which of the counted sources said yes) on the finished documents:
+
+    confidence = sigmoid( x + logit((right + s * q) / (n + s)) - logit(q) )
+
+with x the naive-Bayes log-odds above, n the candidates of that pattern, right how many were right, q
+their mean naive-Bayes confidence and s = `PATTERN_STRENGTH` pseudo-trials: with no record the
+confidence is naive Bayes', with a long one it is the share of the pattern that was right.
+
+The votes are honest: those stored when the proposals were made, before the person decided, so a
+student trained on a document later is not judged on its own training data; the student's held-out
+votes from its card where it did not vote; and the gazetteer's held-out votes (`gazetteer_heldout`):
+those of the gazetteer `studio label` builds now, less the document's own decisions, rather than those
+of the smaller gazetteer that proposed when the document was labeled.
 """
 
 from __future__ import annotations
@@ -144,6 +157,7 @@ class Weights(BaseModel):
     label_strength: float = LABEL_STRENGTH
     threshold: float = DEFAULT_THRESHOLD  # the confidence from which a span counts as proposed (`choose`)
     _pooled: dict[str, SourceLabelStats] = PrivateAttr(default_factory=dict)
+    _log_lrs: dict[tuple[str, str], tuple[float, float]] = PrivateAttr(default_factory=dict)
 
     def _stats(self, source: str, label: str) -> SourceLabelStats:
         return self.stats.get(f"{source}|{label}") or SourceLabelStats(source=source, label=label)
@@ -177,7 +191,9 @@ class Weights(BaseModel):
         return logit(self.base_rates.get(label, BASE_RATE))
 
     def contribution(self, source: str, label: str, p: float) -> float:
-        yes, no = _log_lr(*self.rates(source, label))
+        if (source, label) not in self._log_lrs:
+            self._log_lrs[(source, label)] = _log_lr(*self.rates(source, label))
+        yes, no = self._log_lrs[(source, label)]
         return p * yes + (1 - p) * no
 
     def confidence(self, label: str, votes: dict[str, float]) -> tuple[float, str]:
