@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -151,45 +151,53 @@ class TokenEncoder:
         self.order = [new_docbin().attrs.index(a) for a in (ORTH, ENT_IOB, ENT_TYPE)]  # their columns in the bin
 
     def encode(self, d: ReleaseDoc) -> Encoded:
-        doc = self.nlp.make_doc(d.text)
-        enc = self._arrays(d, doc) if self.arrays and len(doc) else None
-        return enc or Encoded(fallback=(d, doc))
+        return self.encode_row(d.id, d.text, [(s.start, s.end, s.label) for s in d.spans], lambda: d)
 
-    def _arrays(self, d: ReleaseDoc, doc: Any) -> Encoded | None:
+    def encode_row(
+        self, doc_id: int, text: str, spans: Sequence[Sequence[Any]], full: Callable[[], ReleaseDoc]
+    ) -> Encoded:
+        """`spans`: (start, end, label, ...) sorted by start; `full()` gives the document as a
+        ReleaseDoc, asked for only when it must be aligned by `make_doc`."""
+        doc = self.nlp.make_doc(text)
+        enc = self._arrays(doc_id, text, spans, doc) if self.arrays and len(doc) else None
+        return enc or Encoded(fallback=(full(), doc))
+
+    def _arrays(self, doc_id: int, text: str, spans: Sequence[Sequence[Any]], doc: Any) -> Encoded | None:
         import numpy as np
 
         arr = doc.to_array(self.columns)
         starts, lengths, space, trailing = arr[:, :4].T.tolist()
         ends = [a + b for a, b in zip(starts, lengths, strict=True)]
         n = len(starts)
-        text = d.text  # doc.text would build a Token object per token
-        if ends[-1] + trailing[-1] != len(text):
+        if ends[-1] + trailing[-1] != len(text):  # (`text`, not doc.text: that makes a Token per token)
             return None
         ents: list[tuple[int, int, str]] = []
-        for s in d.spans:  # sorted by start: ents must follow one another without sharing a token
-            i, j = bisect.bisect_left(starts, s.start), bisect.bisect_left(ends, s.end)
-            if i >= n or j >= n or starts[i] != s.start or ends[j] != s.end or j < i or space[i] or space[j]:
+        for s in spans:  # sorted by start: ents must follow one another without sharing a token
+            i, j = bisect.bisect_left(starts, s[0]), bisect.bisect_left(ends, s[1])
+            if i >= n or j >= n or starts[i] != s[0] or ends[j] != s[1] or j < i or space[i] or space[j]:
                 return None
             if ents and i < ents[-1][1]:
                 return None
-            ents.append((i, j + 1, s.label))
+            ents.append((i, j + 1, s[2]))
         orth, iob, etype = self.order
         out = np.zeros((n, 3), dtype=np.uint64)
         out[:, orth] = arr[:, 4]
         out[:, iob] = _IOB_O
-        tags = ["O"] * n
+        tags = ["\tO"] * n
         for i, j, label in ents:
             out[i, iob], out[i + 1 : j, iob] = _IOB_B, _IOB_I
             out[i:j, etype] = self.nlp.vocab.strings.add(label)
-            tags[i] = f"B-{label}"
-            tags[i + 1 : j] = [f"I-{label}"] * (j - i - 1)
-        lines = [f"{text[a:b]}\t{t}" for a, b, sp, t in zip(starts, ends, space, tags, strict=True) if not sp]
+            tags[i] = f"\tB-{label}"
+            tags[i + 1 : j] = [f"\tI-{label}"] * (j - i - 1)
+        lines = [text[a:b] + tag for a, b, tag in zip(starts, ends, tags, strict=True)]
+        if any(space):  # whitespace tokens have no line
+            lines = [line for line, sp in zip(lines, space, strict=True) if not sp]
         return Encoded(
             tokens=out,
             spaces=arr[:, 3:4].astype(bool),
             hashes=arr[:, 4:6].copy(),  # not a view: it would keep the whole array alive
             labels=tuple(label for _, _, label in ents),
-            conll=conll_block(d.id, lines),
+            conll=conll_block(doc_id, lines),
         )
 
 
@@ -252,28 +260,39 @@ def write_token_formats(
     mode: str,
     progress: Progress | None = None,
     arrays: bool = True,
-    encoded: dict[int, Encoded] | None = None,
 ) -> TokenReport:
-    """`spacy/<split>.spacy` and `conll/<split>.conll`, tokenizing each document once (or taking
-    it from `encoded`, by document id). `arrays=False` aligns every document with spaCy's Doc
-    objects (the reference path)."""
+    """`spacy/<split>.spacy` and `conll/<split>.conll`, tokenizing each document once.
+    `arrays=False` aligns every document with spaCy's Doc objects (the reference path)."""
     from studio.ops.ner.tokens import get_nlp
 
     # The same tokenization as alignment: spacy.blank(lang), or for languages whose blank
     # pipeline needs extra packages (Korean: mecab) the neutral one, CJK split per character.
     nlp = get_nlp(lang)
     encoder = TokenEncoder(nlp, arrays)
+    encoded = {s: (encoder.encode(d) for d in docs) for s, docs in by_split.items()}
+    return write_encoded(folder, encoded, nlp, mode, sum(len(v) for v in by_split.values()), progress)
+
+
+def write_encoded(
+    folder: Path,
+    by_split: dict[str, Iterable[Encoded]],
+    nlp: Any,
+    mode: str,
+    total: int,
+    progress: Progress | None = None,
+) -> TokenReport:
+    """The token files of documents encoded by a `TokenEncoder` of `nlp`, in split order (the
+    second process of a large release writes with this too)."""
     report = TokenReport()
-    total = sum(len(v) for v in by_split.values())
     done = 0
     (folder / "spacy").mkdir(exist_ok=True)
     (folder / "conll").mkdir(exist_ok=True)
-    for split, docs in by_split.items():
+    for split, encoded in by_split.items():
         conll_rel = f"conll/{split}.conll"
         with (folder / conll_rel).open("wb") as fh:
             writer = SplitWriter(nlp, fh, mode, report)
-            for d in docs:
-                writer.write(encoded[d.id] if encoded is not None else encoder.encode(d))
+            for enc in encoded:
+                writer.write(enc)
                 done += 1
                 if progress and done % 1000 == 0:
                     progress("spaCy and CoNLL", done, total)
