@@ -3,6 +3,7 @@ Doc objects (the reference path), document for document, including every misfit 
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import shutil
@@ -12,7 +13,7 @@ import pytest
 import spacy
 from spacy.tokens import DocBin
 
-from studio.ops.release import ReleaseOptions, build_release, tokenproc
+from studio.ops.release import ReleaseOptions, build, build_release, tokenproc
 from studio.ops.release.formats import iob2_to_spans, read_conll, write_token_formats
 from studio.ops.release.models import ReleaseDoc
 from studio.ops.release.tokenproc import TokenProcess
@@ -147,3 +148,38 @@ def test_second_process_failure_is_reported(tmp_path: Path) -> None:
     finally:
         job.close()
     assert not job.dir.exists() and job.proc.poll() is not None
+
+
+def test_failed_release_stops_the_second_process_and_leaves_no_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second process writes its files while this one goes on: a failure after that point
+    stops it before the half-written folder is removed, and the garbage collector is back on."""
+    store = _project(tmp_path / "p")
+    monkeypatch.setattr(tokenproc, "PARALLEL_FROM", 1)
+    jobs: list[TokenProcess] = []
+
+    def recorded(lang: str, mode: str) -> TokenProcess:
+        jobs.append(TokenProcess(lang, mode))
+        return jobs[-1]
+
+    def failing(_store: Store, _ctx: object) -> None:
+        assert not gc.isenabled()  # paused while the release runs
+        raise RuntimeError("exporter failed")
+
+    monkeypatch.setattr(build, "TokenProcess", recorded)
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError, match="exporter failed"):
+        build_release(store, ReleaseOptions(license="CC-BY-4.0"), HUMAN, exporters=[failing])  # type: ignore[list-item]
+    assert gc.isenabled()
+    (job,) = jobs
+    assert job.proc.poll() is not None and not job.dir.exists()
+    assert [p.name for p in (store.root / "releases").iterdir()] == []
+    # A collector the caller had turned off stays off.
+    gc.disable()
+    try:
+        build_release(store, ReleaseOptions(license="CC-BY-4.0"), HUMAN)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    store.close()

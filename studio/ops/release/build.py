@@ -122,8 +122,9 @@ def apply_pii(
     out = []
     for n, d in enumerate(docs, 1):
         matches = pii.scan(d.text)
-        for k, v in pii.count(matches).items():
-            found[k] += v
+        if matches:
+            for k, v in pii.count(matches).items():
+                found[k] += v
         if mode == "redact" and matches:
             in_spans += sum(1 for m in matches if any(s.start <= m.start and m.end <= s.end for s in d.spans))
             text, spans = pii.redact(d.id, d.text, d.spans, matches)
