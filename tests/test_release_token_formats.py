@@ -72,7 +72,13 @@ def _docs() -> list[ReleaseDoc]:
 def _write(folder: Path, lang: str, arrays: bool) -> tuple[dict[str, str], dict]:
     folder.mkdir()
     docs = _docs()
-    by_split = {"train": docs[: len(docs) - 3], "test": docs[len(docs) - 3 :]}
+    # Texts with no token or only whitespace tokens, between array-path documents of a split.
+    empty = [
+        ReleaseDoc(id=100 + k, text=text, lang="en", source="t", content_hash=f"e{k}")
+        for k, text in enumerate(["", " \n  "])
+    ]
+    # train: array-path and aligned documents mixed; validation: array path only; test: aligned only.
+    by_split = {"train": docs[:3] + empty + docs[6:8], "validation": docs[3:6], "test": docs[8:]}
     report = write_token_formats(folder, by_split, lang, "expand", arrays=arrays)
     return {k: hashlib.sha256(v).hexdigest() for k, v in _tree(folder).items()}, report.model_dump()
 
@@ -86,7 +92,11 @@ def test_array_path_writes_the_reference_bytes(tmp_path: Path, lang: str) -> Non
     statuses = sorted(m["status"] for m in ref_report["misaligned"])
     assert "adjusted" in statuses and "dropped" in statuses and len(ref_report["overlaps"]) == 2
     # The files say what they should: the clean documents' spans come back from CoNLL and DocBin.
-    conll = {doc_id: (toks, tags) for doc_id, toks, tags in read_conll(tmp_path / "new" / "conll" / "train.conll")}
+    conll = {
+        doc_id: (toks, tags)
+        for split in ("train", "validation")
+        for doc_id, toks, tags in read_conll(tmp_path / "new" / "conll" / f"{split}.conll")
+    }
     for d in _docs()[:6]:
         got = [(s.start, s.end, s.label) for s in iob2_to_spans(d.text, *conll[d.id])]
         assert got == sorted((s.start, s.end, s.label) for s in d.spans)
