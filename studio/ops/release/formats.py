@@ -244,6 +244,7 @@ class SplitWriter:
         self.conll.write(enc.conll)
 
     def docbin_bytes(self) -> bytes:
+        """The split's DocBin (once, when every document is written)."""
         if not self.raws:
             return self.bin.to_bytes()  # every document added by DocBin.add
         import zlib
@@ -252,13 +253,14 @@ class SplitWriter:
         import srsly
 
         orth, iob, etype = self.order
-        raw = np.concatenate(self.raws)
+        raw = np.concatenate([r[:, 3:6] for r in self.raws])  # SPACY, ORTH, NORM
+        self.raws = []
         mine = np.repeat(~np.array(self.in_bin), self.lengths)  # the rows of array-path documents
         tokens = np.zeros((self.n, 3), dtype=np.uint64)
         spaces = np.zeros((self.n, 1), dtype=bool)
-        tokens[mine, orth] = raw[:, 4]
+        tokens[mine, orth] = raw[:, 1]
         tokens[mine, iob] = _IOB_O
-        spaces[mine, 0] = raw[:, 3] != 0
+        spaces[mine, 0] = raw[:, 0] != 0
         if self.ents:
             first = np.array([e[0] for e in self.ents], dtype=np.int64)
             size = np.array([e[1] - e[0] for e in self.ents], dtype=np.int64)
@@ -272,7 +274,7 @@ class SplitWriter:
             tokens[~mine] = np.vstack(self.bin.tokens)
             spaces[~mine] = np.vstack(self.bin.spaces)
         strings = self.nlp.vocab.strings
-        self.bin.strings.update(strings[h] for h in np.unique(raw[:, 4:6]).tolist())
+        self.bin.strings.update(strings[h] for h in np.unique(raw[:, 1:]).tolist())
         self.bin.strings.add("")  # the tag, lemma, morph, dep, kb and ent ids (and ent type outside ents)
         msg = {  # DocBin.to_bytes's message
             "version": self.bin.version,
