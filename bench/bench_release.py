@@ -253,8 +253,11 @@ def run_phase(name: str, root: Path, pythonpath: Path | None = None) -> dict[str
         shutil.rmtree(project, ignore_errors=True)
         shutil.copytree(root, project)
     phase_name = "release" if name == "old" else name
-    cmd = [sys.executable, __file__, "--phase", phase_name, "--project", str(project)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--phase", phase_name, "--project", str(project.absolute())]
+    # The working directory holds the code measured: a release's tokenizing process is started with
+    # `python -m`, which looks there first (older revisions did not give it a directory of its own).
+    cwd = pythonpath or Path(__file__).resolve().parent.parent
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
     if project != root:
         shutil.rmtree(project, ignore_errors=True)
     if proc.returncode != 0:

@@ -193,3 +193,23 @@ def test_failed_release_stops_the_second_process_and_leaves_no_folder(
     finally:
         gc.enable()
     store.close()
+
+
+def test_second_process_runs_this_code_whatever_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`python -m` looks in the working directory first: a `studio` folder there (another checkout)
+    must not be what the second process runs."""
+    fake = tmp_path / "cwd" / "studio"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text('raise RuntimeError("the wrong studio package")\n')
+    monkeypatch.chdir(tmp_path / "cwd")
+    out = Path("release")  # relative to the caller's working directory
+    out.mkdir()
+    job = TokenProcess("en", "expand")
+    try:
+        job.send(_docs())
+        report = job.finish(out, {"train": _docs()})
+    finally:
+        job.close()
+    assert report.files == ["spacy/train.spacy", "conll/train.conll"] and (out / "conll" / "train.conll").is_file()

@@ -32,6 +32,8 @@ from studio.ops.release.formats import Encoded, TokenReport
 from studio.ops.release.models import ReleaseDoc
 from studio.schema import Span
 
+PACKAGE_ROOT = Path(__file__).resolve().parents[3]  # the folder holding the `studio` package
+
 # Below this many documents the start-up (~2 s to import spaCy again) costs more than it saves.
 PARALLEL_FROM = 20_000
 
@@ -49,6 +51,10 @@ class TokenProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.err,
+            # `python -m` puts its working directory first on sys.path: started in the folder that
+            # holds this process's `studio` package, the child runs the same code (not a `studio`
+            # folder that happens to be in the caller's working directory, e.g. another checkout).
+            cwd=PACKAGE_ROOT,
         )
         self.sent = 0
         self._send({"lang": lang, "mode": mode})
@@ -77,7 +83,12 @@ class TokenProcess:
     def write(self, folder: Path, by_split: dict[str, list[ReleaseDoc]]) -> None:
         """Start writing `spacy/` and `conll/` in `folder` (the last message): the child writes
         them while this process goes on with JSONL and the card's figures."""
-        self._send({"folder": str(folder), "splits": self._dump({s: [d.id for d in v] for s, v in by_split.items()})})
+        self._send(
+            {
+                "folder": str(folder.absolute()),
+                "splits": self._dump({s: [d.id for d in v] for s, v in by_split.items()}),
+            }
+        )
 
     def result(self) -> TokenReport:
         """Wait for the files `write` started; the report (misfits, files, entities)."""
