@@ -14,7 +14,7 @@ of the project (so both write v0.1.0 and their manifests can be compared):
             issue 19, with the review-status query already fixed), from `git archive`
   release   `build_release` of this checkout (all formats, PII scan, near-duplicate splits, card,
             manifest; from 20k documents the token formats in a second process)
-Prints seconds, CPU seconds (this process and its children), peak RSS, the ratios old/new and
+Prints seconds, CPU seconds (this process and its children, in all and each), peak RSS, the ratios old/new and
 release/baseline, whether old and new wrote the same files (manifest sha256), and `uptime`.
 
   python bench/bench_release.py [--docs 100000 | --quick] [--keep DIR] [--old-rev REV | --no-old]
@@ -220,6 +220,7 @@ def phase(name: str, root: Path) -> None:
         plan = json.loads((Path(r.path) / "release.json").read_text(encoding="utf-8"))["split_plan"]
         extra = {"documents": r.documents, "spans": r.spans, "splits": r.split_counts, "pii": r.pii_found, "plan": plan}
         extra["children_cpu_seconds"] = round(sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2]), 2)
+        extra["parent_cpu_seconds"] = round(sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - cpu0, 2)
         extra["manifest_sha256"] = r.manifest_sha256
     seconds = time.perf_counter() - t0
     store.close()
@@ -252,8 +253,11 @@ def run_phase(name: str, root: Path, pythonpath: Path | None = None) -> dict[str
         shutil.rmtree(project, ignore_errors=True)
         shutil.copytree(root, project)
     phase_name = "release" if name == "old" else name
-    cmd = [sys.executable, __file__, "--phase", phase_name, "--project", str(project)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--phase", phase_name, "--project", str(project.absolute())]
+    # The working directory holds the code measured: a release's tokenizing process is started with
+    # `python -m`, which looks there first (older revisions did not give it a directory of its own).
+    cwd = pythonpath or Path(__file__).resolve().parent.parent
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
     if project != root:
         shutil.rmtree(project, ignore_errors=True)
     if proc.returncode != 0:
@@ -262,6 +266,12 @@ def run_phase(name: str, root: Path, pythonpath: Path | None = None) -> dict[str
     result["phase"] = name
     print(json.dumps(result))
     return result
+
+
+def _split_cpu(result: dict[str, object]) -> str:
+    """CPU seconds of the release's own process and of its tokenizing process (the two run side by
+    side on two cores, so the larger one is about the wall time on a quiet machine)."""
+    return f"this process {result['parent_cpu_seconds']}s, tokenizing process {result['children_cpu_seconds']}s"
 
 
 def uptime() -> str:
@@ -300,7 +310,7 @@ def main() -> None:
     print(f"after: {uptime()}")
     b, r = results["baseline"], results["release"]
     print(
-        f"release: {r['seconds']}s wall, {r['cpu_seconds']}s CPU, peak RSS {r['peak_rss_mb']} MB; "
+        f"release: {r['seconds']}s wall, {r['cpu_seconds']}s CPU ({_split_cpu(r)}), peak RSS {r['peak_rss_mb']} MB; "
         f"baseline (read + plain JSONL): {b['seconds']}s wall, {b['cpu_seconds']}s CPU, {b['peak_rss_mb']} MB; "
         f"ratio CPU {r['cpu_seconds'] / b['cpu_seconds']:.2f}x, wall {r['seconds'] / b['seconds']:.2f}x, "
         f"memory {r['peak_rss_mb'] / b['peak_rss_mb']:.2f}x"
@@ -308,7 +318,8 @@ def main() -> None:
     if "old" in results:
         o = results["old"]
         print(
-            f"old path ({args.old_rev}): {o['seconds']}s wall, {o['cpu_seconds']}s CPU, {o['peak_rss_mb']} MB; "
+            f"old path ({args.old_rev}): {o['seconds']}s wall, {o['cpu_seconds']}s CPU ({_split_cpu(o)}), "
+            f"{o['peak_rss_mb']} MB; "
             f"new/old: wall {r['seconds'] / o['seconds']:.2f}x, CPU {r['cpu_seconds'] / o['cpu_seconds']:.2f}x "
             f"(old/new wall {o['seconds'] / r['seconds']:.1f}x); "
             f"same files: {o['manifest_sha256'] == r['manifest_sha256']}"

@@ -8,6 +8,7 @@ import random
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -421,3 +422,21 @@ def test_card_provenance_quality_and_cleansing(tmp_path: Path) -> None:
     assert actions[("boxes.fix.accept", HUMAN)] == 1 and actions[("boxes.fix.propose", "tool")] == 1
     assert ("release.create", HUMAN) not in actions  # the summary is of the state released, before this decision
     s.close()
+
+
+def test_quality_counts_equal_the_proposals(project: Store) -> None:
+    """The card's proposal outcomes (counted by SQL) against the proposals counted here, with
+    partial documents (and so pending proposals) in the release."""
+    r = build_release(project, ReleaseOptions(license="CC-BY-4.0", include_partial=True), HUMAN)
+    quality = json.loads((Path(r.path) / "release.json").read_text(encoding="utf-8"))["quality"]
+    proposals = project.proposals(kind="span", status=None)
+    released = set(jsonl_docs(Path(r.path)))
+    by_status = Counter(p.status for p in proposals if p.source.startswith("llm"))
+    llm = quality["span_proposals"]["llm"]
+    assert {k: llm[k] for k in ("accepted", "rejected", "pending")} == {
+        k: by_status[k] for k in ("accepted", "rejected", "pending")
+    }
+    assert llm["proposed"] == len(proposals) and "other" not in quality["span_proposals"]
+    pending_here = sum(1 for p in proposals if p.status == "pending" and p.document_id in released)
+    assert quality["pending_in_released_documents"] == pending_here > 0
+    assert quality["label_origin"] == {"label.accept": r.spans}

@@ -3,6 +3,7 @@ Doc objects (the reference path), document for document, including every misfit 
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import shutil
@@ -12,7 +13,7 @@ import pytest
 import spacy
 from spacy.tokens import DocBin
 
-from studio.ops.release import ReleaseOptions, build_release, tokenproc
+from studio.ops.release import ReleaseOptions, build, build_release, tokenproc
 from studio.ops.release.formats import iob2_to_spans, read_conll, write_token_formats
 from studio.ops.release.models import ReleaseDoc
 from studio.ops.release.tokenproc import TokenProcess
@@ -71,7 +72,13 @@ def _docs() -> list[ReleaseDoc]:
 def _write(folder: Path, lang: str, arrays: bool) -> tuple[dict[str, str], dict]:
     folder.mkdir()
     docs = _docs()
-    by_split = {"train": docs[: len(docs) - 3], "test": docs[len(docs) - 3 :]}
+    # Texts with no token or only whitespace tokens, between array-path documents of a split.
+    empty = [
+        ReleaseDoc(id=100 + k, text=text, lang="en", source="t", content_hash=f"e{k}")
+        for k, text in enumerate(["", " \n  "])
+    ]
+    # train: array-path and aligned documents mixed; validation: array path only; test: aligned only.
+    by_split = {"train": docs[:3] + empty + docs[6:8], "validation": docs[3:6], "test": docs[8:]}
     report = write_token_formats(folder, by_split, lang, "expand", arrays=arrays)
     return {k: hashlib.sha256(v).hexdigest() for k, v in _tree(folder).items()}, report.model_dump()
 
@@ -85,7 +92,11 @@ def test_array_path_writes_the_reference_bytes(tmp_path: Path, lang: str) -> Non
     statuses = sorted(m["status"] for m in ref_report["misaligned"])
     assert "adjusted" in statuses and "dropped" in statuses and len(ref_report["overlaps"]) == 2
     # The files say what they should: the clean documents' spans come back from CoNLL and DocBin.
-    conll = {doc_id: (toks, tags) for doc_id, toks, tags in read_conll(tmp_path / "new" / "conll" / "train.conll")}
+    conll = {
+        doc_id: (toks, tags)
+        for split in ("train", "validation")
+        for doc_id, toks, tags in read_conll(tmp_path / "new" / "conll" / f"{split}.conll")
+    }
     for d in _docs()[:6]:
         got = [(s.start, s.end, s.label) for s in iob2_to_spans(d.text, *conll[d.id])]
         assert got == sorted((s.start, s.end, s.label) for s in d.spans)
@@ -147,3 +158,58 @@ def test_second_process_failure_is_reported(tmp_path: Path) -> None:
     finally:
         job.close()
     assert not job.dir.exists() and job.proc.poll() is not None
+
+
+def test_failed_release_stops_the_second_process_and_leaves_no_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second process writes its files while this one goes on: a failure after that point
+    stops it before the half-written folder is removed, and the garbage collector is back on."""
+    store = _project(tmp_path / "p")
+    monkeypatch.setattr(tokenproc, "PARALLEL_FROM", 1)
+    jobs: list[TokenProcess] = []
+
+    def recorded(lang: str, mode: str) -> TokenProcess:
+        jobs.append(TokenProcess(lang, mode))
+        return jobs[-1]
+
+    def failing(_store: Store, _ctx: object) -> None:
+        assert not gc.isenabled()  # paused while the release runs
+        raise RuntimeError("exporter failed")
+
+    monkeypatch.setattr(build, "TokenProcess", recorded)
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError, match="exporter failed"):
+        build_release(store, ReleaseOptions(license="CC-BY-4.0"), HUMAN, exporters=[failing])  # type: ignore[list-item]
+    assert gc.isenabled()
+    (job,) = jobs
+    assert job.proc.poll() is not None and not job.dir.exists()
+    assert [p.name for p in (store.root / "releases").iterdir()] == []
+    # A collector the caller had turned off stays off.
+    gc.disable()
+    try:
+        build_release(store, ReleaseOptions(license="CC-BY-4.0"), HUMAN)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    store.close()
+
+
+def test_second_process_runs_this_code_whatever_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`python -m` looks in the working directory first: a `studio` folder there (another checkout)
+    must not be what the second process runs."""
+    fake = tmp_path / "cwd" / "studio"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text('raise RuntimeError("the wrong studio package")\n')
+    monkeypatch.chdir(tmp_path / "cwd")
+    out = Path("release")  # relative to the caller's working directory
+    out.mkdir()
+    job = TokenProcess("en", "expand")
+    try:
+        job.send(_docs())
+        report = job.finish(out, {"train": _docs()})
+    finally:
+        job.close()
+    assert report.files == ["spacy/train.spacy", "conll/train.conll"] and (out / "conll" / "train.conll").is_file()

@@ -8,11 +8,12 @@ or not at all. Nothing in the files reads the clock: the same store gives the sa
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import shutil
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -121,8 +122,9 @@ def apply_pii(
     out = []
     for n, d in enumerate(docs, 1):
         matches = pii.scan(d.text)
-        for k, v in pii.count(matches).items():
-            found[k] += v
+        if matches:
+            for k, v in pii.count(matches).items():
+                found[k] += v
         if mode == "redact" and matches:
             in_spans += sum(1 for m in matches if any(s.start <= m.start and m.end <= s.end for s in d.spans))
             text, spans = pii.redact(d.id, d.text, d.spans, matches)
@@ -160,7 +162,7 @@ def build_release(
 
     # Large releases tokenize in a second process while this one plans the splits (tokenproc.py).
     big = len(release_document_ids(store, opts.include_partial)[0]) >= tokenproc.PARALLEL_FROM
-    with TokenProcess(guideline.language, opts.align) if big else contextlib.nullcontext() as job:
+    with _gc_paused(), TokenProcess(guideline.language, opts.align) if big else contextlib.nullcontext() as job:
         docs, invalid = load_docs(store, progress, opts.include_partial, job.send if job else None)
         if not docs and guideline.task_type != "detection":
             _refuse_empty(store, opts.include_partial)
@@ -178,6 +180,8 @@ def build_release(
         root = versions.releases_root(store, create=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".building-v{version}-", dir=root))
         try:
+            if job:  # it writes spacy/ and conll/ while this process writes the rest
+                job.write(tmp, by_split)
             (tmp / "data").mkdir()
             files = formats.write_jsonl(tmp, by_split, mark_complete=opts.include_partial)
             if progress:
@@ -219,7 +223,7 @@ def build_release(
             if progress:
                 progress("statistics", 1, 1)
             if job:
-                tok = job.finish(tmp, by_split)
+                tok = job.result()
                 if progress:
                     progress("spaCy and CoNLL", 1, 1)
             else:
@@ -272,6 +276,8 @@ def build_release(
                 )
                 tmp.rename(final)
         except BaseException:
+            if job:  # stopped first: it may be writing into the folder
+                job.close()
             with contextlib.suppress(OSError):
                 shutil.rmtree(tmp)
             raise
@@ -297,6 +303,21 @@ def build_release(
             "exporter_counts": {r["name"]: r["counts"] for r in reports},
         },
     )
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a release runs. A release makes and keeps hundreds of
+    thousands of small objects (documents, spans, shingle sets) and no reference cycles to speak of;
+    the collector's full passes over them cost about as much as the work (reading 100k documents:
+    3.5 s of CPU with it, 1.5 s without). Turned back on (if it was) when the release ends."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _refuse_empty(store: Store, include_partial: bool) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -125,10 +125,8 @@ _IOB_I, _IOB_O, _IOB_B = 1, 2, 3
 class Encoded(NamedTuple):
     """One document ready for a split's DocBin and CoNLL file: arrays, or a Doc still to align."""
 
-    tokens: Any = None  # (n, 3) uint64 in DocBin attribute order (ORTH, ENT_IOB, ENT_TYPE)
-    spaces: Any = None  # (n, 1) bool
-    hashes: Any = None  # (n, 2) ORTH and NORM hashes: their strings go in the DocBin
-    labels: tuple[str, ...] = ()
+    raw: Any = None  # (n, 6) uint64: `TokenEncoder.columns` of each token (IDX ... ORTH, NORM)
+    ents: tuple[tuple[int, int, str], ...] = ()  # (first token, end token, label), in order
     conll: bytes = b""
     fallback: tuple[ReleaseDoc, Any] | None = None  # (document, tokenized Doc) for `make_doc`
 
@@ -138,59 +136,52 @@ class TokenEncoder:
 
     Most documents take the array path: when every span sits exactly on token edges that are
     not whitespace and no two spans share a token, the entities are the spans as they are, so
-    the IOB columns are written into arrays straight from the tokenizer's output, with no
-    `char_span`, `filter_spans`, `doc.ents` or per-token Python objects (which cost ~0.5 ms per
-    document). Any other document is aligned by `make_doc` when it is written. Both paths give
-    the same bytes (`tests/test_release_token_formats.py`)."""
+    the IOB columns are written straight from the tokenizer's arrays, with no `char_span`,
+    `filter_spans`, `doc.ents` or per-token Python objects (which cost ~0.5 ms per document).
+    Any other document is aligned by `make_doc` when it is written. Both paths give the same
+    bytes (`tests/test_release_token_formats.py`)."""
 
     def __init__(self, nlp: Any, arrays: bool = True) -> None:
-        from spacy.attrs import ENT_IOB, ENT_TYPE, IDX, IS_SPACE, LENGTH, NORM, ORTH, SPACY
+        from spacy.attrs import IDX, IS_SPACE, LENGTH, NORM, ORTH, SPACY
 
         self.nlp, self.arrays = nlp, arrays
         self.columns = [IDX, LENGTH, IS_SPACE, SPACY, ORTH, NORM]
-        self.order = [new_docbin().attrs.index(a) for a in (ORTH, ENT_IOB, ENT_TYPE)]  # their columns in the bin
 
     def encode(self, d: ReleaseDoc) -> Encoded:
-        doc = self.nlp.make_doc(d.text)
-        enc = self._arrays(d, doc) if self.arrays and len(doc) else None
-        return enc or Encoded(fallback=(d, doc))
+        return self.encode_row(d.id, d.text, [(s.start, s.end, s.label) for s in d.spans], lambda: d)
 
-    def _arrays(self, d: ReleaseDoc, doc: Any) -> Encoded | None:
-        import numpy as np
+    def encode_row(
+        self, doc_id: int, text: str, spans: Sequence[Sequence[Any]], full: Callable[[], ReleaseDoc]
+    ) -> Encoded:
+        """`spans`: (start, end, label, ...) sorted by start; `full()` gives the document as a
+        ReleaseDoc, asked for only when it must be aligned by `make_doc`."""
+        doc = self.nlp.make_doc(text)
+        enc = self._arrays(doc_id, text, spans, doc) if self.arrays and len(doc) else None
+        return enc or Encoded(fallback=(full(), doc))
 
+    def _arrays(self, doc_id: int, text: str, spans: Sequence[Sequence[Any]], doc: Any) -> Encoded | None:
         arr = doc.to_array(self.columns)
         starts, lengths, space, trailing = arr[:, :4].T.tolist()
         ends = [a + b for a, b in zip(starts, lengths, strict=True)]
         n = len(starts)
-        text = d.text  # doc.text would build a Token object per token
-        if ends[-1] + trailing[-1] != len(text):
+        if ends[-1] + trailing[-1] != len(text):  # (`text`, not doc.text: that makes a Token per token)
             return None
         ents: list[tuple[int, int, str]] = []
-        for s in d.spans:  # sorted by start: ents must follow one another without sharing a token
-            i, j = bisect.bisect_left(starts, s.start), bisect.bisect_left(ends, s.end)
-            if i >= n or j >= n or starts[i] != s.start or ends[j] != s.end or j < i or space[i] or space[j]:
+        for s in spans:  # sorted by start: ents must follow one another without sharing a token
+            i, j = bisect.bisect_left(starts, s[0]), bisect.bisect_left(ends, s[1])
+            if i >= n or j >= n or starts[i] != s[0] or ends[j] != s[1] or j < i or space[i] or space[j]:
                 return None
             if ents and i < ents[-1][1]:
                 return None
-            ents.append((i, j + 1, s.label))
-        orth, iob, etype = self.order
-        out = np.zeros((n, 3), dtype=np.uint64)
-        out[:, orth] = arr[:, 4]
-        out[:, iob] = _IOB_O
-        tags = ["O"] * n
+            ents.append((i, j + 1, s[2]))
+        tags = ["\tO"] * n
         for i, j, label in ents:
-            out[i, iob], out[i + 1 : j, iob] = _IOB_B, _IOB_I
-            out[i:j, etype] = self.nlp.vocab.strings.add(label)
-            tags[i] = f"B-{label}"
-            tags[i + 1 : j] = [f"I-{label}"] * (j - i - 1)
-        lines = [f"{text[a:b]}\t{t}" for a, b, sp, t in zip(starts, ends, space, tags, strict=True) if not sp]
-        return Encoded(
-            tokens=out,
-            spaces=arr[:, 3:4].astype(bool),
-            hashes=arr[:, 4:6].copy(),  # not a view: it would keep the whole array alive
-            labels=tuple(label for _, _, label in ents),
-            conll=conll_block(d.id, lines),
-        )
+            tags[i] = f"\tB-{label}"
+            tags[i + 1 : j] = [f"\tI-{label}"] * (j - i - 1)
+        lines = [text[a:b] + tag for a, b, tag in zip(starts, ends, tags, strict=True)]
+        if any(space):  # whitespace tokens have no line
+            lines = [line for line, sp in zip(lines, space, strict=True) if not sp]
+        return Encoded(raw=arr, ents=tuple(ents), conll=conll_block(doc_id, lines))
 
 
 _KNOWN_SPACES: dict[str, bool] = {"has_unknown_spaces": False}
@@ -208,12 +199,24 @@ def conll_block(doc_id: int, lines: list[str]) -> bytes:
 
 
 class SplitWriter:
-    """One split's DocBin and CoNLL file, written in document order."""
+    """One split's DocBin and CoNLL file, written in document order.
+
+    Documents aligned by `make_doc` go into the DocBin with `DocBin.add`; the others' arrays are
+    kept as the encoder made them and the DocBin's token columns of the whole split are filled in
+    a few numpy operations at the end (`docbin_bytes`), which then writes what `DocBin.to_bytes`
+    would (the same message, msgpack and zlib)."""
 
     def __init__(self, nlp: Any, conll: Any, mode: str, report: TokenReport) -> None:
+        from spacy.attrs import ENT_IOB, ENT_TYPE, ORTH
+
         self.nlp, self.conll, self.mode, self.report = nlp, conll, mode, report
         self.bin = new_docbin()
-        self.hashes: list[Any] = []
+        self.order = [self.bin.attrs.index(a) for a in (ORTH, ENT_IOB, ENT_TYPE)]  # their columns in the bin
+        self.raws: list[Any] = []  # array-path documents' arrays
+        self.lengths: list[int] = []  # tokens per document
+        self.in_bin: list[bool] = []  # per document: its arrays are in self.bin (added by DocBin.add)
+        self.ents: list[tuple[int, int, str]] = []  # (first, end) token in the split, label
+        self.n = 0
         self.empty_groups = b""
 
     def write(self, enc: Encoded) -> None:
@@ -222,27 +225,69 @@ class SplitWriter:
             doc = make_doc(self.nlp, d, self.mode, self.report, doc)
             self.bin.add(doc)
             self.conll.write(conll_block(d.id, iob2_lines(doc)))
+            self.lengths.append(len(doc))
+            self.in_bin.append(True)
+            self.n += len(doc)
             return
-        self.bin.tokens.append(enc.tokens)
-        self.bin.spaces.append(enc.spaces)
+        n = len(enc.raw)
+        self.raws.append(enc.raw)
+        self.lengths.append(n)
+        self.in_bin.append(False)
+        self.ents += [(self.n + i, self.n + j, label) for i, j, label in enc.ents]
+        self.n += n
         self.bin.flags.append(_KNOWN_SPACES)  # shared: msgpack writes each the same
         self.bin.cats.append(_NO_CATS)
         if not self.empty_groups:
             self.empty_groups = self.nlp.make_doc("").spans.to_bytes()
         self.bin.span_groups.append(self.empty_groups)
-        self.bin.strings.update(enc.labels)
-        self.hashes.append(enc.hashes)
-        self.report.entities += len(enc.labels)
+        self.report.entities += len(enc.ents)
         self.conll.write(enc.conll)
 
     def docbin_bytes(self) -> bytes:
-        import numpy as np
+        """The split's DocBin (once, when every document is written)."""
+        if not self.raws:
+            return self.bin.to_bytes()  # every document added by DocBin.add
+        import zlib
 
-        if self.hashes:
-            strings = self.nlp.vocab.strings
-            self.bin.strings.update(strings[h] for h in np.unique(np.concatenate(self.hashes)).tolist())
-            self.bin.strings.add("")  # the tag, lemma, morph, dep, kb and ent ids (and ent type outside ents)
-        return self.bin.to_bytes()
+        import numpy as np
+        import srsly
+
+        orth, iob, etype = self.order
+        raw = np.concatenate([r[:, 3:6] for r in self.raws])  # SPACY, ORTH, NORM
+        self.raws = []
+        mine = np.repeat(~np.array(self.in_bin), self.lengths)  # the rows of array-path documents
+        tokens = np.zeros((self.n, 3), dtype=np.uint64)
+        spaces = np.zeros((self.n, 1), dtype=bool)
+        tokens[mine, orth] = raw[:, 1]
+        tokens[mine, iob] = _IOB_O
+        spaces[mine, 0] = raw[:, 0] != 0
+        if self.ents:
+            first = np.array([e[0] for e in self.ents], dtype=np.int64)
+            size = np.array([e[1] - e[0] for e in self.ents], dtype=np.int64)
+            hashes = np.array([self.nlp.vocab.strings.add(e[2]) for e in self.ents], dtype=np.uint64)
+            rows = np.repeat(first - (np.cumsum(size) - size), size) + np.arange(size.sum())
+            tokens[rows, iob] = _IOB_I
+            tokens[first, iob] = _IOB_B
+            tokens[rows, etype] = np.repeat(hashes, size)
+            self.bin.strings.update({e[2] for e in self.ents})
+        if self.bin.tokens:  # documents added by DocBin.add, in their places
+            tokens[~mine] = np.vstack(self.bin.tokens)
+            spaces[~mine] = np.vstack(self.bin.spaces)
+        strings = self.nlp.vocab.strings
+        self.bin.strings.update(strings[h] for h in np.unique(raw[:, 1:]).tolist())
+        self.bin.strings.add("")  # the tag, lemma, morph, dep, kb and ent ids (and ent type outside ents)
+        msg = {  # DocBin.to_bytes's message
+            "version": self.bin.version,
+            "attrs": self.bin.attrs,
+            "tokens": tokens.tobytes("C"),
+            "spaces": spaces.tobytes("C"),
+            "lengths": np.asarray(self.lengths, dtype="int32").tobytes("C"),
+            "strings": sorted(self.bin.strings),
+            "cats": self.bin.cats,
+            "flags": self.bin.flags,
+            "span_groups": self.bin.span_groups,
+        }
+        return zlib.compress(srsly.msgpack_dumps(msg))
 
 
 def write_token_formats(
@@ -252,28 +297,39 @@ def write_token_formats(
     mode: str,
     progress: Progress | None = None,
     arrays: bool = True,
-    encoded: dict[int, Encoded] | None = None,
 ) -> TokenReport:
-    """`spacy/<split>.spacy` and `conll/<split>.conll`, tokenizing each document once (or taking
-    it from `encoded`, by document id). `arrays=False` aligns every document with spaCy's Doc
-    objects (the reference path)."""
+    """`spacy/<split>.spacy` and `conll/<split>.conll`, tokenizing each document once.
+    `arrays=False` aligns every document with spaCy's Doc objects (the reference path)."""
     from studio.ops.ner.tokens import get_nlp
 
     # The same tokenization as alignment: spacy.blank(lang), or for languages whose blank
     # pipeline needs extra packages (Korean: mecab) the neutral one, CJK split per character.
     nlp = get_nlp(lang)
     encoder = TokenEncoder(nlp, arrays)
+    encoded = {s: (encoder.encode(d) for d in docs) for s, docs in by_split.items()}
+    return write_encoded(folder, encoded, nlp, mode, sum(len(v) for v in by_split.values()), progress)
+
+
+def write_encoded(
+    folder: Path,
+    by_split: dict[str, Iterable[Encoded]],
+    nlp: Any,
+    mode: str,
+    total: int,
+    progress: Progress | None = None,
+) -> TokenReport:
+    """The token files of documents encoded by a `TokenEncoder` of `nlp`, in split order (the
+    second process of a large release writes with this too)."""
     report = TokenReport()
-    total = sum(len(v) for v in by_split.values())
     done = 0
     (folder / "spacy").mkdir(exist_ok=True)
     (folder / "conll").mkdir(exist_ok=True)
-    for split, docs in by_split.items():
+    for split, encoded in by_split.items():
         conll_rel = f"conll/{split}.conll"
         with (folder / conll_rel).open("wb") as fh:
             writer = SplitWriter(nlp, fh, mode, report)
-            for d in docs:
-                writer.write(encoded[d.id] if encoded is not None else encoder.encode(d))
+            for enc in encoded:
+                writer.write(enc)
                 done += 1
                 if progress and done % 1000 == 0:
                     progress("spaCy and CoNLL", done, total)

@@ -93,10 +93,11 @@ _DIGIT_RE = re.compile(r"\d")
 
 def _kinds_possible(text: str) -> list[str]:
     kinds = []
+    sep_digit = _SEP_DIGIT_RE.search(text) is not None
     for kind in KINDS:
         if kind == "email" and "@" not in text:
             continue
-        if kind in ("ipv4", "phone") and not _SEP_DIGIT_RE.search(text):
+        if kind in ("ipv4", "phone") and not sep_digit:
             continue
         if kind == "credit_card" and len(_DIGIT_RE.findall(text)) < 13:
             continue

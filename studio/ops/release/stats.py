@@ -53,12 +53,16 @@ def quality(store: Store, released: set[int], as_of: int) -> dict[str, Any]:
     """Proposal outcomes (LLM and other sources), pending work, weak-source agreement, cleansing."""
     q = store.conn.execute
     outcomes: dict[str, Counter[str]] = defaultdict(Counter)
-    pending_in_release = 0
-    for row in q("SELECT source, status, document_id FROM proposals WHERE kind = 'span'"):
-        group = "llm" if str(row["source"]).startswith("llm") else "other"
-        outcomes[group][row["status"]] += 1
-        if row["status"] == "pending" and row["document_id"] in released:
-            pending_in_release += 1
+    # Counted by SQLite: `llm` = a source starting with "llm" (case-sensitive, as str.startswith).
+    for is_llm, status, n in q(
+        "SELECT substr(source, 1, 3) = 'llm', status, COUNT(*) FROM proposals WHERE kind = 'span' GROUP BY 1, 2"
+    ):
+        outcomes["llm" if is_llm else "other"][status] += n
+    pending_in_release = sum(
+        1
+        for (doc_id,) in q("SELECT document_id FROM proposals WHERE kind = 'span' AND status = 'pending'")
+        if doc_id in released
+    )
     shares: dict[str, dict[str, Any]] = {}
     for group in sorted(outcomes):
         c = outcomes[group]
@@ -74,12 +78,13 @@ def quality(store: Store, released: set[int], as_of: int) -> dict[str, Any]:
             "edited_share": round(c["edited"] / decided, 4) if decided else None,
             "rejected_share": round(c["rejected"] / decided, 4) if decided else None,
         }
-    label_origin = Counter(
-        r[0]
-        for r in q(
-            "SELECT d.action FROM labels l JOIN decisions d ON d.id = l.decision_id"
-            " WHERE l.document_id IN (SELECT value FROM json_each(?))",
-            (json.dumps(sorted(released)),),
+    label_origin: Counter[str] = Counter(
+        dict(
+            q(
+                "SELECT d.action, COUNT(*) FROM labels l JOIN decisions d ON d.id = l.decision_id"
+                " WHERE l.document_id IN (SELECT value FROM json_each(?)) GROUP BY d.action",
+                (json.dumps(sorted(released)),),
+            ).fetchall()
         )
     )
     # Decisions on box fixes (the propose decision counts batches, not fixes: the proposals count those).
@@ -110,9 +115,12 @@ def agreement(store: Store) -> list[dict[str, Any]]:
     counted for that pair (absence is abstention, not a vote against).
     """
     votes: dict[int, dict[str, bool]] = defaultdict(dict)
+    # Only proposals scored by two sources or more can make a pair (most have one: 0.9 s of Python
+    # at 100k proposals for nothing).
     rows = store.conn.execute(
         "SELECT p.id, j.key, j.value FROM proposals p, json_each(p.payload, '$.sources') j"
         " WHERE p.kind = 'span' AND json_type(p.payload, '$.sources') = 'object'"
+        " AND (SELECT COUNT(*) FROM json_each(p.payload, '$.sources')) > 1"
     )
     for pid, name, value in rows:
         if isinstance(value, (int, float)):

@@ -15,6 +15,7 @@ JSON on its stdout, and its stderr goes to a file quoted in the error if it fail
 
 from __future__ import annotations
 
+import gc
 import json
 import pickle
 import shutil
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,13 +32,16 @@ from studio.ops.release.formats import Encoded, TokenReport
 from studio.ops.release.models import ReleaseDoc
 from studio.schema import Span
 
+PACKAGE_ROOT = Path(__file__).resolve().parents[3]  # the folder holding the `studio` package
+
 # Below this many documents the start-up (~2 s to import spaCy again) costs more than it saves.
 PARALLEL_FROM = 20_000
 
 
 class TokenProcess:
     """Start with `TokenProcess(lang, mode)`; `send` documents (again when their text changed);
-    `finish(folder, ids by split)`; always `close()` (kills the child if it still runs)."""
+    `write(folder, documents by split)`, then `result()` (or both: `finish`); always `close()`
+    (kills the child if it still runs)."""
 
     def __init__(self, lang: str, mode: str) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="studio-tokens-"))
@@ -46,6 +51,10 @@ class TokenProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.err,
+            # `python -m` puts its working directory first on sys.path: started in the folder that
+            # holds this process's `studio` package, the child runs the same code (not a `studio`
+            # folder that happens to be in the caller's working directory, e.g. another checkout).
+            cwd=PACKAGE_ROOT,
         )
         self.sent = 0
         self._send({"lang": lang, "mode": mode})
@@ -71,12 +80,26 @@ class TokenProcess:
             rows = [(d.id, d.text, [(s.start, s.end, s.label, s.text) for s in d.spans]) for d in docs]
             self._send({"docs": self._dump(rows)})
 
-    def finish(self, folder: Path, by_split: dict[str, list[ReleaseDoc]]) -> TokenReport:
-        self._send({"folder": str(folder), "splits": self._dump({s: [d.id for d in v] for s, v in by_split.items()})})
+    def write(self, folder: Path, by_split: dict[str, list[ReleaseDoc]]) -> None:
+        """Start writing `spacy/` and `conll/` in `folder` (the last message): the child writes
+        them while this process goes on with JSONL and the card's figures."""
+        self._send(
+            {
+                "folder": str(folder.absolute()),
+                "splits": self._dump({s: [d.id for d in v] for s, v in by_split.items()}),
+            }
+        )
+
+    def result(self) -> TokenReport:
+        """Wait for the files `write` started; the report (misfits, files, entities)."""
         out, _ = self.proc.communicate()
         if self.proc.returncode != 0:
             self._fail()
         return TokenReport.model_validate_json(out)
+
+    def finish(self, folder: Path, by_split: dict[str, list[ReleaseDoc]]) -> TokenReport:
+        self.write(folder, by_split)
+        return self.result()
 
     def _fail(self) -> None:
         self.proc.wait()
@@ -103,16 +126,30 @@ class TokenProcess:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def lean_vocab(nlp: Any) -> None:
+    """Make new lexemes of `nlp` compute only what the token formats read: NORM (its strings go in
+    the DocBin), IS_SPACE (whitespace tokens) and LANG (the vocabulary's language). spaCy computes
+    some twenty attributes for each new word (shape, prefix, suffix, like_url, ...); ~1 s of the
+    100k release. Only for a pipeline no one else uses: this process's own."""
+    from spacy.attrs import IS_SPACE, LANG, NORM
+
+    nlp.vocab.lex_attr_getters = {k: v for k, v in nlp.vocab.lex_attr_getters.items() if k in (NORM, IS_SPACE, LANG)}
+
+
 def _child() -> None:
     # This process only tokenizes. spaCy's thinc imports torch when it is installed (about 3 s of this
     # process's start, on the release's critical path) and never uses it here: make it unavailable.
     sys.modules.setdefault("torch", None)  # type: ignore[arg-type]
+    # It makes and keeps ~100k Docs' arrays and CoNLL blocks and no garbage cycles: the collector's
+    # passes over them would cost seconds of its CPU.
+    gc.disable()
     from studio.ops.ner.tokens import get_nlp
-    from studio.ops.release.formats import TokenEncoder, write_token_formats
+    from studio.ops.release.formats import TokenEncoder, write_encoded
 
     cfg = json.loads(sys.stdin.readline())
-    encoder = TokenEncoder(get_nlp(cfg["lang"]))  # spaCy loads while the parent reads the store
-    docs: dict[int, ReleaseDoc] = {}
+    nlp = get_nlp(cfg["lang"])  # spaCy loads while the parent reads the store
+    lean_vocab(nlp)
+    encoder = TokenEncoder(nlp)
     encoded: dict[int, Encoded] = {}
     for line in sys.stdin:
         msg = json.loads(line)
@@ -120,20 +157,27 @@ def _child() -> None:
             with open(msg["docs"], "rb") as fh:
                 rows = pickle.load(fh)
             for doc_id, text, spans in rows:
-                # Only the id, text and spans matter to the token formats; the parent validated them.
-                d = ReleaseDoc.model_construct(
-                    id=doc_id, text=text, lang=cfg["lang"], source="", content_hash="",
-                    spans=[Span.model_construct(start=a, end=b, label=lab, text=t) for a, b, lab, t in spans],
-                )  # fmt: skip
-                docs[doc_id] = d
-                encoded[doc_id] = encoder.encode(d)
+                # A document sent again (redacted) replaces its earlier encoding.
+                encoded[doc_id] = encoder.encode_row(
+                    doc_id, text, spans, partial(_doc, doc_id, text, spans, cfg["lang"])
+                )
         else:
             with open(msg["splits"], "rb") as fh:
                 ids = pickle.load(fh)
-            by_split = {s: [docs[i] for i in v] for s, v in ids.items()}
-            report = write_token_formats(Path(msg["folder"]), by_split, cfg["lang"], cfg["mode"], encoded=encoded)
+            by_split = {s: (encoded[i] for i in v) for s, v in ids.items()}
+            total = sum(len(v) for v in ids.values())
+            report = write_encoded(Path(msg["folder"]), by_split, nlp, cfg["mode"], total)
             sys.stdout.write(report.model_dump_json())
             return
+
+
+def _doc(doc_id: int, text: str, spans: list[tuple[int, int, str, str]], lang: str) -> ReleaseDoc:
+    """The document as a ReleaseDoc, for the few that `make_doc` aligns. Only the id, text and spans
+    matter to the token formats; the parent validated them."""
+    return ReleaseDoc.model_construct(
+        id=doc_id, text=text, lang=lang, source="", content_hash="",
+        spans=[Span.model_construct(start=a, end=b, label=lab, text=t) for a, b, lab, t in spans],
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
