@@ -95,6 +95,22 @@ def test_no_data_means_prior_weights(store: Store) -> None:
     assert conf == pytest.approx(0.8)  # a sure yes from a source of prior accuracy 0.8 at base rate 0.5
 
 
+def test_with_nothing_reviewed_a_span_the_llm_did_not_find_can_still_be_proposed(store: Store) -> None:
+    """Before any document is complete the LLM's silence is not evidence against another source's span: the prior
+    weights let the pretrained pipeline's span through (the fixed priors let the LLM veto it)."""
+    from studio.ops.ner.label import labeling_weights
+
+    news_project(store)
+    w = labeling_weights(store, None)
+    assert w is not None and w.documents == 0
+    llm = [Span(**_span("Amara Balogun", "PER"))]
+    pretrained = {"spacy:en_core_web_sm": [(Span(**_span("Ardenport", "LOC")), 0.7)]}
+    got = {z.span.text: z.confidence for z in combine_spans(TEXT, [llm], pretrained, weights=w).spans}
+    assert got["Amara Balogun"] >= w.threshold and got["Ardenport"] >= w.threshold
+    fixed = {z.span.text: z.confidence for z in combine_spans(TEXT, [llm], pretrained).spans}
+    assert fixed["Ardenport"] < 0.5  # what the fixed priors did
+
+
 def test_studio_sources_cli(decided: Store) -> None:
     code, out, err = run_cli("--project", str(decided.root), "sources", "--json")
     assert code == 0, err

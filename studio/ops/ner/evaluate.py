@@ -321,12 +321,11 @@ class EvalResult(Result):
 
 def decision_threshold(store: Store) -> float:
     """The confidence from which a proposal counts as proposed: the learned weights' (weights.py `choose`), as
-    `studio label` would combine now; 0.5 before any document is complete."""
+    `studio label` would combine now; the prior weights' 0.5 before any document is complete."""
     from studio.ops.ner.label import labeling_weights
     from studio.ops.ner.sources import newest_student
 
-    weights = labeling_weights(store, newest_student(store.root))
-    return weights.threshold if weights is not None else 0.5
+    return labeling_weights(store, newest_student(store.root)).threshold
 
 
 @operation("eval", args=EvalArgs, result=EvalResult, side_effects=False, agent=False,

@@ -386,11 +386,14 @@ def _predict_weak(sources: list[Any], texts: list[str]) -> list[dict[str, list[t
     return out
 
 
-def labeling_weights(store: Store, student: StudentSource | None) -> Weights | None:
+def labeling_weights(store: Store, student: StudentSource | None) -> Weights:
     """The weights `studio label` combines with: learned on the complete documents (and the student's held-out
-    votes), or None before any document is complete (the fixed priors: the same confidences as before review)."""
-    weights = estimate_weights(store, student=student)
-    return weights if weights.documents else None
+    votes); before any document is complete, the prior weights of the same model, where a silent source abstains.
+
+    (The fixed priors of `combine_spans` count the LLM's silence as a "no" as strong as its "yes", so with nothing
+    reviewed a span only the pretrained pipeline found could never be proposed above the threshold: English news
+    sample at 0 reviewed, LLM 0.556, pretrained 0.468, combined 0.556 with the fixed priors, 0.591 with these.)"""
+    return estimate_weights(store, student=student)
 
 
 def cascade_skips(
