@@ -27,14 +27,16 @@ Then, on the test split:
   comes from the other sample documents (5-fold over the sample, `sample_weights`); at 0 reviewed the priors;
 - combined: `combine_spans` with those weights, spans with confidence >= the weights' decision threshold;
   "combined (no llm)" on the whole test split, "combined" with the LLM on the sample;
-- cascade (on the sample, once a student exists): documents where no answer of the LLM could change a proposal
-  (`label.cascade_skips`, as `studio label --cascade`) skip it. Time = the student's time + the LLM's measured
-  time per sentence for the sentences it was asked about.
+- cascade (on the sample, once a student exists): documents where asking the LLM is expected to gain less than
+  the bound (`label.cascade_skips` with the student's beam doubt, as `studio label --cascade`; `--cascade-bound`,
+  default `label.CASCADE_BOUND`, fixed before any run) skip it. Time = the student's time (greedy + beam) + the
+  LLM's measured time per sentence for the sentences it was asked about. `cascade_skipped_at` shows how many
+  would skip at other bounds (a diagnostic on the test sample: not how the bound is chosen).
 
 Strict micro F1 (studio.ops.ner.evaluate.score); ECE of the combined confidences on the test candidates.
 
     nice -n 19 python bench/bench_learning_curve.py [--lang en ko] [--budgets 0 20 100 300] [--no-llm]
-                                                    [--llm-votes FILE]
+                                                    [--llm-votes FILE] [--cascade-bound X]
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ import yaml  # noqa: E402
 from studio.ops import registry  # noqa: E402
 from studio.ops.ner.combine import combine_spans, reliability  # noqa: E402
 from studio.ops.ner.evaluate import score  # noqa: E402
-from studio.ops.ner.label import cascade_skips, labeling_weights  # noqa: E402
+from studio.ops.ner.label import CASCADE_BOUND, cascade_gain, cascade_skips, labeling_weights  # noqa: E402
 from studio.ops.ner.sources import Gazetteer, SpacyModelSource, newest_student, pretrained_available  # noqa: E402
 from studio.ops.ner.train import LabeledDoc  # noqa: E402
 from studio.ops.ner.weights import DocTrials, complete_trials, weights_from  # noqa: E402
@@ -258,7 +260,7 @@ def ece(gold: list[LabeledDoc], preds: Preds) -> float:
 
 # -- one language -----------------------------------------------------------------------------------
 def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: int, llm_spec: str | None,
-             use_llm: bool, votes_file: Path | None = None) -> list[dict]:  # fmt: skip
+             use_llm: bool, votes_file: Path | None = None, bound: float = CASCADE_BOUND) -> list[dict]:  # fmt: skip
     g = guideline(lang)
     labels = g.label_names()
     pool, test = read(f"news_{lang}_train"), read(f"news_{lang}_test")
@@ -317,13 +319,22 @@ def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: in
                     alone = [[s for s, _ in d] for d in v] if student and k == student.name else yes(v)
                     row[f"{k.split(':')[0]}_sample"] = f1(sample, alone)
                 per_doc = sample_weights(store, student, sample, sweak, llm_preds) if b else [weights] * n
-                both, casc, skipped = [], [], 0
+                errors: list[float] = []
+                if student is not None:  # the student's doubt (its beam) on the sample, as `studio label` reads it
+                    doubts, t_beam = timed(student.doubts, texts[:n], sweak[student.name])
+                    errors = [student.expected_errors(x) for x in doubts]
+                    row.update(student_error_line=[round(x, 4) for x in student.error_line() or ()])
+                both, casc, skipped, gains = [], [], 0, []
                 for i in range(n):
                     w, t = per_doc[i], per_doc[i].threshold if per_doc[i] is not None else 0.5
                     one = {k: [v[i]] for k, v in sweak.items()}
                     both.append([(s, p, t) for s, p in combine_all(texts[i : i + 1], one, [llm_preds[i]], w)[0]])
-                    skip = student is not None and bool(cascade_skips(w, student, [{k: v[0] for k, v in one.items()}],
-                                                                      labels))  # fmt: skip
+                    doc_preds = {k: v[0] for k, v in one.items()}
+                    skip = student is not None and bool(
+                        cascade_skips(w, student, [doc_preds], labels, errors=errors[i : i + 1], bound=bound)
+                    )
+                    if student is not None and w is not None:
+                        gains.append(cascade_gain(w, doc_preds, errors[i], labels))
                     skipped += skip
                     got = combine_all(texts[i : i + 1], one, [None if skip else llm_preds[i]], w)[0]
                     casc.append([(s, p, t) for s, p in got])
@@ -331,9 +342,11 @@ def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: in
                            ece_sample=ece(sample, [[(s, p) for s, p, _ in d] for d in both]))  # fmt: skip
                 if student is not None:
                     t_student_n = t_student * n / len(texts)
-                    t_casc = t_student_n + t_llm * (n - skipped) / n
-                    row.update(cascade_skipped=skipped, cascade_f1=f1(sample, at_threshold(casc)),
-                               cascade_per_min=per_min(n, t_casc), no_cascade_per_min=per_min(n, t_llm + t_student_n))  # fmt: skip
+                    t_casc = t_student_n + t_beam + t_llm * (n - skipped) / n
+                    row.update(cascade_bound=bound, cascade_skipped=skipped, cascade_f1=f1(sample, at_threshold(casc)),
+                               cascade_per_min=per_min(n, t_casc), no_cascade_per_min=per_min(n, t_llm + t_student_n),
+                               student_beam_per_min=per_min(n, t_beam),
+                               cascade_skipped_at={x: sum(g < x for g in gains) for x in (0.005, 0.01, 0.02, 0.05, 0.1)})  # fmt: skip
             store.close()
         print(json.dumps(row), flush=True)
         rows.append(row)
@@ -356,6 +369,8 @@ def main() -> None:
         default=None,
         help="keep the LLM's answers in this JSON file and reuse them on later runs (re-combine without the model)",
     )
+    ap.add_argument("--cascade-bound", type=float, default=CASCADE_BOUND,
+                    help=f"expected gain under which a document skips the LLM [default: {CASCADE_BOUND}]")  # fmt: skip
     args = ap.parse_args()
     print("uptime:", uptime(), flush=True)
     out = []
@@ -364,7 +379,8 @@ def main() -> None:
         if lang == "ko" and max(args.budgets) > 180:
             budgets = sorted({*budgets, 180})
         n = args.llm_sample[0] if lang == "en" else args.llm_sample[1]
-        out += run_lang(lang, budgets, args.llm_budgets, n, args.llm, not args.no_llm, args.llm_votes)
+        out += run_lang(lang, budgets, args.llm_budgets, n, args.llm, not args.no_llm, args.llm_votes,
+                        args.cascade_bound)  # fmt: skip
     print("uptime:", uptime(), flush=True)
     print(json.dumps(out))
 

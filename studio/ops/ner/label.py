@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from studio.ops.embed import Backend
 
 Progress = Callable[[str, float | None], None]
+# The cascade: a document skips the LLM when asking it is expected to gain less than this (`cascade_gain`, in
+# proposals: a right one counts 1 - t, a wrong one -t at the decision threshold t): one in 50 documents.
+CASCADE_BOUND = 0.02
 _SENT_END = re.compile(r"(?<=[.!?。！？])\s+|\n\s*\n|\n")
 
 
@@ -66,7 +69,8 @@ class LabelSettings:
     student_name: str = "student"
     retrain_every: int | None = None  # retrain the student first when this many new complete documents exist
     retrain_args: dict[str, Any] = field(default_factory=dict)  # TrainArgs for that retraining (e.g. base, max_epochs)
-    cascade: bool = False  # documents where the LLM's answer could not change a proposal skip it
+    cascade: bool = False  # documents where asking the LLM is expected to gain (almost) nothing skip it
+    cascade_bound: float = CASCADE_BOUND  # the expected gain (`cascade_gain`) under which a document skips the LLM
     cascade_threshold: float = 0.9  # without learned weights: the student's held-out recall and precision needed
     learned_weights: bool = True  # source weights from complete documents (weights.py) instead of fixed priors
     request_extra: dict[str, Any] = field(default_factory=dict)  # passed to the model API (e.g. extra_body)
@@ -284,7 +288,12 @@ def _label_batch(
     student = next((w for w in weak_sources if isinstance(w, StudentSource)), None)
     skip: set[int] = set()
     if s.cascade and student is not None:
-        skip = cascade_skips(weights, student, weak_preds, labels, s.cascade_threshold)
+        errors = None
+        if weights is not None:  # the student's own doubt (its beam), as expected errors
+            doubts = student.doubts([d.text for d in docs], [p.get(student.name, []) for p in weak_preds])
+            errors = [student.expected_errors(x) for x in doubts]
+        skip = cascade_skips(weights, student, weak_preds, labels, s.cascade_threshold, errors=errors,
+                             bound=s.cascade_bound)  # fmt: skip
         report.llm_skipped += len(skip)
     for di, doc in enumerate(docs):
         if di in skip:
@@ -399,12 +408,66 @@ def cascade_skips(
     weak_preds: list[dict[str, list[tuple[Span, float]]]],
     labels: list[str],
     threshold: float = 0.9,
+    *,
+    errors: list[float] | None = None,
+    bound: float = CASCADE_BOUND,
 ) -> set[int]:
-    """The documents (positions) that skip the LLM: with learned weights, those where no answer of the LLM could
-    change a proposal (`Weights.llm_can_change`); without, those the student is sure of (`student_confident`)."""
-    if weights is not None:
-        return {i for i, preds in enumerate(weak_preds) if not weights.llm_can_change(preds, labels)}
-    return {i for i, preds in enumerate(weak_preds) if student_confident(student, preds, threshold)}
+    """The documents (positions) that skip the LLM.
+
+    With learned weights: those where no answer of the LLM could change a proposal (`Weights.llm_can_change`),
+    and, given `errors` (the student's expected errors per document, `StudentSource.expected_errors`), those
+    where asking it is expected to gain less than `bound` (`cascade_gain`). Without weights: those the student
+    is sure of (`student_confident`).
+    """
+    if weights is None:
+        return {i for i, preds in enumerate(weak_preds) if student_confident(student, preds, threshold)}
+    out = set()
+    for i, preds in enumerate(weak_preds):
+        if (
+            errors is not None and cascade_gain(weights, preds, errors[i], labels) < bound
+        ) or not weights.llm_can_change(preds, labels):
+            out.add(i)
+    return out
+
+
+def cascade_gain(
+    weights: Weights, weak: dict[str, list[tuple[Span, float]]], errors: float, labels: list[str], llm: str = "llm"
+) -> float:
+    """What asking the LLM about a document is expected to gain, in proposals (a right one is worth 1 - t, a wrong
+    one -t, at the weights' decision threshold t), by the learned weights:
+
+    - each candidate another source proposed: the expected value of the LLM's vote (its learned rates give the
+      chance it says yes; the confidence with its yes or no decides): sum over its answers of
+      P(answer) * max(0, q_answer - t), minus max(0, q - t) with q the confidence without it. Where the sources
+      disagree and the LLM could tip the balance this is large; where its answer cannot change the decision, 0;
+    - what no other source proposed: the student's expected errors in the document (`errors`, its beam's doubt
+      calibrated on its held-out documents) times what the LLM makes of such an entity: its learned recall r
+      times (1 - t / c), c the confidence of a span only the LLM proposes (its precision there; 0 when such a
+      span stays under the threshold), the best over the labels.
+    """
+    t = weights.threshold
+    silent = {name: 0.0 for name in weak}
+    votes: dict[tuple[int, int, str], dict[str, float]] = {}
+    for name, preds in weak.items():
+        for sp, p in preds:
+            key = (sp.start, sp.end, sp.label)
+            votes.setdefault(key, {})[name] = max(p, votes.get(key, {}).get(name, 0.0))
+    gain = 0.0
+    for (_, _, label), v in votes.items():
+        base = silent | v
+
+        def conf(extra: dict[str, float], label: str = label, base: dict[str, float] = base) -> float:
+            return weights.confidence(label, weights.votes(label, base | extra))[0]
+
+        q, q_yes, q_no = conf({}), conf({llm: 1.0}), conf({llm: 0.0})
+        r, f = weights.rates(llm, label)
+        p_yes = q * r + (1 - q) * f
+        gain += max(0.0, p_yes * max(0.0, q_yes - t) + (1 - p_yes) * max(0.0, q_no - t) - max(0.0, q - t))
+    value = 0.0
+    for label in labels:
+        c = weights.confidence(label, weights.votes(label, silent | {llm: 1.0}))[0]
+        value = max(value, weights.rates(llm, label)[0] * max(0.0, 1 - t / c))
+    return gain + errors * value if value > 0 else gain
 
 
 def student_confident(student: StudentSource, preds: dict[str, list[tuple[Span, float]]], threshold: float) -> bool:
@@ -464,7 +527,8 @@ def retrain_due(store: Store, name: str = "student", every: int | None = None) -
     return len(new) if len(new) >= every and len(done) >= MIN_DOCUMENTS else 0
 
 
-_NEW_SETTINGS = ("student", "student_name", "retrain_every", "cascade", "cascade_threshold", "learned_weights")
+_NEW_SETTINGS = ("student", "student_name", "retrain_every", "cascade", "cascade_bound", "cascade_threshold",
+                 "learned_weights")  # fmt: skip
 
 
 def _settings_logged(s: LabelSettings) -> dict[str, Any]:
@@ -472,7 +536,10 @@ def _settings_logged(s: LabelSettings) -> dict[str, Any]:
     default = LabelSettings()
     skip = ("spacy_map", "request_extra", "retrain_args")
     return {
-        k: v for k, v in s.__dict__.items() if k not in skip and (k not in _NEW_SETTINGS or v != getattr(default, k))
+        k: v
+        for k, v in s.__dict__.items()
+        if k not in skip
+        and (k not in _NEW_SETTINGS or v != getattr(default, k) or (k == "cascade_bound" and s.cascade))
     }
 
 

@@ -248,6 +248,7 @@ class StudentSource:
         per = (card.get("heldout_scores") or card.get("scores") or {}).get("per_label", {})
         self.precision = {lab: _smoothed_precision(per.get(lab) or {}) for lab in self.labels}
         self._nlp: Language | None = None
+        self._line: tuple[float, float] | bool | None = False  # error_line, once computed
 
     @property
     def nlp(self) -> Language:
@@ -266,6 +267,46 @@ class StudentSource:
         texts = list(texts)
         spans = predict(self.nlp, self.lang, texts, self.labels)
         return [[(s, self.prob(s.label)) for s in doc] for doc in spans]
+
+    def scores_many(self, texts: Iterable[str]) -> list[dict[tuple[int, int, str], float]]:
+        """Each text's entities with the student's probability for them, from a beam search (`train.beam_scores`)."""
+        from studio.ops.ner.train import beam_scores
+
+        return beam_scores(self.nlp, self.lang, list(texts), self.labels)
+
+    def doubts(self, texts: Iterable[str], preds: list[list[tuple[Span, float]]]) -> list[float]:
+        """The student's doubt about each text (`train.doubt`: its expected number of errors by its own beam),
+        given what it predicted there (`predict_many`)."""
+        from studio.ops.ner.train import doubt
+
+        scores = self.scores_many(texts)
+        return [doubt([sp for sp, _ in p], sc) for p, sc in zip(preds, scores, strict=True)]
+
+    def error_line(self) -> tuple[float, float] | None:
+        """(b, a) of the line errors = b + a * doubt fitted by least squares (both >= 0) on the card's held-out
+        documents (`heldout_doubt`: the doubt of a model that did not learn from the document, and its actual
+        errors there, missed and wrong entities); None for cards without them (older, or trained on a file)."""
+        pairs = [(float(x), float(e)) for x, e in (self.card.get("heldout_doubt") or {}).values()]
+        if not pairs:
+            return None
+        n = len(pairs)
+        mx, me = sum(x for x, _ in pairs) / n, sum(e for _, e in pairs) / n
+        sxx = sum((x - mx) ** 2 for x, _ in pairs)
+        a = sum((x - mx) * (e - me) for x, e in pairs) / sxx if sxx > 0 else 0.0
+        if a <= 0:
+            return me, 0.0
+        b = me - a * mx
+        if b < 0:  # through the origin
+            return 0.0, sum(x * e for x, e in pairs) / sum(x * x for x, _ in pairs)
+        return b, a
+
+    def expected_errors(self, doubt: float) -> float:
+        """The student's expected number of errors in a document it has `doubt` about (`error_line`); infinite
+        without held-out doubts (the cascade then never trusts it)."""
+        if self._line is False:
+            self._line = self.error_line()
+        line = self._line
+        return line[0] + line[1] * doubt if isinstance(line, tuple) else float("inf")
 
     def prob(self, label: str) -> float:
         """The probability the student gives its entities of `label`: the label's held-out precision."""
