@@ -36,7 +36,7 @@ Then, on the test split:
 Strict micro F1 (studio.ops.ner.evaluate.score); ECE of the combined confidences on the test candidates.
 
     nice -n 19 python bench/bench_learning_curve.py [--lang en ko] [--budgets 0 20 100 300] [--no-llm]
-                                                    [--llm-votes FILE] [--cascade-bound X]
+                                                    [--llm-votes FILE [--cached-llm-only]] [--cascade-bound X]
 """
 
 from __future__ import annotations
@@ -171,6 +171,10 @@ def cached_llm_votes(
     return preds, seconds
 
 
+def cached_keys(votes_file: Path | None) -> set[str]:
+    return set(json.loads(votes_file.read_text(encoding="utf-8"))) if votes_file and votes_file.exists() else set()
+
+
 # -- the reviewed project --------------------------------------------------------------------------
 def reviewed_project(root: Path, g: Guideline, reviewed: list[LabeledDoc], pretrained: Preds | None) -> Store:
     """A project whose first documents were proposed by the gazetteer (and the pretrained pipeline) and then
@@ -260,7 +264,8 @@ def ece(gold: list[LabeledDoc], preds: Preds) -> float:
 
 # -- one language -----------------------------------------------------------------------------------
 def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: int, llm_spec: str | None,
-             use_llm: bool, votes_file: Path | None = None, bound: float = CASCADE_BOUND) -> list[dict]:  # fmt: skip
+             use_llm: bool, votes_file: Path | None = None, bound: float = CASCADE_BOUND,
+             cached_only: bool = False) -> list[dict]:  # fmt: skip
     g = guideline(lang)
     labels = g.label_names()
     pool, test = read(f"news_{lang}_train"), read(f"news_{lang}_test")
@@ -308,8 +313,10 @@ def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: in
             comb = combine_all(texts, weak, None, weights)
             row["combined_no_llm"] = f1(test, yes(comb, threshold))
             row["ece_no_llm"] = ece(test, comb)
-            if use_llm and b in llm_budgets:
-                key = f"{lang}:{b}:{len(sample)}"
+            key = f"{lang}:{b}:{len(sample)}"
+            if use_llm and b in llm_budgets and cached_only and key not in cached_keys(votes_file):
+                print(f"  (no LLM answers for {key} in {votes_file}; --cached-llm-only: the LLM rows are left out)")
+            elif use_llm and b in llm_budgets:
                 llm_preds, t_llm = cached_llm_votes(votes_file, key, g, reviewed, sample, llm_spec)
                 n = len(sample)
                 sweak = {k: v[:n] for k, v in weak.items()}
@@ -371,6 +378,8 @@ def main() -> None:
     )
     ap.add_argument("--cascade-bound", type=float, default=CASCADE_BOUND,
                     help=f"expected gain under which a document skips the LLM [default: {CASCADE_BOUND}]")  # fmt: skip
+    ap.add_argument("--cached-llm-only", action="store_true",
+                    help="use the LLM's answers only where --llm-votes has them; never start the model")  # fmt: skip
     args = ap.parse_args()
     print("uptime:", uptime(), flush=True)
     out = []
@@ -380,7 +389,7 @@ def main() -> None:
             budgets = sorted({*budgets, 180})
         n = args.llm_sample[0] if lang == "en" else args.llm_sample[1]
         out += run_lang(lang, budgets, args.llm_budgets, n, args.llm, not args.no_llm, args.llm_votes,
-                        args.cascade_bound)  # fmt: skip
+                        args.cascade_bound, args.cached_llm_only)  # fmt: skip
     print("uptime:", uptime(), flush=True)
     print(json.dumps(out))
 

@@ -590,8 +590,13 @@ class LabelArgs(Args):
     student: bool = Field(True, description="Let the newest student model (studio train) vote.")
     cascade: bool = Field(
         False,
-        description="Once a student exists, documents where the model's answer could not "
-        "change a proposal (by the learned weights) skip it (faster).",
+        description="Once a student exists, documents where asking the model is expected to gain almost nothing "
+        "(the student is sure of them and no source disagrees) skip it (faster).",
+    )
+    cascade_bound: float = Field(
+        CASCADE_BOUND,
+        ge=0,
+        description="With --cascade: the expected gain in proposals under which a document skips the model.",
     )
     retrain_every: int | None = Field(None, ge=1, description="Retrain the student first when this many newly complete "
                                       f"documents exist [default: setting student.retrain_every, else {DEFAULT_RETRAIN_EVERY}].")  # fmt: skip
@@ -645,7 +650,8 @@ def label(ctx: OpContext, args: LabelArgs) -> LabelResult:
     settings = LabelSettings(
         samples=args.samples, few_shot=args.few_shot, few_shot_mode=args.few_shot_mode, repeat=args.repeat,
         preselect=args.preselect, spacy_model=bool(args.spacy), spacy_map=parse_label_map(args.spacy),
-        student=args.student, cascade=args.cascade, retrain_every=every, learned_weights=args.learned_weights,
+        student=args.student, cascade=args.cascade, cascade_bound=args.cascade_bound, retrain_every=every,
+        learned_weights=args.learned_weights,
     )  # fmt: skip
     report = label_documents(store, ctx.llm, list(args.doc) or None, limit=args.limit, settings=settings,
                              on_progress=ctx.fraction_progress("labeling"))  # fmt: skip
