@@ -330,7 +330,8 @@ def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: in
                 if student is not None:  # the student's doubt (its beam) on the sample, as `studio label` reads it
                     doubts, t_beam = timed(student.doubts, texts[:n], sweak[student.name])
                     errors = [student.expected_errors(x) for x in doubts]
-                    row.update(student_error_line=[round(x, 4) for x in student.error_line() or ()])
+                    blocks = student.error_blocks() or []  # the lowest-doubt block: (doubt up to, errors, documents)
+                    row.update(student_surest_block=[round(x, 4) for x in blocks[0]] if blocks else None)
                 both, casc, skipped, gains = [], [], 0, []
                 for i in range(n):
                     w, t = per_doc[i], per_doc[i].threshold if per_doc[i] is not None else 0.5

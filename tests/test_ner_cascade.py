@@ -169,20 +169,23 @@ def test_the_gain_counts_disagreements_and_the_students_expected_errors(project:
         weights.threshold = t
 
 
-def test_the_error_line_and_an_old_card_without_doubts(tmp_path: Path) -> None:
+def test_expected_errors_from_the_held_out_doubts_and_an_old_card_without_them(tmp_path: Path) -> None:
     def student(pairs: dict[str, list[float]] | None) -> StudentSource:
         folder = tmp_path / f"s{len(list(tmp_path.iterdir()))}"
         card = {"labels": ["PER"], "language": "en", "scores": {"recall": 0.99, "per_label": {}}}
         write_card(folder, **card, **({"heldout_doubt": pairs} if pairs is not None else {}))
         return StudentSource(folder)
 
-    s = student({"1": [0.0, 0], "2": [1.0, 1], "3": [2.0, 2]})
-    assert s.error_line() == pytest.approx((0.0, 1.0)) and s.expected_errors(0.5) == pytest.approx(0.5)
-    s = student({"1": [0.0, 1], "2": [1.0, 1], "3": [2.0, 3]})  # errors = 2/3 + 1 * doubt
-    assert s.error_line() == pytest.approx((2 / 3, 1.0))
-    s = student({"1": [0.0, 2], "2": [1.0, 1], "3": [2.0, 0]})  # doubt says nothing: the mean error
-    assert s.error_line() == (1.0, 0.0)
-    s = student({"1": [1.0, 0], "2": [2.0, 2], "3": [3.0, 4]})  # a negative intercept: through the origin
-    assert s.error_line() == pytest.approx((0.0, 16 / 14))
+    # isotonic: (0.02, 1) and (0.03, 0) violate the order and pool into a block of 2 documents with 1 error
+    s = student({"1": [0.02, 1], "2": [0.01, 0], "3": [0.03, 0], "4": [1.0, 2], "5": [2.5, 5]})
+    assert s.error_blocks() == [(0.01, 0.0, 1), (0.03, 1.0, 2), (1.0, 2.0, 1), (2.5, 5.0, 1)]
+    mean = 8 / 5  # one pseudo-document at the mean errors of all held-out documents
+    assert s.expected_errors(0.0) == pytest.approx(mean / 2)  # one error-free document promises little
+    assert s.expected_errors(0.02) == s.expected_errors(0.03) == pytest.approx((1 + mean) / 3)
+    assert s.expected_errors(0.5) == pytest.approx((2 + mean) / 2)
+    assert s.expected_errors(9.0) == pytest.approx((5 + mean) / 2)  # beyond them: the last block
+    assert s.expected_errors(0.0) < s.expected_errors(0.5) < s.expected_errors(9.0)
+    flat = student({"1": [0.0, 2], "2": [1.0, 1], "3": [2.0, 0]})  # more doubt, fewer errors: one block
+    assert flat.error_blocks() == [(2.0, 3.0, 3)] and flat.expected_errors(0.0) == pytest.approx(1.0)
     old = student(None)  # no held-out doubts: never trusted to skip
-    assert old.error_line() is None and math.isinf(old.expected_errors(0.0))
+    assert old.error_blocks() is None and math.isinf(old.expected_errors(0.0))

@@ -248,7 +248,7 @@ class StudentSource:
         per = (card.get("heldout_scores") or card.get("scores") or {}).get("per_label", {})
         self.precision = {lab: _smoothed_precision(per.get(lab) or {}) for lab in self.labels}
         self._nlp: Language | None = None
-        self._line: tuple[float, float] | bool | None = False  # error_line, once computed
+        self._blocks: list[tuple[float, float, int]] | bool | None = False  # error_blocks, once computed
 
     @property
     def nlp(self) -> Language:
@@ -282,31 +282,37 @@ class StudentSource:
         scores = self.scores_many(texts)
         return [doubt([sp for sp, _ in p], sc) for p, sc in zip(preds, scores, strict=True)]
 
-    def error_line(self) -> tuple[float, float] | None:
-        """(b, a) of the line errors = b + a * doubt fitted by least squares (both >= 0) on the card's held-out
-        documents (`heldout_doubt`: the doubt of a model that did not learn from the document, and its actual
-        errors there, missed and wrong entities); None for cards without them (older, or trained on a file)."""
-        pairs = [(float(x), float(e)) for x, e in (self.card.get("heldout_doubt") or {}).values()]
+    def error_blocks(self) -> list[tuple[float, float, int]] | None:
+        """How the student's doubt maps to its errors, from the card's held-out documents (`heldout_doubt`: the
+        doubt of a model that did not learn the document, and its actual errors there, missed and wrong
+        entities): isotonic regression (errors never fall as doubt grows; pool adjacent violators) as blocks
+        (largest doubt in the block, total errors, documents), by doubt. None for cards without them (older, or
+        trained on a file)."""
+        pairs = sorted((float(x), float(e)) for x, e in (self.card.get("heldout_doubt") or {}).values())
         if not pairs:
             return None
-        n = len(pairs)
-        mx, me = sum(x for x, _ in pairs) / n, sum(e for _, e in pairs) / n
-        sxx = sum((x - mx) ** 2 for x, _ in pairs)
-        a = sum((x - mx) * (e - me) for x, e in pairs) / sxx if sxx > 0 else 0.0
-        if a <= 0:
-            return me, 0.0
-        b = me - a * mx
-        if b < 0:  # through the origin
-            return 0.0, sum(x * e for x, e in pairs) / sum(x * x for x, _ in pairs)
-        return b, a
+        blocks: list[tuple[float, float, int]] = []
+        for x, e in pairs:
+            top, total, n = x, e, 1
+            while blocks and blocks[-1][1] / blocks[-1][2] >= total / n:  # a violator (or a tie): pool
+                _, t0, n0 = blocks.pop()
+                total, n = total + t0, n + n0
+            blocks.append((top, total, n))
+        return blocks
 
     def expected_errors(self, doubt: float) -> float:
-        """The student's expected number of errors in a document it has `doubt` about (`error_line`); infinite
-        without held-out doubts (the cascade then never trusts it)."""
-        if self._line is False:
-            self._line = self.error_line()
-        line = self._line
-        return line[0] + line[1] * doubt if isinstance(line, tuple) else float("inf")
+        """The student's expected number of errors in a document it has `doubt` about: the mean errors of the
+        isotonic block of held-out documents with that doubt (the first block reaching it; the last beyond
+        them), plus one pseudo-document at the mean errors of all of them (a block of a few error-free
+        documents does not promise none). Infinite without held-out doubts (the cascade then never trusts it)."""
+        if self._blocks is False:
+            self._blocks = self.error_blocks()
+        blocks = self._blocks
+        if not isinstance(blocks, list):
+            return float("inf")
+        mean = sum(t for _, t, _ in blocks) / sum(n for _, _, n in blocks)
+        _, total, n = next((b for b in blocks if b[0] >= doubt), blocks[-1])
+        return (total + mean) / (n + 1)
 
     def prob(self, label: str) -> float:
         """The probability the student gives its entities of `label`: the label's held-out precision."""
