@@ -265,7 +265,7 @@ def ece(gold: list[LabeledDoc], preds: Preds) -> float:
 # -- one language -----------------------------------------------------------------------------------
 def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: int, llm_spec: str | None,
              use_llm: bool, votes_file: Path | None = None, bound: float = CASCADE_BOUND,
-             cached_only: bool = False) -> list[dict]:  # fmt: skip
+             cached_only: bool = False, detail: bool = False) -> list[dict]:  # fmt: skip
     g = guideline(lang)
     labels = g.label_names()
     pool, test = read(f"news_{lang}_train"), read(f"news_{lang}_test")
@@ -343,6 +343,9 @@ def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: in
                     )
                     if student is not None and w is not None:
                         gains.append(cascade_gain(w, doc_preds, errors[i], labels))
+                        if detail:
+                            print(f"  doc {i}: doubt {doubts[i]:.4f} errors {errors[i]:.3f} "
+                                  f"gain {gains[-1]:.4f} disagreement {cascade_gain(w, doc_preds, 0.0, labels):.4f}")  # fmt: skip
                     skipped += skip
                     got = combine_all(texts[i : i + 1], one, [None if skip else llm_preds[i]], w)[0]
                     casc.append([(s, p, t) for s, p in got])
@@ -381,6 +384,8 @@ def main() -> None:
                     help=f"expected gain under which a document skips the LLM [default: {CASCADE_BOUND}]")  # fmt: skip
     ap.add_argument("--cached-llm-only", action="store_true",
                     help="use the LLM's answers only where --llm-votes has them; never start the model")  # fmt: skip
+    ap.add_argument("--cascade-detail", action="store_true",
+                    help="print each sample document's doubt, expected errors and expected gain")  # fmt: skip
     args = ap.parse_args()
     print("uptime:", uptime(), flush=True)
     out = []
@@ -390,7 +395,7 @@ def main() -> None:
             budgets = sorted({*budgets, 180})
         n = args.llm_sample[0] if lang == "en" else args.llm_sample[1]
         out += run_lang(lang, budgets, args.llm_budgets, n, args.llm, not args.no_llm, args.llm_votes,
-                        args.cascade_bound, args.cached_llm_only)  # fmt: skip
+                        args.cascade_bound, args.cached_llm_only, args.cascade_detail)  # fmt: skip
     print("uptime:", uptime(), flush=True)
     print(json.dumps(out))
 
