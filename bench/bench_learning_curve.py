@@ -58,7 +58,13 @@ import yaml  # noqa: E402
 from studio.ops import registry  # noqa: E402
 from studio.ops.ner.combine import combine_spans, reliability  # noqa: E402
 from studio.ops.ner.evaluate import score  # noqa: E402
-from studio.ops.ner.label import CASCADE_BOUND, cascade_gain, cascade_skips, labeling_weights  # noqa: E402
+from studio.ops.ner.label import (  # noqa: E402
+    CASCADE_BOUND,
+    cascade_gain,
+    cascade_scale,
+    cascade_skips,
+    labeling_weights,
+)
 from studio.ops.ner.sources import Gazetteer, SpacyModelSource, newest_student, pretrained_available  # noqa: E402
 from studio.ops.ner.train import LabeledDoc  # noqa: E402
 from studio.ops.ner.weights import DocTrials, complete_trials, weights_from  # noqa: E402
@@ -232,14 +238,8 @@ def at_threshold(preds: list[list[tuple[Span, float, float]]]) -> list[list[Span
     return [[s for s, p, t in doc if p >= t] for doc in preds]
 
 
-def sample_weights(
-    store: Store, student: Any, sample: list[LabeledDoc], weak: dict[str, Preds], llm: Preds, folds: int = 5
-) -> list[Any]:
-    """Weights for each sample document: the project's (`complete_trials`, as `studio label` learns them) plus
-    the LLM's record on the OTHER sample folds. In a project the LLM proposed on the reviewed documents and is
-    weighed by its record there; the bench asked it only on the sample, so its record comes from the sample
-    documents it is not combining (k-fold), made with the same reviewed documents as few-shot examples."""
-    project = complete_trials(store, student=student)
+def sample_trials(sample: list[LabeledDoc], weak: dict[str, Preds], llm: Preds) -> list[DocTrials]:
+    """The sample documents as finished documents: every source's votes (the LLM's too) and the truth."""
     trials = []
     for i, d in enumerate(sample):
         votes: dict[tuple[int, int, str], dict[str, float]] = {}
@@ -248,6 +248,18 @@ def sample_weights(
                 votes.setdefault((s.start, s.end, s.label), {})[name] = p
         gold = {(s.start, s.end, s.label) for s in d.spans}
         trials.append(DocTrials(votes=votes, ran={*weak, LLM}, gold=gold))
+    return trials
+
+
+def sample_weights(
+    store: Store, student: Any, sample: list[LabeledDoc], weak: dict[str, Preds], llm: Preds, folds: int = 5
+) -> list[Any]:
+    """Weights for each sample document: the project's (`complete_trials`, as `studio label` learns them) plus
+    the LLM's record on the OTHER sample folds. In a project the LLM proposed on the reviewed documents and is
+    weighed by its record there; the bench asked it only on the sample, so its record comes from the sample
+    documents it is not combining (k-fold), made with the same reviewed documents as few-shot examples."""
+    project = complete_trials(store, student=student)
+    trials = sample_trials(sample, weak, llm)
     fitted = [weights_from(project + [t for j, t in enumerate(trials) if j % folds != f]) for f in range(folds)]
     return [fitted[i % folds] for i in range(len(sample))]
 
@@ -332,19 +344,25 @@ def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: in
                     errors = [student.expected_errors(x) for x in doubts]
                     blocks = student.error_blocks() or []  # the lowest-doubt block: (doubt up to, errors, documents)
                     row.update(student_surest_block=[round(x, 4) for x in blocks[0]] if blocks else None)
+                # the LLM's record for the cascade's scale, as for its weights: the sample documents of the other folds
+                finished = list(zip(sample_trials(sample, sweak, llm_preds), errors, strict=True)) if errors else []
+                scales: dict[int, float] = {}
                 both, casc, skipped, gains = [], [], 0, []
                 for i in range(n):
                     w, t = per_doc[i], per_doc[i].threshold if per_doc[i] is not None else 0.5
                     one = {k: [v[i]] for k, v in sweak.items()}
                     both.append([(s, p, t) for s, p in combine_all(texts[i : i + 1], one, [llm_preds[i]], w)[0]])
                     doc_preds = {k: v[0] for k, v in one.items()}
-                    skip = student is not None and bool(
-                        cascade_skips(w, student, [doc_preds], labels, errors=errors[i : i + 1], bound=bound)
-                    )
+                    skip = False
                     if student is not None and w is not None:
-                        gains.append(cascade_gain(w, doc_preds, errors[i], labels))
+                        f = i % 5
+                        if f not in scales:
+                            scales[f] = cascade_scale(w, [x for j, x in enumerate(finished) if j % 5 != f], labels)
+                        skip = bool(cascade_skips(w, student, [doc_preds], labels, errors=errors[i : i + 1],
+                                                  bound=bound, scale=scales[f]))  # fmt: skip
+                        gains.append(scales[f] * cascade_gain(w, doc_preds, errors[i], labels))
                         if detail:
-                            print(f"  doc {i}: doubt {doubts[i]:.4f} errors {errors[i]:.3f} "
+                            print(f"  doc {i}: doubt {doubts[i]:.4f} errors {errors[i]:.3f} scale {scales[f]:.3f} "
                                   f"gain {gains[-1]:.4f} disagreement {cascade_gain(w, doc_preds, 0.0, labels):.4f}")  # fmt: skip
                     skipped += skip
                     got = combine_all(texts[i : i + 1], one, [None if skip else llm_preds[i]], w)[0]
@@ -354,7 +372,8 @@ def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: in
                 if student is not None:
                     t_student_n = t_student * n / len(texts)
                     t_casc = t_student_n + t_beam + t_llm * (n - skipped) / n
-                    row.update(cascade_bound=bound, cascade_skipped=skipped, cascade_f1=f1(sample, at_threshold(casc)),
+                    row.update(cascade_bound=bound, cascade_scale=sorted(round(x, 3) for x in scales.values()),
+                               cascade_skipped=skipped, cascade_f1=f1(sample, at_threshold(casc)),
                                cascade_per_min=per_min(n, t_casc), no_cascade_per_min=per_min(n, t_llm + t_student_n),
                                student_beam_per_min=per_min(n, t_beam),
                                cascade_skipped_at={x: sum(g < x for g in gains) for x in (0.005, 0.01, 0.02, 0.05, 0.1)})  # fmt: skip

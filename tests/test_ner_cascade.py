@@ -133,7 +133,7 @@ def test_cascade_skips_the_sure_document_and_asks_about_the_disagreeing_one(proj
     assert all("llm" in p.payload["ran"] for p in odd)
     assert ("Hanoi", "LOC") in {(p.payload["span"]["text"], p.payload["span"]["label"]) for p in odd}
     run = project.decisions(action="weak_label.run")[-1].payload
-    assert run["llm_skipped"] == 1 and run["settings"]["cascade"] is True
+    assert run["llm_skipped"] == 1 and run["settings"]["cascade"] is True and 0 < run["cascade_scale"] <= 1
     assert run["settings"]["cascade_bound"] == CASCADE_BOUND
 
 
@@ -189,3 +189,36 @@ def test_expected_errors_from_the_held_out_doubts_and_an_old_card_without_them(t
     assert flat.error_blocks() == [(2.0, 3.0, 3)] and flat.expected_errors(0.0) == pytest.approx(1.0)
     old = student(None)  # no held-out doubts: never trusted to skip
     assert old.error_blocks() is None and math.isinf(old.expected_errors(0.0))
+
+
+def test_the_gain_is_scaled_by_what_the_llm_kept_on_finished_documents(project: Store) -> None:
+    from studio.ops.ner.label import cascade_scale, finished_with_doubt, realized_gain, weak_of
+    from studio.ops.ner.weights import DocTrials
+
+    student = newest_student(project.root)
+    assert student is not None
+    weights = labeling_weights(project, student)
+    assert weights is not None
+    labels = ["PER", "ORG", "LOC", "MISC"]
+    t = weights.threshold
+    me = student.name
+    ran = {me, "gazetteer", "llm"}
+    found, invented = (0, 5, "PER"), (10, 15, "PER")  # a person only the LLM found; one it made up
+    both = (20, 25, "LOC")  # a place every source found
+    votes = {found: {"llm": 1.0}, invented: {"llm": 1.0}, both: {me: 0.9, "gazetteer": 0.8, "llm": 1.0}}
+    assert weights.decides("PER", {me: 0.0, "gazetteer": 0.0, "llm": 1.0})  # its record makes such spans proposals
+    assert realized_gain(weights, votes, ran, {found, both}) == pytest.approx((1 - t) - t)
+    assert realized_gain(weights, {both: votes[both]}, ran, {both}) == 0  # nothing it changed
+    assert weak_of(votes, ran) == {me: [(Span(start=20, end=25, label="LOC"), 0.9)],
+                                   "gazetteer": [(Span(start=20, end=25, label="LOC"), 0.8)]}  # fmt: skip
+    # promised: its expected gain with the student expecting one error; kept: one right and one wrong proposal
+    doc = DocTrials(votes=votes, ran=ran, gold={found, both})
+    promised = cascade_gain(weights, weak_of(votes, ran), 1.0, labels)
+    assert cascade_scale(weights, [(doc, 1.0)], labels) == pytest.approx(min(1.0, (1 - 2 * t + 1) / (promised + 1)))
+    liar = DocTrials(votes=votes, ran=ran, gold={both})  # both of its own spans wrong: it kept nothing
+    assert cascade_scale(weights, [(liar, 1.0)] * 20, labels) < 0.05
+    assert cascade_scale(weights, [], labels) == 1.0  # no record: the promise as it is
+    # the project's finished documents: the LLM voted on each, the student's card has their held-out doubt
+    finished = finished_with_doubt(project, student)
+    assert len(finished) == 30 and all("llm" in d.ran and e >= 0 for d, e in finished)
+    assert 0 < cascade_scale(weights, finished, labels) <= 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from studio.ops.ner.align import align_mentions
 from studio.ops.ner.combine import accuracies_from_store, combine_spans
 from studio.ops.ner.parse import ParseFailure, answer_json_schema, parse_answer
 from studio.ops.ner.sources import Gazetteer, StudentSource, newest_student
-from studio.ops.ner.weights import Weights, estimate_weights
+from studio.ops.ner.weights import DocTrials, Weights, complete_trials, estimate_weights
 from studio.ops.registry import Args, OpContext, Result, operation
 from studio.schema import Document, Guideline, Proposal, Span
 from studio.store import Store
@@ -93,6 +94,7 @@ class LabelReport:
     retrained: bool = False  # the student was retrained before this run
     retrain_error: str | None = None  # retraining failed (labeling went on with the old student, if any)
     llm_skipped: int = 0  # documents the cascade left to the student (no LLM call)
+    cascade_scale: float | None = None  # the share of the cascade's expected gain the LLM kept (`cascade_scale`)
 
     def as_dict(self) -> dict[str, Any]:
         out = {
@@ -104,8 +106,9 @@ class LabelReport:
         # what the student, relabeling and the cascade add appears only when it happened, so the
         # run decisions of projects without them (and their recordings) stay as they were
         extra = {"already_proposed": self.already_proposed, "student": self.student, "retrained": self.retrained,
-                 "retrain_error": self.retrain_error, "llm_skipped": self.llm_skipped}  # fmt: skip
-        return out | {k: v for k, v in extra.items() if v}
+                 "retrain_error": self.retrain_error, "llm_skipped": self.llm_skipped,
+                 "cascade_scale": self.cascade_scale}  # fmt: skip
+        return out | {k: v for k, v in extra.items() if v or (k == "cascade_scale" and v is not None)}
 
 
 def chunk_text(text: str, max_chars: int) -> list[tuple[int, str]]:
@@ -257,6 +260,8 @@ def label_documents(
     if student is not None:
         weak_sources.append(student)
     weights = labeling_weights(store, student) if s.learned_weights else None
+    if s.cascade and student is not None and weights is not None:  # how much of its promise the LLM kept
+        report.cascade_scale = round(cascade_scale(weights, finished_with_doubt(store, student), labels), 6)
     accuracies = {name: st.accuracy for name, st in accuracies_from_store(store).items() if st.estimated}
     for start in range(0, len(ids), s.docs_per_batch):
         batch_ids = ids[start : start + s.docs_per_batch]
@@ -293,7 +298,7 @@ def _label_batch(
             doubts = student.doubts([d.text for d in docs], [p.get(student.name, []) for p in weak_preds])
             errors = [student.expected_errors(x) for x in doubts]
         skip = cascade_skips(weights, student, weak_preds, labels, s.cascade_threshold, errors=errors,
-                             bound=s.cascade_bound)  # fmt: skip
+                             bound=s.cascade_bound, scale=1.0 if report.cascade_scale is None else report.cascade_scale)  # fmt: skip
         report.llm_skipped += len(skip)
     for di, doc in enumerate(docs):
         if di in skip:
@@ -411,23 +416,84 @@ def cascade_skips(
     *,
     errors: list[float] | None = None,
     bound: float = CASCADE_BOUND,
+    scale: float = 1.0,
 ) -> set[int]:
     """The documents (positions) that skip the LLM.
 
     With learned weights: those where no answer of the LLM could change a proposal (`Weights.llm_can_change`),
     and, given `errors` (the student's expected errors per document, `StudentSource.expected_errors`), those
-    where asking it is expected to gain less than `bound` (`cascade_gain`). Without weights: those the student
-    is sure of (`student_confident`).
+    where asking it is expected to gain less than `bound` (`cascade_gain` times `scale`, `cascade_scale`).
+    Without weights: those the student is sure of (`student_confident`).
     """
     if weights is None:
         return {i for i, preds in enumerate(weak_preds) if student_confident(student, preds, threshold)}
     out = set()
     for i, preds in enumerate(weak_preds):
         if (
-            errors is not None and cascade_gain(weights, preds, errors[i], labels) < bound
+            errors is not None and scale * cascade_gain(weights, preds, errors[i], labels) < bound
         ) or not weights.llm_can_change(preds, labels):
             out.add(i)
     return out
+
+
+def realized_gain(
+    weights: Weights, votes: dict[tuple[int, int, str], dict[str, float]], ran: set[str], gold: set[tuple[int, int, str]],
+    llm: str = "llm",
+) -> float:  # fmt: skip
+    """What the LLM's votes actually gained on a finished document, in the units of `cascade_gain`: for each
+    candidate whose decision they changed, truth - t (a right proposal made or a wrong one dropped: 1 - t or t;
+    the reverse, minus that)."""
+    t = weights.threshold
+    silent = {name: 0.0 for name in ran}
+    gain = 0.0
+    for key, v in votes.items():
+        full = silent | v
+        without = {n: p for n, p in full.items() if n != llm}
+        yes = any(p > 0 for p in full.values()) and weights.decides(key[2], full)
+        yes_without = any(p > 0 for p in without.values()) and weights.decides(key[2], without)
+        gain += (int(yes) - int(yes_without)) * (float(key in gold) - t)
+    return gain
+
+
+def weak_of(
+    votes: dict[tuple[int, int, str], dict[str, float]], ran: set[str], llm: str = "llm"
+) -> dict[str, list[tuple[Span, float]]]:
+    """A finished document's stored votes as the other sources' predictions (`_predict_weak`'s shape), the LLM's
+    left out."""
+    out: dict[str, list[tuple[Span, float]]] = {name: [] for name in ran if name != llm}
+    for (a, b, label), v in sorted(votes.items()):
+        for name, p in v.items():
+            if name != llm and p > 0:
+                out.setdefault(name, []).append((Span(start=a, end=b, label=label), p))
+    return out
+
+
+def cascade_scale(
+    weights: Weights, finished: list[tuple[DocTrials, float]], labels: list[str], llm: str = "llm"
+) -> float:
+    """How much of `cascade_gain`'s promise the LLM kept on finished documents it voted on: (sum of
+    `realized_gain` + 1) / (sum of `cascade_gain` + 1) over them (one pseudo-unit at "all of it"), between 0
+    and 1. `finished`: each document's trials and the student's expected errors there (from its held-out
+    doubt). The gain assumes independent, calibrated votes; the LLM's misses and the student's are not
+    independent (English news, 100 reviewed: about a tenth kept), so the promise is scaled by the record."""
+    promised = kept = 0.0
+    for d, errors in finished:
+        if llm not in d.ran or not math.isfinite(errors):
+            continue
+        promised += cascade_gain(weights, weak_of(d.votes, d.ran, llm), errors, labels, llm)
+        kept += realized_gain(weights, d.votes, d.ran, d.gold, llm)
+    return min(1.0, max(0.0, (kept + 1.0) / (promised + 1.0)))
+
+
+def finished_with_doubt(store: Store, student: StudentSource) -> list[tuple[DocTrials, float]]:
+    """The complete documents' trials (the student's held-out votes where it did not vote) with the student's
+    expected errors there, from the held-out doubt its card keeps (documents without one are left out)."""
+    from studio.ops.ner.train import complete_document_ids
+
+    doubts = {int(k): float(v[0]) for k, v in (student.card.get("heldout_doubt") or {}).items()}
+    ids = [i for i in complete_document_ids(store) if i in doubts]
+    trials = complete_trials(store, ids, student=student)
+    return [(d, student.expected_errors(doubts[i])) for i, d in zip(ids, trials, strict=True)]
 
 
 def cascade_gain(
@@ -622,6 +688,7 @@ class LabelResult(Result):
     retrained: bool = False
     retrain_error: str | None = None
     llm_skipped: int = 0
+    cascade_scale: float | None = None
 
     def summary(self) -> str:
         line = (
