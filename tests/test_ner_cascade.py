@@ -121,7 +121,7 @@ def test_cascade_skips_the_sure_document_and_asks_about_the_disagreeing_one(proj
     with OpenAIStub(respond=_answer) as stub:
         llm = open_llm(project, f"{stub.url}#stub", use_cache=False)
         ids = add_docs(project, [SURE, ODD])
-        report = label_documents(project, llm, ids, settings=LabelSettings(few_shot=0, cascade=True))
+        report = label_documents(project, llm, ids, settings=LabelSettings(few_shot=0))  # on by default
         assert report.llm_skipped == 1 and len(stub.hits) == 1  # asked once: about the odd sentence only
         assert ODD["text"] in stub.hits[0]["messages"][-1]["content"]
     sure = project.proposals(kind="span", document_id=ids[0])
@@ -133,19 +133,23 @@ def test_cascade_skips_the_sure_document_and_asks_about_the_disagreeing_one(proj
     assert all("llm" in p.payload["ran"] for p in odd)
     assert ("Hanoi", "LOC") in {(p.payload["span"]["text"], p.payload["span"]["label"]) for p in odd}
     run = project.decisions(action="weak_label.run")[-1].payload
-    assert run["llm_skipped"] == 1 and run["settings"]["cascade"] is True and 0 < run["cascade_scale"] <= 1
-    assert run["settings"]["cascade_bound"] == CASCADE_BOUND
+    assert run["llm_skipped"] == 1 and 0 < run["cascade_scale"] <= 1
+    assert run["settings"]["cascade"] is True and run["settings"]["cascade_bound"] == CASCADE_BOUND
 
 
-def test_without_the_skip_rule_the_llm_is_asked_about_every_document(project: Store) -> None:
+def test_without_the_skip_rule_or_the_cascade_the_llm_is_asked_about_every_document(project: Store) -> None:
     with OpenAIStub(respond=_answer) as stub:
         llm = open_llm(project, f"{stub.url}#stub", use_cache=False)
         ids = add_docs(project, [SURE, ODD])
-        report = label_documents(project, llm, ids, settings=LabelSettings(few_shot=0, cascade=True, cascade_bound=0))
+        report = label_documents(project, llm, ids, settings=LabelSettings(few_shot=0, cascade_bound=0))
         assert report.llm_skipped == 0 and len(stub.hits) == 2
-        off = label_documents(project, llm, add_docs(project, [SURE]), settings=LabelSettings(few_shot=0))
-        assert off.llm_skipped == 0 and len(stub.hits) == 3  # the cascade is off by default
-    assert "cascade" not in project.decisions(action="weak_label.run")[-1].payload["settings"]
+        assert project.decisions(action="weak_label.run")[-1].payload["settings"]["cascade_bound"] == 0
+        off = label_documents(
+            project, llm, add_docs(project, [SURE]), settings=LabelSettings(few_shot=0, cascade=False)
+        )
+        assert off.llm_skipped == 0 and len(stub.hits) == 3 and off.cascade_scale is None
+    settings = project.decisions(action="weak_label.run")[-1].payload["settings"]
+    assert "cascade" not in settings and "cascade_bound" not in settings  # as runs looked before the cascade
 
 
 def test_the_gain_counts_disagreements_and_the_students_expected_errors(project: Store) -> None:

@@ -70,7 +70,9 @@ class LabelSettings:
     student_name: str = "student"
     retrain_every: int | None = None  # retrain the student first when this many new complete documents exist
     retrain_args: dict[str, Any] = field(default_factory=dict)  # TrainArgs for that retraining (e.g. base, max_epochs)
-    cascade: bool = False  # documents where asking the LLM is expected to gain (almost) nothing skip it
+    cascade: bool = (
+        True  # once a student exists, documents where asking the LLM is expected to gain (almost) nothing skip it
+    )
     cascade_bound: float = CASCADE_BOUND  # the expected gain (`cascade_gain`) under which a document skips the LLM
     cascade_threshold: float = 0.9  # without learned weights: the student's held-out recall and precision needed
     learned_weights: bool = True  # source weights from complete documents (weights.py) instead of fixed priors
@@ -275,7 +277,7 @@ def label_documents(
                 (start + len(batch_ids)) / max(1, len(ids)),
             )
     store.record("tool", "weak_label.run", [], {**report.as_dict(), "prompt": prompt.id, "model": llm.spec.describe(), "guideline_version": version,
-                 "settings": _settings_logged(s)})  # fmt: skip
+                 "settings": _settings_logged(s, cascade_ran=s.cascade and student is not None)})  # fmt: skip
     return report
 
 
@@ -593,20 +595,26 @@ def retrain_due(store: Store, name: str = "student", every: int | None = None) -
     return len(new) if len(new) >= every and len(done) >= MIN_DOCUMENTS else 0
 
 
-_NEW_SETTINGS = ("student", "student_name", "retrain_every", "cascade", "cascade_bound", "cascade_threshold",
-                 "learned_weights")  # fmt: skip
+_NEW_SETTINGS = ("student", "student_name", "retrain_every", "learned_weights")
+_CASCADE = ("cascade", "cascade_bound", "cascade_threshold")
 
 
-def _settings_logged(s: LabelSettings) -> dict[str, Any]:
-    """The settings a run decision records; settings added with the student only when not at their default."""
+def _settings_logged(s: LabelSettings, cascade_ran: bool = False) -> dict[str, Any]:
+    """The settings a run decision records; settings added with the student only when not at their default,
+    the cascade's (`cascade`, `cascade_bound`) when it ran (on, with a student), so runs without it (and their
+    recordings) look as they did when it was off by default."""
     default = LabelSettings()
     skip = ("spacy_map", "request_extra", "retrain_args")
-    return {
+    out = {
         k: v
         for k, v in s.__dict__.items()
-        if k not in skip
-        and (k not in _NEW_SETTINGS or v != getattr(default, k) or (k == "cascade_bound" and s.cascade))
+        if k not in skip and k not in _CASCADE and (k not in _NEW_SETTINGS or v != getattr(default, k))
     }
+    if cascade_ran:
+        out |= {"cascade": True, "cascade_bound": s.cascade_bound}
+        if s.cascade_threshold != default.cascade_threshold:
+            out["cascade_threshold"] = s.cascade_threshold
+    return dict(sorted(out.items()))
 
 
 def proposed_keys(store: Store, doc_id: int) -> set[tuple[int, int, str]]:
@@ -655,7 +663,7 @@ class LabelArgs(Args):
                              "its labels (FROM=TO, e.g. ORG=ORG); needs studio[spacy-model].")  # fmt: skip
     student: bool = Field(True, description="Let the newest student model (studio train) vote.")
     cascade: bool = Field(
-        False,
+        True,
         description="Once a student exists, documents where asking the model is expected to gain almost nothing "
         "(the student is sure of them and no source disagrees) skip it (faster).",
     )
