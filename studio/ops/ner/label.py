@@ -70,9 +70,7 @@ class LabelSettings:
     student_name: str = "student"
     retrain_every: int | None = None  # retrain the student first when this many new complete documents exist
     retrain_args: dict[str, Any] = field(default_factory=dict)  # TrainArgs for that retraining (e.g. base, max_epochs)
-    cascade: bool = (
-        True  # once a student exists, documents where asking the LLM is expected to gain (almost) nothing skip it
-    )
+    cascade: bool = True  # once a student exists, documents where the LLM would gain (almost) nothing skip it
     cascade_bound: float = CASCADE_BOUND  # the expected gain (`cascade_gain`) under which a document skips the LLM
     cascade_threshold: float = 0.9  # without learned weights: the student's held-out recall and precision needed
     learned_weights: bool = True  # source weights from complete documents (weights.py) instead of fixed priors
@@ -299,8 +297,9 @@ def _label_batch(
         if weights is not None:  # the student's own doubt (its beam), as expected errors
             doubts = student.doubts([d.text for d in docs], [p.get(student.name, []) for p in weak_preds])
             errors = [student.expected_errors(x) for x in doubts]
+        scale = 1.0 if report.cascade_scale is None else report.cascade_scale
         skip = cascade_skips(weights, student, weak_preds, labels, s.cascade_threshold, errors=errors,
-                             bound=s.cascade_bound, scale=1.0 if report.cascade_scale is None else report.cascade_scale)  # fmt: skip
+                             bound=s.cascade_bound, scale=scale)  # fmt: skip
         report.llm_skipped += len(skip)
     for di, doc in enumerate(docs):
         if di in skip:
