@@ -29,7 +29,8 @@ Then, on the test split:
   "combined (no llm)" on the whole test split, "combined" with the LLM on the sample;
 - cascade (on the sample, once a student exists): documents where asking the LLM is expected to gain less than
   the bound (`label.cascade_skips` with the student's beam doubt, as `studio label --cascade`; `--cascade-bound`,
-  default `label.CASCADE_BOUND`, fixed before any run) skip it. Time = the student's time (greedy + beam) + the
+  default `label.CASCADE_BOUND`, fixed before any run; the gain scaled by the LLM's record on the other sample
+  folds, `label.cascade_scale`, as its weights are) skip it. Time = the student's time (greedy + beam) + the
   LLM's measured time per sentence for the sentences it was asked about. `cascade_skipped_at` shows how many
   would skip at other bounds (a diagnostic on the test sample: not how the bound is chosen).
 
