@@ -27,14 +27,17 @@ Then, on the test split:
   comes from the other sample documents (5-fold over the sample, `sample_weights`); at 0 reviewed the priors;
 - combined: `combine_spans` with those weights, spans with confidence >= the weights' decision threshold;
   "combined (no llm)" on the whole test split, "combined" with the LLM on the sample;
-- cascade (on the sample, once a student exists): documents where no answer of the LLM could change a proposal
-  (`label.cascade_skips`, as `studio label --cascade`) skip it. Time = the student's time + the LLM's measured
-  time per sentence for the sentences it was asked about.
+- cascade (on the sample, once a student exists): documents where asking the LLM is expected to gain less than
+  the bound (`label.cascade_skips` with the student's beam doubt, as `studio label --cascade`; `--cascade-bound`,
+  default `label.CASCADE_BOUND`, fixed before any run; the gain scaled by the LLM's record on the other sample
+  folds, `label.cascade_scale`, as its weights are) skip it. Time = the student's time (greedy + beam) + the
+  LLM's measured time per sentence for the sentences it was asked about. `cascade_skipped_at` shows how many
+  would skip at other bounds (a diagnostic on the test sample: not how the bound is chosen).
 
 Strict micro F1 (studio.ops.ner.evaluate.score); ECE of the combined confidences on the test candidates.
 
     nice -n 19 python bench/bench_learning_curve.py [--lang en ko] [--budgets 0 20 100 300] [--no-llm]
-                                                    [--llm-votes FILE]
+                                                    [--llm-votes FILE [--cached-llm-only]] [--cascade-bound X]
 """
 
 from __future__ import annotations
@@ -56,7 +59,13 @@ import yaml  # noqa: E402
 from studio.ops import registry  # noqa: E402
 from studio.ops.ner.combine import combine_spans, reliability  # noqa: E402
 from studio.ops.ner.evaluate import score  # noqa: E402
-from studio.ops.ner.label import cascade_skips, labeling_weights  # noqa: E402
+from studio.ops.ner.label import (  # noqa: E402
+    CASCADE_BOUND,
+    cascade_gain,
+    cascade_scale,
+    cascade_skips,
+    labeling_weights,
+)
 from studio.ops.ner.sources import Gazetteer, SpacyModelSource, newest_student, pretrained_available  # noqa: E402
 from studio.ops.ner.train import LabeledDoc  # noqa: E402
 from studio.ops.ner.weights import DocTrials, complete_trials, weights_from  # noqa: E402
@@ -169,6 +178,10 @@ def cached_llm_votes(
     return preds, seconds
 
 
+def cached_keys(votes_file: Path | None) -> set[str]:
+    return set(json.loads(votes_file.read_text(encoding="utf-8"))) if votes_file and votes_file.exists() else set()
+
+
 # -- the reviewed project --------------------------------------------------------------------------
 def reviewed_project(root: Path, g: Guideline, reviewed: list[LabeledDoc], pretrained: Preds | None) -> Store:
     """A project whose first documents were proposed by the gazetteer (and the pretrained pipeline) and then
@@ -226,14 +239,8 @@ def at_threshold(preds: list[list[tuple[Span, float, float]]]) -> list[list[Span
     return [[s for s, p, t in doc if p >= t] for doc in preds]
 
 
-def sample_weights(
-    store: Store, student: Any, sample: list[LabeledDoc], weak: dict[str, Preds], llm: Preds, folds: int = 5
-) -> list[Any]:
-    """Weights for each sample document: the project's (`complete_trials`, as `studio label` learns them) plus
-    the LLM's record on the OTHER sample folds. In a project the LLM proposed on the reviewed documents and is
-    weighed by its record there; the bench asked it only on the sample, so its record comes from the sample
-    documents it is not combining (k-fold), made with the same reviewed documents as few-shot examples."""
-    project = complete_trials(store, student=student)
+def sample_trials(sample: list[LabeledDoc], weak: dict[str, Preds], llm: Preds) -> list[DocTrials]:
+    """The sample documents as finished documents: every source's votes (the LLM's too) and the truth."""
     trials = []
     for i, d in enumerate(sample):
         votes: dict[tuple[int, int, str], dict[str, float]] = {}
@@ -242,6 +249,18 @@ def sample_weights(
                 votes.setdefault((s.start, s.end, s.label), {})[name] = p
         gold = {(s.start, s.end, s.label) for s in d.spans}
         trials.append(DocTrials(votes=votes, ran={*weak, LLM}, gold=gold))
+    return trials
+
+
+def sample_weights(
+    store: Store, student: Any, sample: list[LabeledDoc], weak: dict[str, Preds], llm: Preds, folds: int = 5
+) -> list[Any]:
+    """Weights for each sample document: the project's (`complete_trials`, as `studio label` learns them) plus
+    the LLM's record on the OTHER sample folds. In a project the LLM proposed on the reviewed documents and is
+    weighed by its record there; the bench asked it only on the sample, so its record comes from the sample
+    documents it is not combining (k-fold), made with the same reviewed documents as few-shot examples."""
+    project = complete_trials(store, student=student)
+    trials = sample_trials(sample, weak, llm)
     fitted = [weights_from(project + [t for j, t in enumerate(trials) if j % folds != f]) for f in range(folds)]
     return [fitted[i % folds] for i in range(len(sample))]
 
@@ -258,7 +277,8 @@ def ece(gold: list[LabeledDoc], preds: Preds) -> float:
 
 # -- one language -----------------------------------------------------------------------------------
 def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: int, llm_spec: str | None,
-             use_llm: bool, votes_file: Path | None = None) -> list[dict]:  # fmt: skip
+             use_llm: bool, votes_file: Path | None = None, bound: float = CASCADE_BOUND,
+             cached_only: bool = False, detail: bool = False) -> list[dict]:  # fmt: skip
     g = guideline(lang)
     labels = g.label_names()
     pool, test = read(f"news_{lang}_train"), read(f"news_{lang}_test")
@@ -306,8 +326,10 @@ def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: in
             comb = combine_all(texts, weak, None, weights)
             row["combined_no_llm"] = f1(test, yes(comb, threshold))
             row["ece_no_llm"] = ece(test, comb)
-            if use_llm and b in llm_budgets:
-                key = f"{lang}:{b}:{len(sample)}"
+            key = f"{lang}:{b}:{len(sample)}"
+            if use_llm and b in llm_budgets and cached_only and key not in cached_keys(votes_file):
+                print(f"  (no LLM answers for {key} in {votes_file}; --cached-llm-only: the LLM rows are left out)")
+            elif use_llm and b in llm_budgets:
                 llm_preds, t_llm = cached_llm_votes(votes_file, key, g, reviewed, sample, llm_spec)
                 n = len(sample)
                 sweak = {k: v[:n] for k, v in weak.items()}
@@ -317,13 +339,32 @@ def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: in
                     alone = [[s for s, _ in d] for d in v] if student and k == student.name else yes(v)
                     row[f"{k.split(':')[0]}_sample"] = f1(sample, alone)
                 per_doc = sample_weights(store, student, sample, sweak, llm_preds) if b else [weights] * n
-                both, casc, skipped = [], [], 0
+                errors: list[float] = []
+                if student is not None:  # the student's doubt (its beam) on the sample, as `studio label` reads it
+                    doubts, t_beam = timed(student.doubts, texts[:n], sweak[student.name])
+                    errors = [student.expected_errors(x) for x in doubts]
+                    blocks = student.error_blocks() or []  # the lowest-doubt block: (doubt up to, errors, documents)
+                    row.update(student_surest_block=[round(x, 4) for x in blocks[0]] if blocks else None)
+                # the LLM's record for the cascade's scale, as for its weights: the sample documents of the other folds
+                finished = list(zip(sample_trials(sample, sweak, llm_preds), errors, strict=True)) if errors else []
+                scales: dict[int, float] = {}
+                both, casc, skipped, gains = [], [], 0, []
                 for i in range(n):
                     w, t = per_doc[i], per_doc[i].threshold if per_doc[i] is not None else 0.5
                     one = {k: [v[i]] for k, v in sweak.items()}
                     both.append([(s, p, t) for s, p in combine_all(texts[i : i + 1], one, [llm_preds[i]], w)[0]])
-                    skip = student is not None and bool(cascade_skips(w, student, [{k: v[0] for k, v in one.items()}],
-                                                                      labels))  # fmt: skip
+                    doc_preds = {k: v[0] for k, v in one.items()}
+                    skip = False
+                    if student is not None and w is not None:
+                        f = i % 5
+                        if f not in scales:
+                            scales[f] = cascade_scale(w, [x for j, x in enumerate(finished) if j % 5 != f], labels)
+                        skip = bool(cascade_skips(w, student, [doc_preds], labels, errors=errors[i : i + 1],
+                                                  bound=bound, scale=scales[f]))  # fmt: skip
+                        gains.append(scales[f] * cascade_gain(w, doc_preds, errors[i], labels))
+                        if detail:
+                            print(f"  doc {i}: doubt {doubts[i]:.4f} errors {errors[i]:.3f} scale {scales[f]:.3f} "
+                                  f"gain {gains[-1]:.4f} disagreement {cascade_gain(w, doc_preds, 0.0, labels):.4f}")  # fmt: skip
                     skipped += skip
                     got = combine_all(texts[i : i + 1], one, [None if skip else llm_preds[i]], w)[0]
                     casc.append([(s, p, t) for s, p in got])
@@ -331,9 +372,12 @@ def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: in
                            ece_sample=ece(sample, [[(s, p) for s, p, _ in d] for d in both]))  # fmt: skip
                 if student is not None:
                     t_student_n = t_student * n / len(texts)
-                    t_casc = t_student_n + t_llm * (n - skipped) / n
-                    row.update(cascade_skipped=skipped, cascade_f1=f1(sample, at_threshold(casc)),
-                               cascade_per_min=per_min(n, t_casc), no_cascade_per_min=per_min(n, t_llm + t_student_n))  # fmt: skip
+                    t_casc = t_student_n + t_beam + t_llm * (n - skipped) / n
+                    row.update(cascade_bound=bound, cascade_scale=sorted(round(x, 3) for x in scales.values()),
+                               cascade_skipped=skipped, cascade_f1=f1(sample, at_threshold(casc)),
+                               cascade_per_min=per_min(n, t_casc), no_cascade_per_min=per_min(n, t_llm + t_student_n),
+                               student_beam_per_min=per_min(n, t_beam),
+                               cascade_skipped_at={x: sum(g < x for g in gains) for x in (0.005, 0.01, 0.02, 0.05, 0.1)})  # fmt: skip
             store.close()
         print(json.dumps(row), flush=True)
         rows.append(row)
@@ -356,6 +400,12 @@ def main() -> None:
         default=None,
         help="keep the LLM's answers in this JSON file and reuse them on later runs (re-combine without the model)",
     )
+    ap.add_argument("--cascade-bound", type=float, default=CASCADE_BOUND,
+                    help=f"expected gain under which a document skips the LLM [default: {CASCADE_BOUND}]")  # fmt: skip
+    ap.add_argument("--cached-llm-only", action="store_true",
+                    help="use the LLM's answers only where --llm-votes has them; never start the model")  # fmt: skip
+    ap.add_argument("--cascade-detail", action="store_true",
+                    help="print each sample document's doubt, expected errors and expected gain")  # fmt: skip
     args = ap.parse_args()
     print("uptime:", uptime(), flush=True)
     out = []
@@ -364,7 +414,8 @@ def main() -> None:
         if lang == "ko" and max(args.budgets) > 180:
             budgets = sorted({*budgets, 180})
         n = args.llm_sample[0] if lang == "en" else args.llm_sample[1]
-        out += run_lang(lang, budgets, args.llm_budgets, n, args.llm, not args.no_llm, args.llm_votes)
+        out += run_lang(lang, budgets, args.llm_budgets, n, args.llm, not args.no_llm, args.llm_votes,
+                        args.cascade_bound, args.cached_llm_only, args.cascade_detail)  # fmt: skip
     print("uptime:", uptime(), flush=True)
     print(json.dumps(out))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from studio.ops.ner.align import align_mentions
 from studio.ops.ner.combine import accuracies_from_store, combine_spans
 from studio.ops.ner.parse import ParseFailure, answer_json_schema, parse_answer
 from studio.ops.ner.sources import Gazetteer, StudentSource, newest_student
-from studio.ops.ner.weights import Weights, estimate_weights
+from studio.ops.ner.weights import DocTrials, Weights, complete_trials, estimate_weights
 from studio.ops.registry import Args, OpContext, Result, operation
 from studio.schema import Document, Guideline, Proposal, Span
 from studio.store import Store
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
     from studio.ops.embed import Backend
 
 Progress = Callable[[str, float | None], None]
+# The cascade: a document skips the LLM when asking it is expected to gain less than this (`cascade_gain`, in
+# proposals: a right one counts 1 - t, a wrong one -t at the decision threshold t): one in 50 documents.
+CASCADE_BOUND = 0.02
 _SENT_END = re.compile(r"(?<=[.!?。！？])\s+|\n\s*\n|\n")
 
 
@@ -66,7 +70,8 @@ class LabelSettings:
     student_name: str = "student"
     retrain_every: int | None = None  # retrain the student first when this many new complete documents exist
     retrain_args: dict[str, Any] = field(default_factory=dict)  # TrainArgs for that retraining (e.g. base, max_epochs)
-    cascade: bool = False  # documents where the LLM's answer could not change a proposal skip it
+    cascade: bool = True  # once a student exists, documents where the LLM would gain (almost) nothing skip it
+    cascade_bound: float = CASCADE_BOUND  # the expected gain (`cascade_gain`) under which a document skips the LLM
     cascade_threshold: float = 0.9  # without learned weights: the student's held-out recall and precision needed
     learned_weights: bool = True  # source weights from complete documents (weights.py) instead of fixed priors
     request_extra: dict[str, Any] = field(default_factory=dict)  # passed to the model API (e.g. extra_body)
@@ -89,6 +94,7 @@ class LabelReport:
     retrained: bool = False  # the student was retrained before this run
     retrain_error: str | None = None  # retraining failed (labeling went on with the old student, if any)
     llm_skipped: int = 0  # documents the cascade left to the student (no LLM call)
+    cascade_scale: float | None = None  # the share of the cascade's expected gain the LLM kept (`cascade_scale`)
 
     def as_dict(self) -> dict[str, Any]:
         out = {
@@ -100,8 +106,9 @@ class LabelReport:
         # what the student, relabeling and the cascade add appears only when it happened, so the
         # run decisions of projects without them (and their recordings) stay as they were
         extra = {"already_proposed": self.already_proposed, "student": self.student, "retrained": self.retrained,
-                 "retrain_error": self.retrain_error, "llm_skipped": self.llm_skipped}  # fmt: skip
-        return out | {k: v for k, v in extra.items() if v}
+                 "retrain_error": self.retrain_error, "llm_skipped": self.llm_skipped,
+                 "cascade_scale": self.cascade_scale}  # fmt: skip
+        return out | {k: v for k, v in extra.items() if v or (k == "cascade_scale" and v is not None)}
 
 
 def chunk_text(text: str, max_chars: int) -> list[tuple[int, str]]:
@@ -253,6 +260,8 @@ def label_documents(
     if student is not None:
         weak_sources.append(student)
     weights = labeling_weights(store, student) if s.learned_weights else None
+    if s.cascade and student is not None and weights is not None:  # how much of its promise the LLM kept
+        report.cascade_scale = round(cascade_scale(weights, finished_with_doubt(store, student), labels), 6)
     accuracies = {name: st.accuracy for name, st in accuracies_from_store(store).items() if st.estimated}
     for start in range(0, len(ids), s.docs_per_batch):
         batch_ids = ids[start : start + s.docs_per_batch]
@@ -266,7 +275,7 @@ def label_documents(
                 (start + len(batch_ids)) / max(1, len(ids)),
             )
     store.record("tool", "weak_label.run", [], {**report.as_dict(), "prompt": prompt.id, "model": llm.spec.describe(), "guideline_version": version,
-                 "settings": _settings_logged(s)})  # fmt: skip
+                 "settings": _settings_logged(s, cascade_ran=s.cascade and student is not None)})  # fmt: skip
     return report
 
 
@@ -284,7 +293,13 @@ def _label_batch(
     student = next((w for w in weak_sources if isinstance(w, StudentSource)), None)
     skip: set[int] = set()
     if s.cascade and student is not None:
-        skip = cascade_skips(weights, student, weak_preds, labels, s.cascade_threshold)
+        errors = None
+        if weights is not None:  # the student's own doubt (its beam), as expected errors
+            doubts = student.doubts([d.text for d in docs], [p.get(student.name, []) for p in weak_preds])
+            errors = [student.expected_errors(x) for x in doubts]
+        scale = 1.0 if report.cascade_scale is None else report.cascade_scale
+        skip = cascade_skips(weights, student, weak_preds, labels, s.cascade_threshold, errors=errors,
+                             bound=s.cascade_bound, scale=scale)  # fmt: skip
         report.llm_skipped += len(skip)
     for di, doc in enumerate(docs):
         if di in skip:
@@ -402,12 +417,128 @@ def cascade_skips(
     weak_preds: list[dict[str, list[tuple[Span, float]]]],
     labels: list[str],
     threshold: float = 0.9,
+    *,
+    errors: list[float] | None = None,
+    bound: float = CASCADE_BOUND,
+    scale: float = 1.0,
 ) -> set[int]:
-    """The documents (positions) that skip the LLM: with learned weights, those where no answer of the LLM could
-    change a proposal (`Weights.llm_can_change`); without, those the student is sure of (`student_confident`)."""
-    if weights is not None:
-        return {i for i, preds in enumerate(weak_preds) if not weights.llm_can_change(preds, labels)}
-    return {i for i, preds in enumerate(weak_preds) if student_confident(student, preds, threshold)}
+    """The documents (positions) that skip the LLM.
+
+    With learned weights: those where no answer of the LLM could change a proposal (`Weights.llm_can_change`),
+    and, given `errors` (the student's expected errors per document, `StudentSource.expected_errors`), those
+    where asking it is expected to gain less than `bound` (`cascade_gain` times `scale`, `cascade_scale`).
+    Without weights: those the student is sure of (`student_confident`).
+    """
+    if weights is None:
+        return {i for i, preds in enumerate(weak_preds) if student_confident(student, preds, threshold)}
+    out = set()
+    for i, preds in enumerate(weak_preds):
+        if (
+            errors is not None and scale * cascade_gain(weights, preds, errors[i], labels) < bound
+        ) or not weights.llm_can_change(preds, labels):
+            out.add(i)
+    return out
+
+
+def realized_gain(
+    weights: Weights, votes: dict[tuple[int, int, str], dict[str, float]], ran: set[str], gold: set[tuple[int, int, str]],
+    llm: str = "llm",
+) -> float:  # fmt: skip
+    """What the LLM's votes actually gained on a finished document, in the units of `cascade_gain`: for each
+    candidate whose decision they changed, truth - t (a right proposal made or a wrong one dropped: 1 - t or t;
+    the reverse, minus that)."""
+    t = weights.threshold
+    silent = {name: 0.0 for name in ran}
+    gain = 0.0
+    for key, v in votes.items():
+        full = silent | v
+        without = {n: p for n, p in full.items() if n != llm}
+        yes = any(p > 0 for p in full.values()) and weights.decides(key[2], full)
+        yes_without = any(p > 0 for p in without.values()) and weights.decides(key[2], without)
+        gain += (int(yes) - int(yes_without)) * (float(key in gold) - t)
+    return gain
+
+
+def weak_of(
+    votes: dict[tuple[int, int, str], dict[str, float]], ran: set[str], llm: str = "llm"
+) -> dict[str, list[tuple[Span, float]]]:
+    """A finished document's stored votes as the other sources' predictions (`_predict_weak`'s shape), the LLM's
+    left out."""
+    out: dict[str, list[tuple[Span, float]]] = {name: [] for name in ran if name != llm}
+    for (a, b, label), v in sorted(votes.items()):
+        for name, p in v.items():
+            if name != llm and p > 0:
+                out.setdefault(name, []).append((Span(start=a, end=b, label=label), p))
+    return out
+
+
+def cascade_scale(
+    weights: Weights, finished: list[tuple[DocTrials, float]], labels: list[str], llm: str = "llm"
+) -> float:
+    """How much of `cascade_gain`'s promise the LLM kept on finished documents it voted on: (sum of
+    `realized_gain` + 1) / (sum of `cascade_gain` + 1) over them (one pseudo-unit at "all of it"), between 0
+    and 1. `finished`: each document's trials and the student's expected errors there (from its held-out
+    doubt). The gain assumes independent, calibrated votes; the LLM's misses and the student's are not
+    independent (English news, 100 reviewed: 0.12-0.32 with the pseudo-unit), so the promise is scaled by the
+    record."""
+    promised = kept = 0.0
+    for d, errors in finished:
+        if llm not in d.ran or not math.isfinite(errors):
+            continue
+        promised += cascade_gain(weights, weak_of(d.votes, d.ran, llm), errors, labels, llm)
+        kept += realized_gain(weights, d.votes, d.ran, d.gold, llm)
+    return min(1.0, max(0.0, (kept + 1.0) / (promised + 1.0)))
+
+
+def finished_with_doubt(store: Store, student: StudentSource) -> list[tuple[DocTrials, float]]:
+    """The complete documents' trials (the student's held-out votes where it did not vote) with the student's
+    expected errors there, from the held-out doubt its card keeps (documents without one are left out)."""
+    from studio.ops.ner.train import complete_document_ids
+
+    doubts = {int(k): float(v[0]) for k, v in (student.card.get("heldout_doubt") or {}).items()}
+    ids = [i for i in complete_document_ids(store) if i in doubts]
+    trials = complete_trials(store, ids, student=student)
+    return [(d, student.expected_errors(doubts[i])) for i, d in zip(ids, trials, strict=True)]
+
+
+def cascade_gain(
+    weights: Weights, weak: dict[str, list[tuple[Span, float]]], errors: float, labels: list[str], llm: str = "llm"
+) -> float:
+    """What asking the LLM about a document is expected to gain, in proposals (a right one is worth 1 - t, a wrong
+    one -t, at the weights' decision threshold t), by the learned weights:
+
+    - each candidate another source proposed: the expected value of the LLM's vote (its learned rates give the
+      chance it says yes; the confidence with its yes or no decides): sum over its answers of
+      P(answer) * max(0, q_answer - t), minus max(0, q - t) with q the confidence without it. Where the sources
+      disagree and the LLM could tip the balance this is large; where its answer cannot change the decision, 0;
+    - what no other source proposed: the student's expected errors in the document (`errors`, its beam's doubt
+      calibrated on its held-out documents) times what the LLM makes of such an entity: its learned recall r
+      times (1 - t / c), c the confidence of a span only the LLM proposes (its precision there; 0 when such a
+      span stays under the threshold), the best over the labels.
+    """
+    t = weights.threshold
+    silent = {name: 0.0 for name in weak}
+    votes: dict[tuple[int, int, str], dict[str, float]] = {}
+    for name, preds in weak.items():
+        for sp, p in preds:
+            key = (sp.start, sp.end, sp.label)
+            votes.setdefault(key, {})[name] = max(p, votes.get(key, {}).get(name, 0.0))
+    gain = 0.0
+    for (_, _, label), v in votes.items():
+        base = silent | v
+
+        def conf(extra: dict[str, float], label: str = label, base: dict[str, float] = base) -> float:
+            return weights.confidence(label, weights.votes(label, base | extra))[0]
+
+        q, q_yes, q_no = conf({}), conf({llm: 1.0}), conf({llm: 0.0})
+        r, f = weights.rates(llm, label)
+        p_yes = q * r + (1 - q) * f
+        gain += max(0.0, p_yes * max(0.0, q_yes - t) + (1 - p_yes) * max(0.0, q_no - t) - max(0.0, q - t))
+    value = 0.0
+    for label in labels:
+        c = weights.confidence(label, weights.votes(label, silent | {llm: 1.0}))[0]
+        value = max(value, weights.rates(llm, label)[0] * max(0.0, 1 - t / c))
+    return gain + errors * value if value > 0 else gain
 
 
 def student_confident(student: StudentSource, preds: dict[str, list[tuple[Span, float]]], threshold: float) -> bool:
@@ -467,16 +598,26 @@ def retrain_due(store: Store, name: str = "student", every: int | None = None) -
     return len(new) if len(new) >= every and len(done) >= MIN_DOCUMENTS else 0
 
 
-_NEW_SETTINGS = ("student", "student_name", "retrain_every", "cascade", "cascade_threshold", "learned_weights")
+_NEW_SETTINGS = ("student", "student_name", "retrain_every", "learned_weights")
+_CASCADE = ("cascade", "cascade_bound", "cascade_threshold")
 
 
-def _settings_logged(s: LabelSettings) -> dict[str, Any]:
-    """The settings a run decision records; settings added with the student only when not at their default."""
+def _settings_logged(s: LabelSettings, cascade_ran: bool = False) -> dict[str, Any]:
+    """The settings a run decision records; settings added with the student only when not at their default,
+    the cascade's (`cascade`, `cascade_bound`) when it ran (on, with a student), so runs without it (and their
+    recordings) look as they did when it was off by default."""
     default = LabelSettings()
     skip = ("spacy_map", "request_extra", "retrain_args")
-    return {
-        k: v for k, v in s.__dict__.items() if k not in skip and (k not in _NEW_SETTINGS or v != getattr(default, k))
+    out = {
+        k: v
+        for k, v in s.__dict__.items()
+        if k not in skip and k not in _CASCADE and (k not in _NEW_SETTINGS or v != getattr(default, k))
     }
+    if cascade_ran:
+        out |= {"cascade": True, "cascade_bound": s.cascade_bound}
+        if s.cascade_threshold != default.cascade_threshold:
+            out["cascade_threshold"] = s.cascade_threshold
+    return dict(sorted(out.items()))
 
 
 def proposed_keys(store: Store, doc_id: int) -> set[tuple[int, int, str]]:
@@ -525,9 +666,14 @@ class LabelArgs(Args):
                              "its labels (FROM=TO, e.g. ORG=ORG); needs studio[spacy-model].")  # fmt: skip
     student: bool = Field(True, description="Let the newest student model (studio train) vote.")
     cascade: bool = Field(
-        False,
-        description="Once a student exists, documents where the model's answer could not "
-        "change a proposal (by the learned weights) skip it (faster).",
+        True,
+        description="Once a student exists, documents where asking the model is expected to gain almost nothing "
+        "(the student is sure of them and no source disagrees) skip it (faster).",
+    )
+    cascade_bound: float = Field(
+        CASCADE_BOUND,
+        ge=0,
+        description="With --cascade: the expected gain in proposals under which a document skips the model.",
     )
     retrain_every: int | None = Field(None, ge=1, description="Retrain the student first when this many newly complete "
                                       f"documents exist [default: setting student.retrain_every, else {DEFAULT_RETRAIN_EVERY}].")  # fmt: skip
@@ -553,6 +699,7 @@ class LabelResult(Result):
     retrained: bool = False
     retrain_error: str | None = None
     llm_skipped: int = 0
+    cascade_scale: float | None = None
 
     def summary(self) -> str:
         line = (
@@ -581,7 +728,8 @@ def label(ctx: OpContext, args: LabelArgs) -> LabelResult:
     settings = LabelSettings(
         samples=args.samples, few_shot=args.few_shot, few_shot_mode=args.few_shot_mode, repeat=args.repeat,
         preselect=args.preselect, spacy_model=bool(args.spacy), spacy_map=parse_label_map(args.spacy),
-        student=args.student, cascade=args.cascade, retrain_every=every, learned_weights=args.learned_weights,
+        student=args.student, cascade=args.cascade, cascade_bound=args.cascade_bound, retrain_every=every,
+        learned_weights=args.learned_weights,
     )  # fmt: skip
     report = label_documents(store, ctx.llm, list(args.doc) or None, limit=args.limit, settings=settings,
                              on_progress=ctx.fraction_progress("labeling"))  # fmt: skip

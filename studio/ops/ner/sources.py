@@ -248,6 +248,7 @@ class StudentSource:
         per = (card.get("heldout_scores") or card.get("scores") or {}).get("per_label", {})
         self.precision = {lab: _smoothed_precision(per.get(lab) or {}) for lab in self.labels}
         self._nlp: Language | None = None
+        self._blocks: list[tuple[float, float, int]] | bool | None = False  # error_blocks, once computed
 
     @property
     def nlp(self) -> Language:
@@ -266,6 +267,52 @@ class StudentSource:
         texts = list(texts)
         spans = predict(self.nlp, self.lang, texts, self.labels)
         return [[(s, self.prob(s.label)) for s in doc] for doc in spans]
+
+    def scores_many(self, texts: Iterable[str]) -> list[dict[tuple[int, int, str], float]]:
+        """Each text's entities with the student's probability for them, from a beam search (`train.beam_scores`)."""
+        from studio.ops.ner.train import beam_scores
+
+        return beam_scores(self.nlp, self.lang, list(texts), self.labels)
+
+    def doubts(self, texts: Iterable[str], preds: list[list[tuple[Span, float]]]) -> list[float]:
+        """The student's doubt about each text (`train.doubt`: its expected number of errors by its own beam),
+        given what it predicted there (`predict_many`)."""
+        from studio.ops.ner.train import doubt
+
+        scores = self.scores_many(texts)
+        return [doubt([sp for sp, _ in p], sc) for p, sc in zip(preds, scores, strict=True)]
+
+    def error_blocks(self) -> list[tuple[float, float, int]] | None:
+        """How the student's doubt maps to its errors, from the card's held-out documents (`heldout_doubt`: the
+        doubt of a model that did not learn the document, and its actual errors there, missed and wrong
+        entities): isotonic regression (errors never fall as doubt grows; pool adjacent violators) as blocks
+        (largest doubt in the block, total errors, documents), by doubt. None for cards without them (older, or
+        trained on a file)."""
+        pairs = sorted((float(x), float(e)) for x, e in (self.card.get("heldout_doubt") or {}).values())
+        if not pairs:
+            return None
+        blocks: list[tuple[float, float, int]] = []
+        for x, e in pairs:
+            top, total, n = x, e, 1
+            while blocks and blocks[-1][1] / blocks[-1][2] >= total / n:  # a violator (or a tie): pool
+                _, t0, n0 = blocks.pop()
+                total, n = total + t0, n + n0
+            blocks.append((top, total, n))
+        return blocks
+
+    def expected_errors(self, doubt: float) -> float:
+        """The student's expected number of errors in a document it has `doubt` about: the mean errors of the
+        isotonic block of held-out documents with that doubt (the first block reaching it; the last beyond
+        them), plus one pseudo-document at the mean errors of all of them (a block of a few error-free
+        documents does not promise none). Infinite without held-out doubts (the cascade then never trusts it)."""
+        if self._blocks is False:
+            self._blocks = self.error_blocks()
+        blocks = self._blocks
+        if not isinstance(blocks, list):
+            return float("inf")
+        mean = sum(t for _, t, _ in blocks) / sum(n for _, _, n in blocks)
+        _, total, n = next((b for b in blocks if b[0] >= doubt), blocks[-1])
+        return (total + mean) / (n + 1)
 
     def prob(self, label: str) -> float:
         """The probability the student gives its entities of `label`: the label's held-out precision."""

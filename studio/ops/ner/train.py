@@ -44,6 +44,7 @@ CV_FOLDS = 5
 # cross-validation over every document, not only the held-out split: 20 documents leave 4 held out,
 # too few to weigh the student (English news, 20 reviewed: combined F1 0.39 with 4, 0.65 with all 20).
 CV_BELOW = 200
+BEAM_WIDTH = 8  # parses the beam keeps when scoring the student's entities (beam_scores)
 MIN_EXAMPLES = 1500  # examples seen before early stopping may stop (see fit)
 # A blank model on a few hundred sentences learns in a few epochs at a higher rate than spaCy's
 # default 0.001: Korean news, 100 documents, 15 epochs: held-out F1 0.34 at 0.001, 0.80 at 0.005.
@@ -169,6 +170,66 @@ def predict(nlp: Language, lang: str, texts: list[str], labels: list[str]) -> li
     ]
 
 
+def beam_scores(
+    nlp: Language, lang: str, texts: list[str], labels: list[str], width: int = BEAM_WIDTH
+) -> list[dict[tuple[int, int, str], float]]:
+    """Each text's entities (character offsets, the guideline's labels) with the model's probability for them: the
+    share of a beam search's probability mass (`width` parses) on parses that contain the entity. spaCy's greedy
+    NER gives no scores; the beam over the same model does (what the cascade reads as the student's doubt)."""
+    if "ner" not in nlp.pipe_names:
+        return [{} for _ in texts]
+    ner: Any = nlp.get_pipe("ner")
+    keep = set(labels)
+    out: list[dict[tuple[int, int, str], float]] = []
+    for i in range(0, len(texts), 64):
+        docs = [make_doc(nlp, lang, t) for t in texts[i : i + 64]]
+        for name, proc in nlp.pipeline:  # what runs before the NER (e.g. a shared tok2vec)
+            if name == "ner":
+                break
+            docs = list(proc.pipe(docs))
+        for doc, scored in zip(docs, ner.scored_ents(_beam_parse(ner, docs, width)), strict=True):
+            ents: dict[tuple[int, int, str], float] = {}
+            for (a, b, label), p in scored.items():
+                if label in keep and p > 0:
+                    sp = doc[a:b]
+                    ents[(sp.start_char, sp.end_char, label)] = min(1.0, round(float(p), 6))
+            out.append(ents)
+    return out
+
+
+def _beam_parse(ner: Any, docs: list[Doc], width: int) -> list[Any]:
+    """spaCy's `beam_parse` with each step's scores as log-probabilities over the valid actions. A greedy-trained
+    model's raw scores are not comparable across states (spaCy's own beam sums them: a blank student put 0.99 on
+    "in Oslo" as a person where its greedy parse, rightly, found Oslo); normalized, a parse's score is its log
+    probability under the model's steps."""
+    import numpy as np
+    from spacy.pipeline._parser_internals._beam_utils import BeamBatch
+
+    moves = ner.moves
+    names = [moves.get_class_name(j) for j in range(moves.n_moves)]
+    batch = BeamBatch(moves, moves.init_batch(docs), None, width, density=0.0)
+    model = ner.model.predict(docs)
+    while not batch.is_done:
+        states = batch.get_unfinished_states()
+        if not states:
+            break
+        scores = np.asarray(model.predict(states), dtype="float64")
+        valid = np.array([[moves.is_valid(st, n) for n in names] for st in states], dtype=bool)
+        x = np.where(valid, scores, -np.inf)
+        top = x.max(axis=1, keepdims=True)
+        x = x - top - np.log(np.exp(x - top).sum(axis=1, keepdims=True))
+        batch.advance(np.ascontiguousarray(np.where(valid, x, -1e9), dtype="float32"))
+    model.clear_memory()
+    return list(batch)
+
+
+def doubt(spans: list[Span], scores: dict[tuple[int, int, str], float]) -> float:
+    """The student's expected number of errors in a document by its own beam: for each entity it predicts the
+    probability it is wrong (1 - score), for each other entity the beam saw the probability it is right."""
+    mine = {(s.start, s.end, s.label) for s in spans}
+    return sum(1.0 - scores.get(k, 0.0) for k in mine) + sum(p for k, p in scores.items() if k not in mine)
+
+
 class FitResult(BaseModel):
     scores: dict[str, Any]  # overall {precision, recall, f1} and per label
     epochs: int
@@ -258,8 +319,9 @@ def heldout_votes(
     patience: int = 3,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
-) -> list[list[Span]]:
-    """Each document's spans as predicted by a model that did not learn from it (k-fold). Each fold's model is
+) -> tuple[list[list[Span]], list[float]]:
+    """Each document's spans as predicted by a model that did not learn from it (k-fold), and that model's doubt
+    about the document (`doubt`, from its beam). Each fold's model is
     trained as the student is: its documents split into training and held-out (`dev_share`), early stopping
     on the held-out part (a fixed epoch count from the student's own small held-out split was too noisy:
     a blank English student on 20 documents stopped at a few epochs and its folds learned nothing)."""
@@ -267,6 +329,7 @@ def heldout_votes(
     random.Random(seed).shuffle(order)
     fold_of = {i: n % folds for n, i in enumerate(order)}
     out: list[list[Span]] = [[] for _ in docs]
+    doubts: list[float] = [0.0 for _ in docs]
     for f in range(folds):
         if progress:
             progress(f"held-out votes (fold {f + 1} of {folds})", f, folds)
@@ -275,11 +338,13 @@ def heldout_votes(
         train, dev = split_docs(rest, dev_share, seed)
         nlp, _, _ = fit(train, dev, labels, lang, base=base, seed=seed, max_epochs=max_epochs, patience=patience,
                         cancelled=cancelled)  # fmt: skip
-        for i, spans in zip(part, predict(nlp, lang, [docs[i].text for i in part], labels), strict=True):
-            out[i] = spans
+        texts = [docs[i].text for i in part]
+        preds, scores = predict(nlp, lang, texts, labels), beam_scores(nlp, lang, texts, labels)
+        for i, spans, sc in zip(part, preds, scores, strict=True):
+            out[i], doubts[i] = spans, doubt(spans, sc)
         if cancelled and cancelled():
             break
-    return out
+    return out, doubts
 
 
 def scores_dict(sc: Any) -> dict[str, Any]:
@@ -402,11 +467,12 @@ def train(ctx: OpContext, args: TrainArgs) -> TrainResult:
         "best_epoch": fr.best_epoch, "scores": fr.scores, "curve": [p.model_dump() for p in curve],
         "document_ids": [d.document_id for d in docs if d.document_id is not None],
         "heldout_from": heldout[0], "heldout_scores": heldout[2], "heldout": heldout[1],
+        "heldout_doubt": heldout[3],
         "trained_after_decision": store.conn.execute("SELECT COALESCE(MAX(id), 0) FROM decisions").fetchone()[0],
     }  # fmt: skip
     save_model(nlp, store.root / rel, card)
     store.record("tool", "train.run", [f"model:{args.name}"], {
-        **{k: v for k, v in card.items() if k not in ("document_ids", "heldout")}, "model_dir": rel,
+        **{k: v for k, v in card.items() if k not in ("document_ids", "heldout", "heldout_doubt")}, "model_dir": rel,
         "document_count": len(card["document_ids"]), "args": args.model_dump(),
     })  # fmt: skip
     return TrainResult(
@@ -424,25 +490,33 @@ def _heldout(
     lang: str,
     args: TrainArgs,
     ctx: OpContext,
-) -> tuple[str, dict[str, list[list[Any]]], dict[str, Any]]:
-    """Honest votes of the student on complete documents, for weights.py: ("cvK" | "dev", {document id: spans},
-    their scores)."""
+) -> tuple[str, dict[str, list[list[Any]]], dict[str, Any], dict[str, list[float]]]:
+    """Honest votes of the student on complete documents, for weights.py and the cascade: ("cvK" | "dev",
+    {document id: spans}, their scores, {document id: [the model's doubt (`doubt`), its actual errors]})."""
     if not any(d.document_id is not None for d in docs):
-        return "none", {}, {}  # trained on a file: no project documents to judge the student on
+        return "none", {}, {}, {}  # trained on a file: no project documents to judge the student on
     folds = args.cv_folds if args.cv_folds is not None else (CV_FOLDS if len(docs) < CV_BELOW else 0)
     if folds >= 2:
-        preds = heldout_votes(docs, labels, lang, folds, dev_share=args.dev_share, base=args.base, seed=args.seed,
-                              max_epochs=args.max_epochs, patience=args.patience, progress=ctx.progress,
-                              cancelled=ctx.cancelled)  # fmt: skip
+        preds, doubts = heldout_votes(docs, labels, lang, folds, dev_share=args.dev_share, base=args.base,
+                                      seed=args.seed, max_epochs=args.max_epochs, patience=args.patience,
+                                      progress=ctx.progress, cancelled=ctx.cancelled)  # fmt: skip
         pairs, how = list(zip(docs, preds, strict=True)), f"cv{folds}"
     else:
-        pairs, how = list(zip(dev, predict(nlp, lang, [d.text for d in dev], labels), strict=True)), "dev"
+        texts = [d.text for d in dev]
+        preds = predict(nlp, lang, texts, labels)
+        doubts = [doubt(p, sc) for p, sc in zip(preds, beam_scores(nlp, lang, texts, labels), strict=True)]
+        pairs, how = list(zip(dev, preds, strict=True)), "dev"
     heldout = {
         str(d.document_id): [[s.start, s.end, s.label] for s in spans]
         for d, spans in pairs
         if d.document_id is not None
     }
-    return how, heldout, scores_dict(score([d.spans for d, _ in pairs], [p for _, p in pairs]))
+    doubt_vs_errors = {
+        str(d.document_id): [round(x, 6), len({(s.start, s.end, s.label) for s in d.spans} ^ {(s.start, s.end, s.label) for s in spans})]
+        for (d, spans), x in zip(pairs, doubts, strict=True)
+        if d.document_id is not None
+    }  # fmt: skip
+    return how, heldout, scores_dict(score([d.spans for d, _ in pairs], [p for _, p in pairs])), doubt_vs_errors
 
 
 def save_model(nlp: Language, folder: Path, card: dict[str, Any]) -> None:
