@@ -338,10 +338,11 @@ def _label_batch(
         from studio.llm.prompts import load_prompt
 
         recall_prompt = load_prompt(*passes.RECALL_PROMPT)
+        not_names = passes.excluded_words(guideline)
         again: list[tuple[int, Request]] = []
         for i, spans in answers.items():
             di, off, chunk, k = where[i]
-            words = passes.recall_needed(chunk, [a.span for a in spans], guideline.language)
+            words = passes.recall_needed(chunk, [a.span for a in spans], guideline.language, not_names)
             if di in failed or words is None:
                 continue
             found = [{"text": a.span.text, "label": a.span.label} for a in spans]

@@ -16,7 +16,8 @@ capitals, datelines get an empty answer; and it labels what the guideline exclud
     brackets in its exclude rules: "Dr.", "coach", "Minister"): that part is cut off
     ("Dr. Aurelio Fairweather" -> "Aurelio Fairweather").
 - **recall** (a second request, only where it may help): when a chunk's answer is empty, or
-  leaves capitalized words that are not stop words outside every span, the model is asked again
+  leaves capitalized words outside every span (not stop words, month or day names, words the
+  guideline excludes, or the first word of a sentence: `missed_words`), the model is asked again
   about those words with `prompts/ner_recall.vN.jinja` (the same system message, so the server's
   prompt cache holds). What it finds is added where it overlaps nothing found before.
 
@@ -160,16 +161,39 @@ def _strip_prefix(text: str, sp: Span, prefixes: tuple[tuple[str, ...], ...]) ->
 
 
 # -- recall ----------------------------------------------------------------------------------------
-def missed_words(text: str, spans: list[Span], lang: str) -> list[str]:
-    """Capitalized words of `text` outside every span that are not stop words, once each, in order.
-    Empty for scripts without case (Korean: the recall pass then runs only on an empty answer)."""
+def _calendar_words() -> frozenset[str]:
+    import calendar
+
+    names = [*calendar.month_name, *calendar.month_abbr, *calendar.day_name, *calendar.day_abbr]
+    return frozenset(n.casefold() for n in names if n)
+
+
+_CALENDAR = _calendar_words()
+_SENTENCE_END = frozenset('.!?"“”')
+
+
+def excluded_words(guideline: Guideline) -> frozenset[str]:
+    """One-word phrases the guideline excludes for some label ("coach", "Dr.", "Minister"): not asked about."""
+    return frozenset(p[0] for shape in guideline_shapes(guideline).values() for p in shape.prefixes if len(p) == 1)
+
+
+def missed_words(text: str, spans: list[Span], lang: str, skip: frozenset[str] = frozenset()) -> list[str]:
+    """Capitalized words of `text` outside every span, once each, in order; not stop words, month and
+    day names, words in `skip`, nor (when some span was found) the first word of a sentence. Empty for
+    scripts without case (Korean: the recall pass then runs only on an empty answer)."""
     from studio.ops.ner.tokens import get_nlp
 
     covered = [(s.start, s.end) for s in spans]
     out: list[str] = []
+    prev = ""
     for tok in get_nlp(lang).make_doc(text):
-        w = tok.text
+        w, initial = tok.text, not prev or prev in _SENTENCE_END
+        if not tok.is_space:
+            prev = w[-1]
         if len(w) < 2 or not w[0].isupper() or tok.is_stop or not any(c.isalpha() for c in w):
+            continue
+        key = w.casefold().rstrip(".")
+        if key in _CALENDAR or key in skip or (initial and spans):
             continue
         if any(a < tok.idx + len(w) and tok.idx < b for a, b in covered):
             continue
@@ -178,10 +202,10 @@ def missed_words(text: str, spans: list[Span], lang: str) -> list[str]:
     return out
 
 
-def recall_needed(text: str, spans: list[Span], lang: str) -> list[str] | None:
+def recall_needed(text: str, spans: list[Span], lang: str, skip: frozenset[str] = frozenset()) -> list[str] | None:
     """The words to ask about again (possibly none: an empty answer is asked about as a whole),
     or None when the first answer leaves nothing to ask about."""
-    words = missed_words(text, spans, lang)
+    words = missed_words(text, spans, lang, skip)
     if words:
         return words[:MAX_RECALL_WORDS]
     return [] if not spans and text.strip() else None
