@@ -75,6 +75,16 @@ def test_recall_asks_about_capitalized_words_left_out() -> None:
     assert passes.recall_needed("삼성전자는 어제 밝혔다.", [_span("삼성전자는", "삼성전자", "ORG")], "ko") is None
 
 
+def test_recall_joins_a_name_answered_word_by_word() -> None:
+    t = "spokesman Lombardi met Oksana Sorensen and Eszter Oyelaran of Stonebridge Group."
+    first = [_span(t, "Lombardi", "PER")]
+    more = [_span(t, w, lab) for w, lab in [("Oksana", "PER"), ("Sorensen", "PER"), ("Eszter", "PER"),
+            ("Oyelaran", "PER"), ("Stonebridge", "ORG"), ("Group", "ORG"), ("Lombardi", "PER")]]  # fmt: skip
+    merged = passes.merge_recall(t, first, more)
+    assert [(s.text, t[s.start : s.end]) for s in merged] == [(n, n) for n in
+            ["Lombardi", "Oksana Sorensen", "Eszter Oyelaran", "Stonebridge Group"]]  # fmt: skip
+
+
 # -- end to end: the passes in `label_documents` -------------------------------------------------------------
 RESULTS = "Estovia 1 Lorvia 2 ( halftime 1-1 )"
 DATELINE = "Brixholm (Lorvia Press) - Dr. Aurelio Fairweather said on Dec. 5 the ceasefire was over."

@@ -365,9 +365,12 @@ def _label_batch(
                 chunk, parsed.mentions, guideline.language, repeat=s.repeat, fuzzy_threshold=s.fuzzy_threshold
             )
             report.hallucinated += len(more.hallucinated)
-            kept = passes.merge_recall([a.span for a in answers[i]], [a.span for a in more.spans])
+            kept = passes.merge_recall(chunk, [a.span for a in answers[i]], [a.span for a in more.spans])
             new = {(sp.start, sp.end, sp.label) for sp in kept[len(answers[i]) :]}
-            answers[i] = answers[i] + [a for a in more.spans if (a.span.start, a.span.end, a.span.label) in new]
+            first_word = {a.span.start: a for a in more.spans}  # a joined span keeps its first word's alignment
+            answers[i] = answers[i] + [
+                first_word[sp.start].model_copy(update={"span": sp}) for sp in kept[len(answers[i]) :]
+            ]
             recalled |= {(i, *key) for key in new}
     shapes = passes.guideline_shapes(guideline) if use.verify else {}
     for i, spans in answers.items():

@@ -19,7 +19,8 @@ capitals, datelines get an empty answer; and it labels what the guideline exclud
   leaves capitalized words outside every span (not stop words, month or day names, words the
   guideline excludes, or the first word of a sentence: `missed_words`), the model is asked again
   about those words with `prompts/ner_recall.vN.jinja` (the same system message, so the server's
-  prompt cache holds). What it finds is added where it overlaps nothing found before.
+  prompt cache holds). What it finds is added where it overlaps nothing found before (names it
+  answered word by word are joined first).
 
 Whether each pass runs: the project settings `label.recall_pass` / `label.verify_spans` (true or
 false) when set, else on with the ner prompt v3 and later, off with older prompts, so a recorded
@@ -222,10 +223,25 @@ def recall_messages(
     return system + [m for m in user if m["role"] == "user"]
 
 
-def merge_recall(first: list[Span], more: list[Span]) -> list[Span]:
-    """The first answer's spans plus the recall spans that overlap none of them (the first wins)."""
+def merge_recall(text: str, first: list[Span], more: list[Span]) -> list[Span]:
+    """The first answer's spans plus the recall spans that overlap none of them (the first wins).
+
+    Asked about words, a small model often answers word by word ("Oksana" PER, "Sorensen" PER for
+    "Oksana Sorensen"): recall spans of one label with only spaces between them are joined first."""
+    joined: list[Span] = []
+    for sp in sorted(more, key=lambda x: (x.start, x.end)):
+        last = joined[-1] if joined else None
+        if (
+            last is not None
+            and last.label == sp.label
+            and last.end < sp.start
+            and not text[last.end : sp.start].strip()
+        ):
+            joined[-1] = last.model_copy(update={"end": sp.end, "text": text[last.start : sp.end]})
+        else:
+            joined.append(sp)
     out = list(first)
-    for sp in more:
+    for sp in joined:
         if not any(sp.start < o.end and o.start < sp.end for o in out):
             out.append(sp)
     return out
