@@ -4,8 +4,11 @@ each against the baseline (ner.v2, no passes) measured in the same run (prints n
 Every variant labels the same sentences through `label_documents` (the product's path: chunks, few-shot,
 parse, align, combine) in a fresh project; the LLM's answers are cached in one store per language
 (`--cache DIR/cache-<lang>`), so variants that ask the same requests (v2 and v2+verify) reuse them, and a
-re-run re-scores without the model. Seconds per sentence are the wall time of the run that asked the model
-(kept in DIR/timings.json with the load at the time), not of a cached re-run.
+re-run re-scores without the model. Seconds per sentence = model calls per sentence x the seconds per call
+measured when the model was asked (wall time, kept in DIR/timings.json with the load at the time): a cached
+re-run is not timed. To re-score without starting the model, name it behind a closed port
+(`--llm "http://127.0.0.1:9/v1#qwen2.5-coder-1.5b-instruct-q4_k_m"`: the cache key holds the model name;
+a request not in the cache then fails and its sentence counts as failed).
 
 Variants: `vN` (the ner prompt version) with `+recall` and/or `+verify`, e.g. `v2 v2+verify v3+recall+verify`;
 a pass not named is off (the project settings label.recall_pass / label.verify_spans).
@@ -151,16 +154,21 @@ def main() -> None:
         print(f"  {v}: done, {r['calls']} calls ({r['asked']} asked the model) in {r['seconds']:.0f} s", flush=True)
     base = rows[0]
     n = len(sample)
-    head = f"{'variant':28} {'F1':>6} {'P':>6} {'R':>6} {'vs base':>8} {'comb F1':>8} {'calls/sent':>10} {'s/sent':>7}  passes"
+    # seconds per model call, from the runs of this sample that asked the model (a cached re-run asks nothing)
+    prefix = f"{a.lang}/{a.split}/{offset}/{len(sample)}/r{a.reviewed}/"
+    timed = [t for k, t in timings.items() if k.startswith(prefix) and t["asked"] >= 5]
+    per_call = sum(t["seconds"] for t in timed) / max(1, sum(t["asked"] for t in timed))
+    head = f"{'variant':24} {'F1':>6} {'P':>6} {'R':>6} {'vs base':>8} {'comb F1':>8} {'calls/sent':>10} {'s/sent':>7}  passes"
     print(head)
     for r in rows:
         o, c = r["llm"], r["combined"]
-        secs = r["timing"]["seconds"] / n if r["timing"] else float("nan")
-        print(f"{r['variant']:28} {o.f1:6.3f} {o.precision:6.3f} {o.recall:6.3f} {o.f1 - base['llm'].f1:+8.3f} "
-              f"{(c.f1 if c else float('nan')):8.3f} {r['calls'] / n:10.2f} {secs:7.1f}  {r['passes'] or ''}")  # fmt: skip
+        print(f"{r['variant']:24} {o.f1:6.3f} {o.precision:6.3f} {o.recall:6.3f} {o.f1 - base['llm'].f1:+8.3f} "
+              f"{(c.f1 if c else float('nan')):8.3f} {r['calls'] / n:10.2f} {r['calls'] / n * per_call:7.1f}  "
+              f"{r['passes'] or ''}{' failed ' + str(r['failed']) if r['failed'] else ''}")  # fmt: skip
+    print(f"s/sent = calls/sent x {per_call:.1f} s per model call, measured when the model was asked:")
     for r in rows:
         if r["timing"]:
-            print(f"  {r['variant']}: timed {r['timing']['seconds']:.0f} s for {r['timing']['asked']} model calls; "
+            print(f"  {r['variant']}: {r['timing']['seconds']:.0f} s for {r['timing']['asked']} model calls; "
                   f"load then: {r['timing']['load']}")  # fmt: skip
     print(f"baseline = {base['variant']} (same run); {uptime()}")
     if a.dump:
