@@ -12,9 +12,9 @@ capitals, datelines get an empty answer; and it labels what the guideline exclud
     off for scripts without case, and for a label with an example like "iPhone" it still holds);
   - it is one of the label's negative examples ("Prime Minister", "percent") or a word its exclude
     rules name in brackets ("Minister");
-  - it starts with a word or phrase the label excludes (its negative examples and the items in
-    brackets in its exclude rules: "Dr.", "coach", "Minister"): that part is cut off
-    ("Dr. Aurelio Fairweather" -> "Aurelio Fairweather").
+  - it holds a word or phrase the label excludes (its negative examples and the items in brackets
+    in its exclude rules: "Dr.", "coach", "Minister") before its last word: the words up to it are
+    cut off ("Dr. Aurelio Fairweather" -> "Aurelio Fairweather", "Finance Minister Jane Doe" -> "Jane Doe").
 - **recall** (a second request, only where it may help): when a chunk's answer is empty, or
   leaves capitalized words outside every span (not stop words, month or day names, words the
   guideline excludes, or the first word of a sentence: `missed_words`), the model is asked again
