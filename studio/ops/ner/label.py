@@ -285,10 +285,12 @@ def _label_batch(
     s: LabelSettings, report: LabelReport,
 ) -> None:  # fmt: skip
     from studio.llm import Request
+    from studio.ops.ner import passes
 
     schema = answer_json_schema(labels)
     reqs: list[Request] = []
     where: list[tuple[int, int, str, int]] = []  # (doc index, chunk offset, chunk text, sample index)
+    shown: list[list[dict[str, str]]] = []  # the few-shot examples of each request
     weak_preds = _predict_weak(weak_sources, [d.text for d in docs])
     student = next((w for w in weak_sources if isinstance(w, StudentSource)), None)
     skip: set[int] = set()
@@ -305,7 +307,8 @@ def _label_batch(
         if di in skip:
             continue
         for off, chunk in chunk_text(doc.text, s.chunk_chars):
-            messages = prompt.render(guideline=guideline, examples=few.pick(chunk), text=chunk)
+            examples = few.pick(chunk)
+            messages = prompt.render(guideline=guideline, examples=examples, text=chunk)
             for k in range(s.samples):
                 reqs.append(
                     Request(
@@ -315,13 +318,17 @@ def _label_batch(
                     )
                 )  # fmt: skip
                 where.append((di, off, chunk, k))
+                shown.append(examples)
     results = llm.batch(reqs) if reqs else []
     per_doc: dict[int, dict[int, list[Span]]] = {i: {} for i in range(len(docs))}
     calls: dict[int, list[int]] = {i: [] for i in range(len(docs))}
     contexts: dict[int, dict[tuple[int, int, str], str]] = {i: {} for i in range(len(docs))}
     methods: dict[int, dict[tuple[int, int, str], str]] = {i: {} for i in range(len(docs))}
+    # the pass that found or changed a span, when not the first answer alone (passes.py)
+    found_by: dict[int, dict[tuple[int, int, str], str]] = {i: {} for i in range(len(docs))}
     failed: dict[int, str] = {}  # batch position -> reason (a position, not a document id)
-    for (di, off, chunk, k), res in zip(where, results, strict=True):
+    answers: dict[int, list[Any]] = {}  # request position -> its aligned spans (chunk offsets)
+    for i, ((di, _off, chunk, _k), res) in enumerate(zip(where, results, strict=True)):
         if di in failed:
             continue
         if isinstance(res, Exception):
@@ -339,13 +346,67 @@ def _label_batch(
             chunk, parsed.mentions, guideline.language, repeat=s.repeat, fuzzy_threshold=s.fuzzy_threshold
         )
         report.hallucinated += len(aligned.hallucinated)
+        answers[i] = aligned.spans
+    use = passes.pass_settings(store, prompt)
+    recalled: set[tuple[int, int, int, str]] = set()  # (request position, start, end, label) found by the recall pass
+    if use.recall:
+        from studio.llm.prompts import load_prompt
+
+        recall_prompt = load_prompt(*passes.RECALL_PROMPT)
+        not_names = passes.excluded_words(guideline)
+        again: list[tuple[int, Request]] = []
+        for i, spans in answers.items():
+            di, off, chunk, k = where[i]
+            words = passes.recall_needed(chunk, [a.span for a in spans], guideline.language, not_names)
+            if di in failed or words is None:
+                continue
+            found = [{"text": a.span.text, "label": a.span.label} for a in spans]
+            messages = passes.recall_messages(prompt, recall_prompt, guideline, shown[i], chunk, words, found)
+            first = reqs[i]
+            again.append((i, Request(messages, operation=f"weak_label:{prompt.id}+{recall_prompt.id}", schema=schema,
+                                     schema_name="NerAnswer", temperature=first.temperature, max_tokens=s.max_tokens,
+                                     seed=first.seed, extra=dict(s.request_extra))))  # fmt: skip
+        for (i, _), res in zip(again, llm.batch([r for _, r in again]) if again else [], strict=True):
+            if isinstance(res, Exception):  # the first answer stands
+                continue
+            _count(report, res)
+            di, off, chunk, k = where[i]
+            calls[di].append(res.call_id or 0)
+            try:
+                parsed = parse_answer(res.text, labels)
+            except ParseFailure:
+                continue
+            more = align_mentions(
+                chunk, parsed.mentions, guideline.language, repeat=s.repeat, fuzzy_threshold=s.fuzzy_threshold
+            )
+            report.hallucinated += len(more.hallucinated)
+            kept = passes.merge_recall(chunk, [a.span for a in answers[i]], [a.span for a in more.spans])
+            new = {(sp.start, sp.end, sp.label) for sp in kept[len(answers[i]) :]}
+            first_word = {a.span.start: a for a in more.spans}  # a joined span keeps its first word's alignment
+            answers[i] = answers[i] + [
+                first_word[sp.start].model_copy(update={"span": sp}) for sp in kept[len(answers[i]) :]
+            ]
+            recalled |= {(i, *key) for key in new}
+    shapes = passes.guideline_shapes(guideline) if use.verify else {}
+    for i, spans in answers.items():
+        di, off, chunk, k = where[i]
+        if di in failed:
+            continue
         sample = per_doc[di].setdefault(k, [])
-        for a in aligned.spans:
-            span = a.span.model_copy(update={"start": a.span.start + off, "end": a.span.end + off})
+        for a in spans:
+            how = "recall" if (i, a.span.start, a.span.end, a.span.label) in recalled else None
+            checked = passes.verify_spans(chunk, [a.span], shapes).spans if shapes else [a.span]
+            if not checked:
+                continue
+            if checked[0] is not a.span:
+                how = f"{how}+trimmed" if how else "trimmed"
+            span = checked[0].model_copy(update={"start": checked[0].start + off, "end": checked[0].end + off})
             sample.append(span)
             key = (span.start, span.end, span.label)
             contexts[di].setdefault(key, a.mention.context)
             methods[di].setdefault(key, a.method)
+            if how:
+                found_by[di].setdefault(key, how)
     for di, doc in enumerate(docs):
         if di in failed:
             report.failed[doc.id or 0] = failed[di]
@@ -371,6 +432,8 @@ def _label_batch(
             }  # fmt: skip
             if ran is not None:
                 payload["ran"] = ran
+            if key in found_by[di]:  # found by the recall pass, or trimmed by the verify pass (passes.py)
+                payload["pass"] = found_by[di][key]
             if s.preselect is not None and z.confidence >= s.preselect:
                 payload["preselected"] = True
             main = "llm" if z.sources.get("llm", 0) >= 0.5 else max(z.sources, key=lambda n: z.sources[n])

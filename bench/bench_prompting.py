@@ -1,0 +1,179 @@
+"""Prompting for small models: the ner prompt version and the verify / recall passes (studio/ops/ner/passes.py),
+each against the baseline (ner.v2, no passes) measured in the same run (prints numbers; not a test).
+
+Every variant labels the same sentences through `label_documents` (the product's path: chunks, few-shot,
+parse, align, combine) in a fresh project; the LLM's answers are cached in one store per language
+(`--cache DIR/cache-<lang>`), so variants that ask the same requests (v2 and v2+verify) reuse them, and a
+re-run re-scores without the model. Seconds per sentence = model calls per sentence x the seconds per call
+measured when the model was asked (wall time, kept in DIR/timings.json with the load at the time): a cached
+re-run is not timed. To re-score without starting the model, name it behind a closed port
+(`--llm "http://127.0.0.1:9/v1#qwen2.5-coder-1.5b-instruct-q4_k_m"`: the cache key holds the model name;
+a request not in the cache then fails and its sentence counts as failed).
+
+Variants: `vN` (the ner prompt version) with `+recall` and/or `+verify`, e.g. `v2 v2+verify v3+recall+verify`;
+a pass not named is off (the project settings label.recall_pass / label.verify_spans).
+
+Scores: strict micro F1 (P, R) of the LLM's own spans (its vote >= 0.5) and, for English with
+en_core_web_sm installed, of the combined proposals (the pretrained pipeline as a source, confidence >= 0.5).
+
+    STUDIO_LLM_THREADS=1 nice -n 5 python bench/bench_prompting.py --lang en --split dev --n 40 \\
+        --variants v2 v2+verify v3+recall+verify [--reviewed 20]
+
+Splits: dev = news_<lang>_train.jsonl from `--offset` (default 300 English, 100 Korean: after the documents
+that can be reviewed), test = news_<lang>_test.jsonl from 0. Reviewed documents (few-shot examples) are
+the first `--reviewed` training documents, approved in the project as bench_learning_curve.py does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import yaml  # noqa: E402
+
+from studio.ops.ner.evaluate import score  # noqa: E402
+from studio.ops.ner.passes import RECALL_SETTING, VERIFY_SETTING  # noqa: E402
+from studio.schema import Document, Guideline, Proposal, Span  # noqa: E402
+from studio.store import Store  # noqa: E402
+
+NER = ROOT / "fixtures" / "ner"
+HUMAN = "human:bench"
+PRETRAINED_MAP = {"PERSON": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "NORP": "MISC", "EVENT": "MISC"}
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def read(name: str) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in (NER / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def guideline(lang: str) -> Guideline:
+    path = NER / ("news_guideline.yaml" if lang == "en" else "news_ko_guideline.yaml")
+    return Guideline.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def parse_variant(name: str) -> tuple[int, bool, bool]:
+    head, *flags = name.split("+")
+    if not head.startswith("v") or not head[1:].isdigit() or set(flags) - {"recall", "verify"}:
+        raise SystemExit(f"bad variant {name!r}: vN[+recall][+verify]")
+    return int(head[1:]), "recall" in flags, "verify" in flags
+
+
+def run_variant(
+    variant: str, g: Guideline, reviewed: list[dict[str, Any]], sample: list[dict[str, Any]], cache: Store,
+    spacy: bool, llm_spec: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    from studio.llm import open_llm
+    from studio.ops.ner.label import LabelSettings, label_documents
+
+    version, recall, verify = parse_variant(variant)
+    with tempfile.TemporaryDirectory() as tmp, Store.init(Path(tmp) / "p") as store:
+        store.decide_guideline(store.add_guideline(g, "agent"), HUMAN, "approve")
+        store.set_setting(RECALL_SETTING, recall, actor=HUMAN)
+        store.set_setting(VERIFY_SETTING, verify, actor=HUMAN)
+        for d in reviewed:
+            doc_id, _ = store.add_document(Document(text=d["text"], lang=g.language, source="import"))
+            props = [Proposal(kind="span", document_id=doc_id, payload={"span": s}, source="human") for s in d["spans"]]
+            for pid in store.add_proposals(props, actor=HUMAN):
+                store.accept_span(pid, HUMAN)
+        ids = [store.add_document(Document(text=d["text"], lang=g.language, source="import"))[0] for d in sample]
+        settings = LabelSettings(prompt_version=version, student=False, learned_weights=False, spacy_model=spacy,
+                                 spacy_map=PRETRAINED_MAP if spacy else {})  # fmt: skip
+        llm = open_llm(cache, llm_spec)  # the answers are cached in (and read from) the per-language store
+        load = uptime()
+        t = time.perf_counter()
+        report = label_documents(store, llm, ids, settings=settings)
+        seconds = time.perf_counter() - t
+        llm_spans, combined = [], []
+        passes: dict[str, int] = {}
+        for doc_id in ids:
+            props = store.proposals(kind="span", document_id=doc_id)
+            llm_spans.append([Span(**p.payload["span"]) for p in props if p.payload["sources"].get("llm", 0) >= 0.5])
+            combined.append([Span(**p.payload["span"]) for p in props if (p.confidence or 0) >= 0.5])
+            for p in props:
+                if "pass" in p.payload:
+                    passes[p.payload["pass"]] = passes.get(p.payload["pass"], 0) + 1
+    gold = [[Span(**s) for s in d["spans"]] for d in sample]
+    out = {"variant": variant, "calls": report.llm_calls, "asked": report.llm_calls - report.cache_hits,
+           "failed": len(report.failed), "seconds": seconds, "load": load, "passes": passes,
+           "llm": score(gold, llm_spans).overall("strict"), "combined": score(gold, combined).overall("strict") if spacy else None,
+           "pred": [[s.model_dump() for s in doc] for doc in llm_spans]}  # fmt: skip
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lang", choices=["en", "ko"], default="en")
+    ap.add_argument("--split", choices=["dev", "test"], default="dev")
+    ap.add_argument("--n", type=int, default=40)
+    ap.add_argument("--offset", type=int, default=None)
+    ap.add_argument("--reviewed", type=int, default=0)
+    ap.add_argument("--variants", nargs="+", default=["v2", "v2+verify", "v3+recall+verify"])
+    ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "prompt3")
+    ap.add_argument("--no-spacy", action="store_true", help="English: leave the pretrained pipeline out")
+    ap.add_argument("--llm", default=None, help="a model spec (default: the embedded model)")
+    ap.add_argument("--dump", type=Path, default=None, help="write each variant's LLM spans and the gold here (JSON)")
+    a = ap.parse_args()
+    from studio.ops.ner.sources import pretrained_available
+
+    g = guideline(a.lang)
+    offset = a.offset if a.offset is not None else (0 if a.split == "test" else (300 if a.lang == "en" else 100))
+    sample = read(f"news_{a.lang}_{'train' if a.split == 'dev' else 'test'}")[offset : offset + a.n]
+    reviewed = read(f"news_{a.lang}_train")[: a.reviewed]
+    spacy = a.lang == "en" and not a.no_spacy and pretrained_available()
+    a.cache.mkdir(parents=True, exist_ok=True)
+    timings_file = a.cache / "timings.json"
+    timings = json.loads(timings_file.read_text()) if timings_file.exists() else {}
+    print(f"{a.lang} {a.split}[{offset}:{offset + len(sample)}], {a.reviewed} reviewed, "
+          f"threads {os.environ.get('STUDIO_LLM_THREADS', 'default')}; {uptime()}", flush=True)  # fmt: skip
+    cache_root = a.cache / f"cache-{a.lang}"
+    cache = Store.init(cache_root)  # opens it again when it exists
+    rows = []
+    dump: dict[str, Any] = {"gold": [d["spans"] for d in sample], "text": [d["text"] for d in sample]}
+    for v in a.variants:
+        r = run_variant(v, g, reviewed, sample, cache, spacy, a.llm)
+        key = f"{a.lang}/{a.split}/{offset}/{len(sample)}/r{a.reviewed}/{v}"
+        if r["asked"]:  # the model was asked: this run's wall time is the measurement
+            timings[key] = {"seconds": r["seconds"], "calls": r["calls"], "asked": r["asked"], "load": r["load"]}
+            timings_file.write_text(json.dumps(timings, indent=1))
+        r["timing"] = timings.get(key)
+        rows.append(r)
+        dump[v] = r["pred"]
+        print(f"  {v}: done, {r['calls']} calls ({r['asked']} asked the model) in {r['seconds']:.0f} s", flush=True)
+    base = rows[0]
+    n = len(sample)
+    # seconds per model call, from the runs of this sample that asked the model (a cached re-run asks nothing)
+    prefix = f"{a.lang}/{a.split}/{offset}/{len(sample)}/r{a.reviewed}/"
+    timed = [t for k, t in timings.items() if k.startswith(prefix) and t["asked"] >= 5]
+    per_call = sum(t["seconds"] for t in timed) / max(1, sum(t["asked"] for t in timed))
+    head = f"{'variant':24} {'F1':>6} {'P':>6} {'R':>6} {'vs base':>8} {'comb F1':>8} {'calls/sent':>10} {'s/sent':>7}  passes"
+    print(head)
+    for r in rows:
+        o, c = r["llm"], r["combined"]
+        print(f"{r['variant']:24} {o.f1:6.3f} {o.precision:6.3f} {o.recall:6.3f} {o.f1 - base['llm'].f1:+8.3f} "
+              f"{(c.f1 if c else float('nan')):8.3f} {r['calls'] / n:10.2f} {r['calls'] / n * per_call:7.1f}  "
+              f"{r['passes'] or ''}{' failed ' + str(r['failed']) if r['failed'] else ''}")  # fmt: skip
+    print(f"s/sent = calls/sent x {per_call:.1f} s per model call, measured when the model was asked:")
+    for r in rows:
+        if r["timing"]:
+            print(f"  {r['variant']}: {r['timing']['seconds']:.0f} s for {r['timing']['asked']} model calls; "
+                  f"load then: {r['timing']['load']}")  # fmt: skip
+    print(f"baseline = {base['variant']} (same run); {uptime()}")
+    if a.dump:
+        a.dump.write_text(json.dumps(dump, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

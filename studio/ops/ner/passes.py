@@ -1,0 +1,247 @@
+"""Passes around the one NER request per chunk, for small models (`studio label`).
+
+A 1.5B model answers short lines badly: results lines ("Estovia 1 Lorvia 2"), headlines in
+capitals, datelines get an empty answer; and it labels what the guideline excludes ("Dec. 5",
+"coach", "Dr. Jane Doe"). Two passes, both generic (they read the guideline, not a corpus):
+
+- **verify** (no model call): a span the guideline's own examples rule out is dropped or trimmed,
+  per label (`guideline_shapes`):
+  - it contains a digit while none of the label's examples does ("Dec. 5", "41 million" for
+    PER/ORG/LOC/MISC; Korean DAT/QTY examples have digits, so dates and amounts stay);
+  - it has no uppercase letter while every example of the label has one ("coach", "inflation";
+    off for scripts without case, and for a label with an example like "iPhone" it still holds);
+  - it is one of the label's negative examples ("Prime Minister", "percent") or a word its exclude
+    rules name in brackets ("Minister");
+  - it holds a word or phrase the label excludes (its negative examples and the items in brackets
+    in its exclude rules: "Dr.", "coach", "Minister") before its last word: the words up to it are
+    cut off ("Dr. Aurelio Fairweather" -> "Aurelio Fairweather", "Finance Minister Jane Doe" -> "Jane Doe").
+- **recall** (a second request, only where it may help): when a chunk's answer is empty, or
+  leaves capitalized words outside every span (not stop words, month or day names, words the
+  guideline excludes, or the first word of a sentence: `missed_words`), the model is asked again
+  about those words with `prompts/ner_recall.vN.jinja` (the same system message, so the server's
+  prompt cache holds). What it finds is added where it overlaps nothing found before (names it
+  answered word by word are joined first).
+
+Whether each pass runs: the project settings `label.recall_pass` / `label.verify_spans` (true or
+false) when set, else on with the ner prompt v3 and later, off with older prompts, so a recorded
+session replayed with the prompt it was made with asks the same requests.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from studio.schema import Guideline, Span
+
+if TYPE_CHECKING:
+    from studio.llm.prompts import Prompt
+    from studio.llm.request import Message
+    from studio.store import Store
+
+RECALL_SETTING = "label.recall_pass"
+VERIFY_SETTING = "label.verify_spans"
+RECALL_PROMPT = ("ner_recall", 1)
+FIRST_VERSION_WITH_PASSES = 3  # the ner prompt version from which both passes are on by default
+MAX_RECALL_WORDS = 12  # words named in one recall request (the rest are still in the text)
+_BRACKETS = re.compile(r"\(([^()]*)\)")
+_WORD = re.compile(r"\w+(?:[.'’]\w+)*\.?|[^\w\s]", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class PassSettings:
+    recall: bool = False
+    verify: bool = False
+
+
+def pass_settings(store: Store, prompt: Prompt) -> PassSettings:
+    """What runs for this labeling run: the project settings when set, else the prompt's version decides."""
+    default = prompt.version >= FIRST_VERSION_WITH_PASSES
+    recall = store.get_setting(RECALL_SETTING)
+    verify = store.get_setting(VERIFY_SETTING)
+    return PassSettings(
+        recall=default if recall is None else bool(recall), verify=default if verify is None else bool(verify)
+    )
+
+
+# -- verify ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LabelShape:
+    """What a label's examples say about its spans."""
+
+    needs_upper: bool = False  # every example has an uppercase letter
+    no_digits: bool = False  # no example has a digit
+    negatives: frozenset[str] = frozenset()  # casefolded surface forms that are never this label
+    prefixes: tuple[tuple[str, ...], ...] = ()  # word sequences cut off the start of a span
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(w.casefold().rstrip(".") for w in _WORD.findall(text) if w.strip("."))
+
+
+def guideline_shapes(guideline: Guideline) -> dict[str, LabelShape]:
+    """Per label, the shape rules its examples support (see the module docstring). A rule needs at
+    least two examples of the label to hold, so one odd example does not make a rule."""
+    out: dict[str, LabelShape] = {}
+    for lab in guideline.labels:
+        pos = [e for e in lab.positive_examples if e.strip()]
+        # sentences given as examples (some guidelines do) say nothing about the shape of a name
+        names = [e for e in pos if len(e.split()) <= 5 and not e.rstrip().endswith((".", "!", "?"))]
+        cased = [e for e in names if any(c.isupper() or c.islower() for c in e)]
+        needs_upper = len(cased) >= 2 and len(cased) == len(names) and all(any(c.isupper() for c in e) for e in names)
+        no_digits = len(names) >= 2 and not any(c.isdigit() for e in names for c in e)
+        # the rules joined first: a YAML list written [roles before a name (Minister, coach, Dr.)] is split
+        # at the commas inside the brackets
+        excluded = [p.strip() for m in _BRACKETS.findall(", ".join(lab.exclude)) for p in m.split(",")]
+        phrases = {_words(p) for p in [*lab.negative_examples, *excluded] if p.strip()}
+        out[lab.name] = LabelShape(
+            needs_upper=needs_upper,
+            no_digits=no_digits,
+            negatives=frozenset(n.strip().casefold() for n in lab.negative_examples if n.strip()),
+            prefixes=tuple(sorted((p for p in phrases if p), key=len, reverse=True)),
+        )
+    return out
+
+
+@dataclass
+class VerifyResult:
+    spans: list[Span] = field(default_factory=list)
+    dropped: list[tuple[Span, str]] = field(default_factory=list)
+    trimmed: int = 0
+
+
+def verify_spans(text: str, spans: list[Span], shapes: dict[str, LabelShape]) -> VerifyResult:
+    """Drop or trim the spans (offsets into `text`) that the label's shape rules exclude."""
+    res = VerifyResult()
+    for sp in spans:
+        shape = shapes.get(sp.label)
+        if shape is None:
+            res.spans.append(sp)
+            continue
+        cut = _strip_prefix(text, sp, shape.prefixes)
+        if cut is not sp:
+            res.trimmed += 1
+        surface = text[cut.start : cut.end]
+        reason = _excluded(surface, shape)
+        if reason:
+            res.dropped.append((sp, reason))
+        else:
+            res.spans.append(cut)
+    return res
+
+
+def _excluded(surface: str, shape: LabelShape) -> str | None:
+    if shape.no_digits and any(c.isdigit() for c in surface):
+        return "has a digit; no example of the label has one"
+    if shape.needs_upper and not any(c.isupper() for c in surface):
+        return "no capital letter; every example of the label has one"
+    if surface.strip().casefold() in shape.negatives:
+        return "a negative example of the label"
+    if _words(surface) in shape.prefixes:
+        return "a word the label excludes"
+    return None
+
+
+def _strip_prefix(text: str, sp: Span, prefixes: tuple[tuple[str, ...], ...]) -> Span:
+    """The span without the words up to the last excluded phrase in it that leaves a word after it
+    ("Dr. Jane Doe", "Finance Minister Jane Doe", "Prime Minister Dr. Jane Doe" -> "Jane Doe")."""
+    if not prefixes:
+        return sp
+    toks = [(m.start() + sp.start, m.group()) for m in _WORD.finditer(text[sp.start : sp.end])]
+    words = [w.casefold().rstrip(".") for _, w in toks]
+    cut = 0
+    for p in prefixes:
+        for j in range(len(words) - len(p)):
+            if tuple(words[j : j + len(p)]) == p:
+                cut = max(cut, j + len(p))
+    if not cut:
+        return sp
+    start = toks[cut][0]
+    return sp.model_copy(update={"start": start, "text": text[start : sp.end]})
+
+
+# -- recall ----------------------------------------------------------------------------------------
+def _calendar_words() -> frozenset[str]:
+    import calendar
+
+    names = [*calendar.month_name, *calendar.month_abbr, *calendar.day_name, *calendar.day_abbr]
+    return frozenset(n.casefold() for n in names if n)
+
+
+_CALENDAR = _calendar_words()
+_SENTENCE_END = frozenset('.!?"“”')
+
+
+def excluded_words(guideline: Guideline) -> frozenset[str]:
+    """One-word phrases the guideline excludes for some label ("coach", "Dr.", "Minister"): not asked about."""
+    return frozenset(p[0] for shape in guideline_shapes(guideline).values() for p in shape.prefixes if len(p) == 1)
+
+
+def missed_words(text: str, spans: list[Span], lang: str, skip: frozenset[str] = frozenset()) -> list[str]:
+    """Capitalized words of `text` outside every span, once each, in order; not stop words, month and
+    day names, words in `skip`, nor (when some span was found) the first word of a sentence. Empty for
+    scripts without case (Korean: the recall pass then runs only on an empty answer)."""
+    from studio.ops.ner.tokens import get_nlp
+
+    covered = [(s.start, s.end) for s in spans]
+    out: list[str] = []
+    prev = ""
+    for tok in get_nlp(lang).make_doc(text):
+        w, initial = tok.text, not prev or prev in _SENTENCE_END
+        if not tok.is_space:
+            prev = w[-1]
+        if len(w) < 2 or not w[0].isupper() or tok.is_stop or not any(c.isalpha() for c in w):
+            continue
+        key = w.casefold().rstrip(".")
+        if key in _CALENDAR or key in skip or (initial and spans):
+            continue
+        if any(a < tok.idx + len(w) and tok.idx < b for a, b in covered):
+            continue
+        if w not in out:
+            out.append(w)
+    return out
+
+
+def recall_needed(text: str, spans: list[Span], lang: str, skip: frozenset[str] = frozenset()) -> list[str] | None:
+    """The words to ask about again (possibly none: an empty answer is asked about as a whole),
+    or None when the first answer leaves nothing to ask about."""
+    words = missed_words(text, spans, lang, skip)
+    if words:
+        return words[:MAX_RECALL_WORDS]
+    return [] if not spans and text.strip() else None
+
+
+def recall_messages(
+    prompt: Prompt, recall_prompt: Prompt, guideline: Guideline, examples: list[dict[str, str]], text: str,
+    words: list[str], found: list[dict[str, Any]],
+) -> list[Message]:  # fmt: skip
+    """The recall request: the first request's system message (the same cached prefix), then the
+    recall prompt's user message naming the words to look at again."""
+    system = [m for m in prompt.render(guideline=guideline, examples=[], text="") if m["role"] == "system"]
+    user = recall_prompt.render(guideline=guideline, examples=examples, text=text, words=words, found=found)
+    return system + [m for m in user if m["role"] == "user"]
+
+
+def merge_recall(text: str, first: list[Span], more: list[Span]) -> list[Span]:
+    """The first answer's spans plus the recall spans that overlap none of them (the first wins).
+
+    Asked about words, a small model often answers word by word ("Oksana" PER, "Sorensen" PER for
+    "Oksana Sorensen"): recall spans of one label with only spaces between them are joined first."""
+    joined: list[Span] = []
+    for sp in sorted(more, key=lambda x: (x.start, x.end)):
+        last = joined[-1] if joined else None
+        if (
+            last is not None
+            and last.label == sp.label
+            and last.end < sp.start
+            and not text[last.end : sp.start].strip()
+        ):
+            joined[-1] = last.model_copy(update={"end": sp.end, "text": text[last.start : sp.end]})
+        else:
+            joined.append(sp)
+    out = list(first)
+    for sp in joined:
+        if not any(sp.start < o.end and o.start < sp.end for o in out):
+            out.append(sp)
+    return out
