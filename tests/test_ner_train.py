@@ -160,7 +160,8 @@ def test_label_uses_the_student_retrains_it_and_the_cascade_skips_the_llm(traine
         report2 = label_documents(
             store, llm, new_ids[2:], settings=LabelSettings(**{**settings.__dict__, "cascade": False})
         )
-        assert report2.retrained and report2.llm_skipped == 0 and len(stub.hits) == 2
+        first = [h for h in stub.hits if "Names may still be missing" not in h["messages"][-1]["content"]]
+        assert report2.retrained and report2.llm_skipped == 0 and len(first) == 2  # (ner.v3's recall pass: more)
     assert len(store.decisions(action="train.run")) == 2
     card = json.loads((store.root / "models/student/card.json").read_text())
     assert set(new_ids[:2]) <= set(card["document_ids"])

@@ -214,7 +214,9 @@ async def test_agent_run_can_be_cancelled(tmp_path: Path) -> None:
             fail = app.store.decisions(action="agent.action.fail")[-1]
             assert "cancelled" in fail.payload["error"]
             assert not app.store.decisions(action="agent.action.done")
-            assert len(slow.hits) < 30  # it stopped before labeling every document
+            # it stopped before labeling every document (first requests; ner.v3's recall pass may ask again)
+            first = [h for h in slow.hits if "Names may still be missing" not in h["messages"][-1]["content"]]
+            assert len(first) < 30
 
 
 # -- boxes, query, log, release -----------------------------------------------------------
