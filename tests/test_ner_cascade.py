@@ -47,7 +47,12 @@ def _met(i: int) -> dict[str, Any]:
     return _doc([(a, "PER"), (" met ", None), (b, "PER"), (" in ", None), (LOC[i % 5], "LOC"), (".", None)])
 
 
-TRAIN = [_met(i) for i in range(30)]
+ORGS = ["Halcyra Insurance", "Meridex Steel", "Trelawny Holdings", "Zephyra Bank", "Oakhurst Mills", "Brixholm Foods"]
+# the LLM's record also holds names only it found: a company the student (a different sentence) and the
+# gazetteer (each name once) miss, so the learned weights let a span only the LLM proposes through
+TRAIN = [_met(i) for i in range(30)] + [
+    _doc([("Shares of ", None), (org, "ORG"), (" fell sharply", None)]) for org in ORGS
+]
 # a sentence like those the student learned from, and one unlike them where the gazetteer finds a place the
 # student does not (a disagreement) and the student hesitates
 SURE = _doc([("Lena Berg", "PER"), (" met ", None), ("Ivo Marin", "PER"), (" in ", None), ("Oslo", "LOC"), (".", None)])
@@ -101,7 +106,7 @@ def test_the_student_card_keeps_its_held_out_doubt_and_errors(project: Store) ->
     assert doubts == student.doubts([SURE["text"], ODD["text"]], [w[student.name] for w in weak])  # deterministic
     assert 0 <= doubts[0] < doubts[1]  # the sentence unlike its training data is the one it doubts
     scores = student.scores_many([SURE["text"]])[0]
-    assert all(0 < p <= 1 for p in scores.values())
+    assert all(0 <= p <= 1 for p in scores.values())
     mine = {(s.start, s.end, s.label) for s, _ in weak[0][student.name]}
     assert mine and all(scores.get(k, 0) > 0.5 for k in mine)  # what it predicts, its beam mostly agrees with
 
@@ -158,7 +163,7 @@ def test_the_gain_counts_disagreements_and_the_students_expected_errors(project:
     assert weights is not None
     labels = ["PER", "ORG", "LOC", "MISC"]
     sure, odd = weak
-    assert cascade_gain(weights, sure, 0.0, labels) < 1e-3  # all sources agree: the LLM cannot tip anything
+    assert cascade_gain(weights, sure, 0.0, labels) < CASCADE_BOUND / 5  # all sources agree: the LLM tips little
     assert cascade_gain(weights, odd, 0.0, labels) > CASCADE_BOUND  # the gazetteer's Hanoi, the student silent
     # each expected error of the student is worth what the LLM makes of a span only it finds
     one, two = cascade_gain(weights, sure, 1.0, labels), cascade_gain(weights, sure, 2.0, labels)
@@ -207,10 +212,10 @@ def test_the_gain_is_scaled_by_what_the_llm_kept_on_finished_documents(project: 
     t = weights.threshold
     me = student.name
     ran = {me, "gazetteer", "llm"}
-    found, invented = (0, 5, "PER"), (10, 15, "PER")  # a person only the LLM found; one it made up
+    found, invented = (0, 5, "ORG"), (10, 15, "ORG")  # a company only the LLM found; one it made up
     both = (20, 25, "LOC")  # a place every source found
     votes = {found: {"llm": 1.0}, invented: {"llm": 1.0}, both: {me: 0.9, "gazetteer": 0.8, "llm": 1.0}}
-    assert weights.decides("PER", {me: 0.0, "gazetteer": 0.0, "llm": 1.0})  # its record makes such spans proposals
+    assert weights.decides("ORG", {me: 0.0, "gazetteer": 0.0, "llm": 1.0})  # its record makes such spans proposals
     assert realized_gain(weights, votes, ran, {found, both}) == pytest.approx((1 - t) - t)
     assert realized_gain(weights, {both: votes[both]}, ran, {both}) == 0  # nothing it changed
     assert weak_of(votes, ran) == {me: [(Span(start=20, end=25, label="LOC"), 0.9)],
@@ -224,5 +229,5 @@ def test_the_gain_is_scaled_by_what_the_llm_kept_on_finished_documents(project: 
     assert cascade_scale(weights, [], labels) == 1.0  # no record: the promise as it is
     # the project's finished documents: the LLM voted on each, the student's card has their held-out doubt
     finished = finished_with_doubt(project, student)
-    assert len(finished) == 30 and all("llm" in d.ran and e >= 0 for d, e in finished)
+    assert len(finished) == len(TRAIN) and all("llm" in d.ran and e >= 0 for d, e in finished)
     assert 0 < cascade_scale(weights, finished, labels) <= 1
