@@ -226,8 +226,13 @@ def run_demo(
     summary["cleanse_apply"] = r.tool(
         "box_apply", dataset="sample/boxes", out="cleaned/boxes", run_as=ACTOR
     ).model_dump(mode="json")
-    say("ranking what to review next", 0.85)
-    summary["query"] = r.tool("query", strategy="margin", batch=5).model_dump(mode="json")
+    if set(store.document_ids()) <= set(store.labeled_document_ids()):
+        # the scripted reviewer finished every page: nothing is left for active learning to rank
+        say("nothing left to rank: every document has approved labels", 0.85)
+        summary["query"] = {"skipped": "every document has approved labels"}
+    else:
+        say("ranking what to review next", 0.85)
+        summary["query"] = r.tool("query", strategy="margin", batch=5).model_dump(mode="json")
     say("releasing v0.1.0", 0.9)
     summary["release"] = r.tool("release", run_as=ACTOR, version="0.1.0", license="CC-BY-4.0").model_dump(mode="json")
     say("done", 1.0)

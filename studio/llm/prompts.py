@@ -28,7 +28,7 @@ from studio.llm.request import Message
 _FILE_RE = re.compile(r"^(?P<name>[a-z0-9_]+)\.v(?P<version>\d+)\.jinja$")
 # The version of each prompt that operations use. Adopt a new version here (and re-record the
 # sessions whose requests it changes).
-PINNED: dict[str, int] = {"agent": 2, "guideline": 2, "ner": 3, "synth": 2}
+PINNED: dict[str, int] = {"agent": 2, "guideline": 2, "ner": 2, "synth": 2}
 _override: ContextVar[dict[str, int] | None] = ContextVar("studio_prompt_versions", default=None)
 
 
