@@ -152,3 +152,20 @@ def test_older_prompts_ask_what_they_asked(news: Store) -> None:
     assert ("Dec. 5", "MISC") in _proposed(news)
     news.set_setting(passes.VERIFY_SETTING, True)  # a project can opt in with an older prompt
     assert passes.pass_settings(news, load_prompt("ner", 2)) == passes.PassSettings(recall=False, verify=True)
+
+
+def test_the_command_line_turns_the_passes_on_and_off(news: Store) -> None:
+    """`studio label --recall-pass on --verify-spans on` with the pinned ner.v2; "off" wins over a setting."""
+    from studio.ops import registry
+
+    news.set_setting(passes.VERIFY_SETTING, True)
+    with OpenAIStub(respond=_respond) as stub:
+        spec = f"{stub.url}#stub"
+        ctx = registry.OpContext(store=news, llm_spec=spec)
+        registry.run("label", {"recall_pass": "on", "verify_spans": "off", "doc": [1, 2]}, ctx)
+        assert sum("Names may still be missing" in h["messages"][-1]["content"] for h in stub.hits) == 1
+    got = _proposed(news)
+    assert got[("Estovia", "LOC")] == "recall" and ("Dr. Aurelio Fairweather", "PER") in got  # no verify
+    run = news.decisions(action="weak_label.run")[-1].payload
+    assert run["settings"]["recall_pass"] == "on" and run["settings"]["verify_spans"] == "off"
+    assert passes.pass_settings(news, load_prompt("ner", 2)) == passes.PassSettings(recall=False, verify=True)

@@ -70,6 +70,9 @@ class LabelSettings:
     student_name: str = "student"
     retrain_every: int | None = None  # retrain the student first when this many new complete documents exist
     retrain_args: dict[str, Any] = field(default_factory=dict)  # TrainArgs for that retraining (e.g. base, max_epochs)
+    # the passes around the LLM's answer (passes.py): "on", "off", or "auto" (setting, else the prompt version)
+    recall_pass: Literal["auto", "on", "off"] = "auto"
+    verify_spans: Literal["auto", "on", "off"] = "auto"
     cascade: bool = True  # once a student exists, documents where the LLM would gain (almost) nothing skip it
     cascade_bound: float = CASCADE_BOUND  # the expected gain (`cascade_gain`) under which a document skips the LLM
     cascade_threshold: float = 0.9  # without learned weights: the student's held-out recall and precision needed
@@ -347,7 +350,7 @@ def _label_batch(
         )
         report.hallucinated += len(aligned.hallucinated)
         answers[i] = aligned.spans
-    use = passes.pass_settings(store, prompt)
+    use = passes.pass_settings(store, prompt, s.recall_pass, s.verify_spans)
     recalled: set[tuple[int, int, int, str]] = set()  # (request position, start, end, label) found by the recall pass
     if use.recall:
         from studio.llm.prompts import load_prompt
@@ -661,7 +664,7 @@ def retrain_due(store: Store, name: str = "student", every: int | None = None) -
     return len(new) if len(new) >= every and len(done) >= MIN_DOCUMENTS else 0
 
 
-_NEW_SETTINGS = ("student", "student_name", "retrain_every", "learned_weights")
+_NEW_SETTINGS = ("student", "student_name", "retrain_every", "learned_weights", "recall_pass", "verify_spans")
 _CASCADE = ("cascade", "cascade_bound", "cascade_threshold")
 
 
@@ -743,6 +746,17 @@ class LabelArgs(Args):
     learned_weights: bool = Field(
         True, description="Weigh sources by how they did on complete documents (studio sources)."
     )
+    recall_pass: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Ask the model again about capitalized words its answer left out (a second request where it "
+        "may help: gains on news with results lines and headlines, loses on prose with product names; docs/ner.md). "
+        "auto: the setting label.recall_pass, else on from the ner prompt v3.",
+    )
+    verify_spans: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Drop or trim model spans the guideline's examples rule out (digits, lower case, negative "
+        "examples, a title before a name). auto: the setting label.verify_spans, else on from the ner prompt v3.",
+    )
 
 
 class LabelResult(Result):
@@ -792,7 +806,7 @@ def label(ctx: OpContext, args: LabelArgs) -> LabelResult:
         samples=args.samples, few_shot=args.few_shot, few_shot_mode=args.few_shot_mode, repeat=args.repeat,
         preselect=args.preselect, spacy_model=bool(args.spacy), spacy_map=parse_label_map(args.spacy),
         student=args.student, cascade=args.cascade, cascade_bound=args.cascade_bound, retrain_every=every,
-        learned_weights=args.learned_weights,
+        learned_weights=args.learned_weights, recall_pass=args.recall_pass, verify_spans=args.verify_spans,
     )  # fmt: skip
     report = label_documents(store, ctx.llm, list(args.doc) or None, limit=args.limit, settings=settings,
                              on_progress=ctx.fraction_progress("labeling"))  # fmt: skip

@@ -55,14 +55,18 @@ class PassSettings:
     verify: bool = False
 
 
-def pass_settings(store: Store, prompt: Prompt) -> PassSettings:
-    """What runs for this labeling run: the project settings when set, else the prompt's version decides."""
+def pass_settings(store: Store, prompt: Prompt, recall: str = "auto", verify: str = "auto") -> PassSettings:
+    """What runs for this labeling run: `recall` / `verify` when "on" or "off" (`studio label --recall-pass`,
+    `--verify-spans`); for "auto" the project settings when set, else the prompt's version decides."""
     default = prompt.version >= FIRST_VERSION_WITH_PASSES
-    recall = store.get_setting(RECALL_SETTING)
-    verify = store.get_setting(VERIFY_SETTING)
-    return PassSettings(
-        recall=default if recall is None else bool(recall), verify=default if verify is None else bool(verify)
-    )
+
+    def decide(given: str, setting: str) -> bool:
+        if given != "auto":
+            return given == "on"
+        value = store.get_setting(setting)
+        return default if value is None else bool(value)
+
+    return PassSettings(recall=decide(recall, RECALL_SETTING), verify=decide(verify, VERIFY_SETTING))
 
 
 # -- verify ----------------------------------------------------------------------------------------
