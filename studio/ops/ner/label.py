@@ -26,7 +26,7 @@ from studio.ops.ner.align import align_mentions
 from studio.ops.ner.combine import accuracies_from_store, combine_spans
 from studio.ops.ner.parse import ParseFailure, answer_json_schema, parse_answer
 from studio.ops.ner.sources import Gazetteer, StudentSource, newest_student
-from studio.ops.ner.weights import DocTrials, Weights, complete_trials, estimate_weights
+from studio.ops.ner.weights import DocTrials, Weights, candidate_votes, complete_trials, estimate_weights
 from studio.ops.registry import Args, OpContext, Result, operation
 from studio.schema import Document, Guideline, Proposal, Span
 from studio.store import Store
@@ -584,13 +584,8 @@ def cascade_gain(
     """
     t = weights.threshold
     silent = {name: 0.0 for name in weak}
-    votes: dict[tuple[int, int, str], dict[str, float]] = {}
-    for name, preds in weak.items():
-        for sp, p in preds:
-            key = (sp.start, sp.end, sp.label)
-            votes.setdefault(key, {})[name] = max(p, votes.get(key, {}).get(name, 0.0))
     gain = 0.0
-    for (_, _, label), v in votes.items():
+    for (_, _, label), v in candidate_votes(weak).items():
         base = silent | v
 
         def conf(extra: dict[str, float], label: str = label, base: dict[str, float] = base) -> float:

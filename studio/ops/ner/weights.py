@@ -234,13 +234,8 @@ class Weights(BaseModel):
         source silent) would reach the threshold for some label. Else its answer cannot change a proposal, and
         asking it only costs time.
         """
-        votes: dict[Key, dict[str, float]] = defaultdict(dict)
-        for name, preds in weak.items():
-            for sp, p in preds:
-                key = (sp.start, sp.end, sp.label)
-                votes[key][name] = max(p, votes[key].get(name, 0.0))
         silent = {name: 0.0 for name in weak}
-        for (_, _, label), v in votes.items():
+        for (_, _, label), v in candidate_votes(weak).items():
             if self.decides(label, silent | v | {llm: 1.0}) != self.decides(label, silent | v | {llm: 0.0}):
                 return True
         return any(self.decides(label, silent | {llm: 1.0}) for label in labels)
@@ -362,6 +357,17 @@ def gazetteer_heldout(store: Store, ids: Sequence[int]) -> dict[int, list[tuple[
         for doc_id in held:
             out[doc_id] = [(s.start, s.end, s.label, p) for s, p in gz.predict(store.document(doc_id).text)]
     return out
+
+
+def candidate_votes(weak: dict[str, list[tuple[Span, float]]]) -> dict[Key, dict[str, float]]:
+    """The sources' predictions (`label._predict_weak`'s shape) as each candidate span's votes (a source's
+    highest probability for it)."""
+    votes: dict[Key, dict[str, float]] = defaultdict(dict)
+    for name, preds in weak.items():
+        for sp, p in preds:
+            key = (sp.start, sp.end, sp.label)
+            votes[key][name] = max(p, votes[key].get(name, 0.0))
+    return votes
 
 
 class DocTrials(BaseModel):
