@@ -66,6 +66,7 @@ class LabelSettings:
     preselect: float | None = None  # mark proposals at or above this confidence for quick review
     spacy_model: bool = False
     spacy_map: dict[str, str] = field(default_factory=dict)
+    spacy_auto: bool = False  # map the pretrained pipeline's labels from the guideline's names (automap.py)
     student: bool = True  # the newest student model (models/<student_name>/) votes when it exists
     student_name: str = "student"
     retrain_every: int | None = None  # retrain the student first when this many new complete documents exist
@@ -98,6 +99,7 @@ class LabelReport:
     retrain_error: str | None = None  # retraining failed (labeling went on with the old student, if any)
     llm_skipped: int = 0  # documents the cascade left to the student (no LLM call)
     cascade_scale: float | None = None  # the share of the cascade's expected gain the LLM kept (`cascade_scale`)
+    pretrained: dict[str, str] | None = None  # the pretrained pipeline's label map, when chosen automatically
 
     def as_dict(self) -> dict[str, Any]:
         out = {
@@ -110,7 +112,7 @@ class LabelReport:
         # run decisions of projects without them (and their recordings) stay as they were
         extra = {"already_proposed": self.already_proposed, "student": self.student, "retrained": self.retrained,
                  "retrain_error": self.retrain_error, "llm_skipped": self.llm_skipped,
-                 "cascade_scale": self.cascade_scale}  # fmt: skip
+                 "cascade_scale": self.cascade_scale, "pretrained": self.pretrained}  # fmt: skip
         return out | {k: v for k, v in extra.items() if v or (k == "cascade_scale" and v is not None)}
 
 
@@ -255,10 +257,17 @@ def label_documents(
     report.few_shot_similarity = few.similarity.name if few.similarity else None
     gazetteer = Gazetteer.build(guideline, store)
     weak_sources: list[Any] = [gazetteer] if len(gazetteer) else []
-    if s.spacy_model:
+    spacy_map = s.spacy_map if s.spacy_model else {}
+    if s.spacy_auto and not spacy_map:
+        from studio.ops.ner.automap import auto_label_map
+        from studio.ops.ner.sources import pretrained_available
+
+        spacy_map = auto_label_map(guideline) if pretrained_available() else {}
+        report.pretrained = spacy_map or None
+    if spacy_map:
         from studio.ops.ner.sources import SpacyModelSource
 
-        weak_sources.append(SpacyModelSource(s.spacy_map))
+        weak_sources.append(SpacyModelSource(spacy_map, latin_only=s.spacy_auto))
     student = _student(store, s, report)
     if student is not None:
         weak_sources.append(student)
@@ -668,7 +677,7 @@ def _settings_logged(s: LabelSettings, cascade_ran: bool = False) -> dict[str, A
     the cascade's (`cascade`, `cascade_bound`) when it ran (on, with a student), so runs without it (and their
     recordings) look as they did when it was off by default."""
     default = LabelSettings()
-    skip = ("spacy_map", "request_extra", "retrain_args")
+    skip = ("spacy_map", "spacy_auto", "request_extra", "retrain_args")
     out = {
         k: v
         for k, v in s.__dict__.items()
@@ -723,8 +732,12 @@ class LabelArgs(Args):
     preselect: float | None = Field(
         None, ge=0, le=1, description="Mark proposals at or above this confidence for quick review."
     )
-    spacy: list[str] = Field(default_factory=list, description="Add the pretrained spaCy pipeline as a source, mapping "
-                             "its labels (FROM=TO, e.g. ORG=ORG); needs studio[spacy-model].")  # fmt: skip
+    spacy: list[str] = Field(
+        default_factory=lambda: ["auto"],
+        description="The pretrained English spaCy pipeline as a source: auto (English guidelines: its labels mapped "
+        "to the guideline's by name, e.g. PERSON to PER; off if none matches or it is not installed), off, or a "
+        "map FROM=TO (repeatable, e.g. GPE=LOC).",
+    )
     student: bool = Field(True, description="Let the newest student model (studio train) vote.")
     cascade: bool = Field(
         True,
@@ -772,6 +785,7 @@ class LabelResult(Result):
     retrain_error: str | None = None
     llm_skipped: int = 0
     cascade_scale: float | None = None
+    pretrained: dict[str, str] | None = None  # the pretrained pipeline's label map, when chosen automatically
 
     def summary(self) -> str:
         line = (
@@ -784,6 +798,9 @@ class LabelResult(Result):
         if self.student:
             line += f" Student {self.student}" + (" (retrained first)" if self.retrained else "") + " voted"
             line += f"; {self.llm_skipped} documents skipped the model." if self.llm_skipped else "."
+        if self.pretrained:
+            pairs = ", ".join(f"{k}->{v}" for k, v in self.pretrained.items())
+            line += f" The pretrained pipeline voted ({pairs}; --spacy off leaves it out)."
         return line
 
 
@@ -796,10 +813,13 @@ def label(ctx: OpContext, args: LabelArgs) -> LabelResult:
     from studio.ops.ner.formats import parse_label_map
 
     store = ctx.store
+    choice = [x.strip().lower() for x in args.spacy if x.strip()]
+    auto, off = choice == ["auto"], choice in ([], ["off"], ["none"])
+    spacy_map = {} if auto or off else parse_label_map(args.spacy)
     every = args.retrain_every or int(store.get_setting("student.retrain_every", DEFAULT_RETRAIN_EVERY))
     settings = LabelSettings(
         samples=args.samples, few_shot=args.few_shot, few_shot_mode=args.few_shot_mode, repeat=args.repeat,
-        preselect=args.preselect, spacy_model=bool(args.spacy), spacy_map=parse_label_map(args.spacy),
+        preselect=args.preselect, spacy_model=bool(spacy_map), spacy_map=spacy_map, spacy_auto=auto,
         student=args.student, cascade=args.cascade, cascade_bound=args.cascade_bound, retrain_every=every,
         learned_weights=args.learned_weights, recall_pass=args.recall_pass, verify_spans=args.verify_spans,
     )  # fmt: skip

@@ -172,6 +172,7 @@ class SpacyModelSource:
         prob: float = DEFAULT_MODEL_PROB,
         name: str | None = None,
         nlp: Language | None = None,
+        latin_only: bool = False,
     ) -> None:
         if not mapping:
             raise StudioError("a pretrained pipeline needs a label map, e.g. --map PERSON=PER --map ORG=ORG")
@@ -180,6 +181,7 @@ class SpacyModelSource:
         self.prob = prob
         self.name = name or f"spacy:{model}"
         self._nlp = nlp
+        self.latin_only = latin_only  # say nothing about texts mostly in other scripts (an English pipeline)
 
     @property
     def nlp(self) -> Language:
@@ -195,12 +197,21 @@ class SpacyModelSource:
         return [self._spans(t, d) for t, d in zip(texts, self.nlp.pipe(texts, batch_size=batch_size), strict=True)]
 
     def _spans(self, text: str, doc: Any) -> list[tuple[Span, float]]:
+        if self.latin_only and not mostly_latin(text):
+            return []
         out = []
         for ent in doc.ents:
             label = self.mapping.get(ent.label_)
             if label:
                 out.append((Span(start=ent.start_char, end=ent.end_char, label=label, text=ent.text), self.prob))
         return out
+
+
+def mostly_latin(text: str) -> bool:
+    """At least half of the text's letters are Latin (A-Z with or without accents)."""
+    letters = [c for c in text if c.isalpha()]
+    latin = sum(1 for c in letters if c < "\u0250")  # Basic Latin to Latin Extended-B
+    return not letters or latin * 2 >= len(letters)
 
 
 def pretrained_available(model: str = DEFAULT_MODEL) -> bool:

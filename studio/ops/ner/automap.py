@@ -1,0 +1,66 @@
+"""Which of the pretrained English pipeline's entity labels mean which of the guideline's labels.
+
+`studio label` lets the pretrained pipeline (en_core_web_sm, installed with the `local` or `spacy-model`
+extra) vote by default on English projects. Its OntoNotes labels are mapped to the guideline's by the
+guideline labels' names only (case, spaces, hyphens and underscores ignored), with a fixed table of the
+names people give these kinds of entity (a plural "s" ignored), e.g. PER / person / people -> PERSON, organisation / company /
+corporation -> ORG, location / place -> GPE and LOC. A label named MISC (or other / miscellaneous) takes
+nationalities and events (NORP, EVENT), as in CoNLL-style news guidelines. A label whose name matches
+nothing gets no votes from the pipeline; if no label matches, the pipeline does not vote at all.
+
+Deterministic: the map depends only on the guideline's label names. `--spacy FROM=TO ...` replaces it,
+`--spacy off` turns the pipeline off.
+"""
+
+from __future__ import annotations
+
+import re
+
+from studio.schema import Guideline
+
+# OntoNotes label -> the names (normalized: lower case, letters and digits only) a guideline may give it.
+NAMES: dict[str, tuple[str, ...]] = {
+    "PERSON": ("per", "pers", "person", "persons", "people", "personname"),
+    "ORG": ("org", "organization", "organisation", "company", "companies", "corporation", "corp", "institution"),
+    "GPE": ("gpe", "loc", "location", "locations", "place", "places", "geo", "geopolitical"),
+    "LOC": ("loc", "location", "locations", "place", "places", "geo"),
+    "FAC": ("fac", "facility", "facilities"),
+    "NORP": ("norp", "nationality", "nationalities"),
+    "EVENT": ("event", "events"),
+    "PRODUCT": ("product", "products"),
+    "WORK_OF_ART": ("workofart", "creativework", "creativeworks", "artwork"),
+    "LAW": ("law", "laws"),
+    "LANGUAGE": ("language", "languages"),
+    "DATE": ("date", "dates", "dat"),
+    "TIME": ("time", "times", "tim"),
+    "MONEY": ("money", "currency"),
+    "PERCENT": ("percent", "percentage", "pct"),
+    "QUANTITY": ("quantity", "quantities", "qty"),
+}
+MISC_NAMES = ("misc", "miscellaneous", "other", "others", "othernames")
+MISC_TAKES = ("NORP", "EVENT")  # what CoNLL-style MISC holds that the pipeline knows well
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+def auto_label_map(guideline: Guideline) -> dict[str, str]:
+    """{pipeline label: guideline label} from the guideline's label names; {} for a non-English guideline.
+
+    A pipeline label goes to at most one guideline label: the first (in guideline order) whose name
+    matches it; a guideline label named exactly like the pipeline's (GPE, LOC) wins over a synonym."""
+    if not guideline.language.lower().startswith("en"):
+        return {}
+    labels = [(lab.name, normalize(lab.name)) for lab in guideline.labels]
+    out: dict[str, str] = {}
+    for onto, names in NAMES.items():
+        exact = [name for name, norm in labels if norm == normalize(onto)]
+        matches = exact or [name for name, norm in labels if norm in names or norm.removesuffix("s") in names]
+        if matches:
+            out[onto] = matches[0]
+    misc = [name for name, norm in labels if norm in MISC_NAMES]
+    if misc:
+        for onto in MISC_TAKES:
+            out.setdefault(onto, misc[0])
+    return out
