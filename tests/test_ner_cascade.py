@@ -139,7 +139,8 @@ def test_cascade_skips_the_sure_document_and_asks_about_the_disagreeing_one(proj
     assert ("Hanoi", "LOC") in {(p.payload["span"]["text"], p.payload["span"]["label"]) for p in odd}
     run = project.decisions(action="weak_label.run")[-1].payload
     assert run["llm_skipped"] == 1 and 0 < run["cascade_scale"] <= 1
-    assert run["settings"]["cascade"] is True and run["settings"]["cascade_bound"] == CASCADE_BOUND
+    assert run["settings"]["cascade"] is True and run["settings"]["cascade_bound"] == "auto"  # chosen from evidence
+    assert run["cascade_bound"] == run["cascade_bound_evidence"]["bound"]
 
 
 def test_without_the_skip_rule_or_the_cascade_the_llm_is_asked_about_every_document(project: Store) -> None:
@@ -148,7 +149,9 @@ def test_without_the_skip_rule_or_the_cascade_the_llm_is_asked_about_every_docum
         ids = add_docs(project, [SURE, ODD])
         report = label_documents(project, llm, ids, settings=LabelSettings(few_shot=0, cascade_bound=0))
         assert report.llm_skipped == 0 and len(stub.hits) == 2
-        assert project.decisions(action="weak_label.run")[-1].payload["settings"]["cascade_bound"] == 0
+        run = project.decisions(action="weak_label.run")[-1].payload
+        assert run["settings"]["cascade_bound"] == 0 == run["cascade_bound"]  # given: no evidence looked at
+        assert "cascade_bound_evidence" not in run
         off = label_documents(
             project, llm, add_docs(project, [SURE]), settings=LabelSettings(few_shot=0, cascade=False)
         )
@@ -231,3 +234,84 @@ def test_the_gain_is_scaled_by_what_the_llm_kept_on_finished_documents(project: 
     finished = finished_with_doubt(project, student)
     assert len(finished) == len(TRAIN) and all("llm" in d.ran and e >= 0 for d, e in finished)
     assert 0 < cascade_scale(weights, finished, labels) <= 1
+
+
+def _changed(weights: Any, d: Any, llm: str = "llm") -> bool:
+    """Did the LLM's votes change a decision on this finished document (a span proposed with them and not without,
+    or the reverse)?"""
+    silent = {name: 0.0 for name in d.ran}
+    for key in set(d.votes) | d.gold:
+        full = silent | d.votes.get(key, {})
+        without = {n: p for n, p in full.items() if n != llm}
+        if any(p > 0 for p in full.values()) and weights.decides(key[2], full) != (
+            any(p > 0 for p in without.values()) and weights.decides(key[2], without)
+        ):
+            return True
+    return False
+
+
+def test_the_bound_from_evidence_skips_more_where_the_llm_never_changed_a_decision(project: Store) -> None:
+    from studio.ops.ner.label import cascade_evidence, choose_cascade_bound
+    from studio.ops.ner.weights import weights_from
+
+    student = newest_student(project.root)
+    assert student is not None
+    labels = ["PER", "ORG", "LOC", "MISC"]
+    docs, errors = cascade_evidence(project, student)
+    weights = weights_from(docs)
+    assert len(docs) == len(TRAIN) and all(e is not None for e in errors)
+    changed = [_changed(weights, d) for d in docs]
+    assert 0 < sum(changed) < len(docs) - 10  # the LLM's right votes made proposals on some documents, not on most
+    every = choose_cascade_bound(docs, errors, labels, weights)
+    # the same project, its evidence only the documents where the LLM's votes changed no decision (the others still
+    # fit the weights): nothing to lose by skipping it
+    quiet = choose_cascade_bound(
+        docs, [None if c else e for c, e in zip(changed, errors, strict=True)], labels, weights
+    )
+    assert quiet.documents == len(docs) - sum(changed) and every.documents == len(docs)
+    assert quiet.chosen_from == "evidence" and quiet.bound > every.bound
+    # with every document: where its votes mattered, skipping cost F1, so the bound stops below those documents
+    assert any(loss > every.tolerance for b, _, _, loss in every.rows if b > every.bound)
+    assert all(loss <= quiet.tolerance + 1e-9 for b, _, _, loss in quiet.rows if b <= quiet.bound)
+    gains = [cascade_gain(weights, w, e, labels) for w, e in zip(_weak(project, [SURE["text"], ODD["text"]])[1],
+             [1.0, 1.0], strict=True)]  # fmt: skip
+    assert sum(g < quiet.bound for g in gains) >= sum(g < every.bound for g in gains)
+
+
+def test_too_few_finished_documents_the_llm_labelled_fall_back_to_the_fixed_bound(project: Store) -> None:
+    from studio.ops.ner.label import CASCADE_MIN_DOCS, cascade_evidence, choose_cascade_bound
+    from studio.ops.ner.weights import weights_from
+
+    student = newest_student(project.root)
+    assert student is not None
+    docs, errors = cascade_evidence(project, student)
+    weights = weights_from(docs)
+    few = [e if i < CASCADE_MIN_DOCS - 1 else None for i, e in enumerate(errors)]
+    choice = choose_cascade_bound(docs, few, ["PER", "ORG", "LOC", "MISC"], weights)
+    assert (choice.bound, choice.chosen_from, choice.documents) == (CASCADE_BOUND, "fixed", CASCADE_MIN_DOCS - 1)
+    assert choice.rows == [] and choice.logged() == {"bound": CASCADE_BOUND, "chosen_from": "fixed",
+                                                     "documents": CASCADE_MIN_DOCS - 1}  # fmt: skip
+    # a student card without held-out doubts gives no evidence either
+    docs_no_llm = [d.model_copy(update={"ran": d.ran - {"llm"}}) for d in docs]
+    assert choose_cascade_bound(docs_no_llm, errors, ["PER"], weights).chosen_from == "fixed"
+
+
+def test_the_chosen_bound_is_logged_and_a_replay_chooses_it_again(project: Store) -> None:
+    from studio.ops.ner.label import cascade_evidence, choose_cascade_bound
+    from studio.ops.ner.weights import weights_from
+
+    runs = []
+    for _ in range(2):  # the same project labeled twice: the same evidence, the same bound (nothing time-based)
+        with OpenAIStub(respond=_answer) as stub:
+            llm = open_llm(project, f"{stub.url}#stub", use_cache=False)
+            report = label_documents(project, llm, add_docs(project, [SURE, ODD]), settings=LabelSettings(few_shot=0))
+        runs.append(project.decisions(action="weak_label.run")[-1].payload)
+        assert report.cascade_bound == runs[-1]["cascade_bound"]
+    assert runs[0]["cascade_bound_evidence"] == runs[1]["cascade_bound_evidence"]
+    logged = runs[0]["cascade_bound_evidence"]
+    assert logged["documents"] == len(TRAIN) and len(logged["rows"]) == 10
+    student = newest_student(project.root)
+    assert student is not None
+    docs, errors = cascade_evidence(project, student)
+    again = choose_cascade_bound(docs, errors, ["PER", "ORG", "LOC", "MISC"], weights_from(docs))
+    assert again.logged() == logged and again.bound == runs[0]["cascade_bound"]

@@ -15,18 +15,26 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from studio.errors import InvalidState, StudioError
 from studio.ops.ner.align import align_mentions
 from studio.ops.ner.combine import accuracies_from_store, combine_spans
 from studio.ops.ner.parse import ParseFailure, answer_json_schema, parse_answer
 from studio.ops.ner.sources import Gazetteer, StudentSource, newest_student
-from studio.ops.ner.weights import DocTrials, Weights, candidate_votes, complete_trials, estimate_weights
+from studio.ops.ner.weights import (
+    DocTrials,
+    Weights,
+    candidate_votes,
+    complete_trials,
+    estimate_weights,
+    refit,
+    weights_from,
+)
 from studio.ops.registry import Args, OpContext, Result, operation
 from studio.schema import Document, Guideline, Proposal, Span
 from studio.store import Store
@@ -37,9 +45,17 @@ if TYPE_CHECKING:
     from studio.ops.embed import Backend
 
 Progress = Callable[[str, float | None], None]
-# The cascade: a document skips the LLM when asking it is expected to gain less than this (`cascade_gain`, in
-# proposals: a right one counts 1 - t, a wrong one -t at the decision threshold t): one in 50 documents.
+# The cascade: a document skips the LLM when asking it is expected to gain less than a bound (`cascade_gain`, in
+# proposals: a right one counts 1 - t, a wrong one -t at the decision threshold t). The bound is chosen from the
+# project's finished documents the LLM labelled (`choose_cascade_bound`): the largest of CASCADE_BOUNDS whose
+# estimated F1 loss there (against asking the LLM everywhere) plus one jackknife standard error is at most
+# CASCADE_TOLERANCE; with fewer than CASCADE_MIN_DOCS such documents, CASCADE_BOUND (one proposal in 50 documents,
+# fixed before any measurement). `--cascade-bound` sets it.
 CASCADE_BOUND = 0.02
+CASCADE_BOUNDS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+CASCADE_TOLERANCE = 0.005
+CASCADE_MIN_DOCS = 10
+CASCADE_FOLDS = 5
 _SENT_END = re.compile(r"(?<=[.!?。！？])\s+|\n\s*\n|\n")
 
 
@@ -75,7 +91,9 @@ class LabelSettings:
     recall_pass: Literal["auto", "on", "off"] = "auto"
     verify_spans: Literal["auto", "on", "off"] = "auto"
     cascade: bool = True  # once a student exists, documents where the LLM would gain (almost) nothing skip it
-    cascade_bound: float = CASCADE_BOUND  # the expected gain (`cascade_gain`) under which a document skips the LLM
+    # the expected gain (`cascade_gain`) under which a document skips the LLM; None: chosen from the finished
+    # documents (`choose_cascade_bound`)
+    cascade_bound: float | None = None
     cascade_threshold: float = 0.9  # without learned weights: the student's held-out recall and precision needed
     learned_weights: bool = True  # source weights from complete documents (weights.py) instead of fixed priors
     request_extra: dict[str, Any] = field(default_factory=dict)  # passed to the model API (e.g. extra_body)
@@ -100,6 +118,8 @@ class LabelReport:
     llm_skipped: int = 0  # documents the cascade left to the student (no LLM call)
     cascade_scale: float | None = None  # the share of the cascade's expected gain the LLM kept (`cascade_scale`)
     pretrained: dict[str, str] | None = None  # the pretrained pipeline's label map, when chosen automatically
+    cascade_bound: float | None = None  # the bound the cascade used
+    cascade_bound_evidence: dict[str, Any] | None = None  # how it was chosen (`BoundChoice.logged`)
 
     def as_dict(self) -> dict[str, Any]:
         out = {
@@ -112,8 +132,10 @@ class LabelReport:
         # run decisions of projects without them (and their recordings) stay as they were
         extra = {"already_proposed": self.already_proposed, "student": self.student, "retrained": self.retrained,
                  "retrain_error": self.retrain_error, "llm_skipped": self.llm_skipped,
-                 "cascade_scale": self.cascade_scale, "pretrained": self.pretrained}  # fmt: skip
-        return out | {k: v for k, v in extra.items() if v or (k == "cascade_scale" and v is not None)}
+                 "cascade_scale": self.cascade_scale, "pretrained": self.pretrained,
+                 "cascade_bound": self.cascade_bound, "cascade_bound_evidence": self.cascade_bound_evidence}  # fmt: skip
+        keep_none = ("cascade_scale", "cascade_bound")  # 0 is a value
+        return out | {k: v for k, v in extra.items() if v or (k in keep_none and v is not None)}
 
 
 def chunk_text(text: str, max_chars: int) -> list[tuple[int, str]]:
@@ -271,16 +293,30 @@ def label_documents(
     student = _student(store, s, report)
     if student is not None:
         weak_sources.append(student)
-    weights = labeling_weights(store, student) if s.learned_weights else None
-    if s.cascade and student is not None and weights is not None:  # how much of its promise the LLM kept
-        report.cascade_scale = round(cascade_scale(weights, finished_with_doubt(store, student), labels), 6)
+    weights: Weights | None = None
+    batch_settings = s
+    if s.cascade and student is not None:
+        bound = CASCADE_BOUND if s.cascade_bound is None else s.cascade_bound
+        if s.learned_weights:  # the finished documents once: the weights, the LLM's record, the bound's evidence
+            done, errors = cascade_evidence(store, student)
+            weights = weights_from(done)
+            finished = [(d, e) for d, e in zip(done, errors, strict=True) if e is not None]
+            report.cascade_scale = round(cascade_scale(weights, finished, labels), 6)  # how much of its promise it kept
+            if s.cascade_bound is None:
+                choice = choose_cascade_bound(done, errors, labels, weights)
+                bound, report.cascade_bound_evidence = choice.bound, choice.logged()
+        report.cascade_bound = bound
+        batch_settings = replace(s, cascade_bound=bound)
+    elif s.learned_weights:
+        weights = labeling_weights(store, student)
     accuracies = {name: st.accuracy for name, st in accuracies_from_store(store).items() if st.estimated}
     for start in range(0, len(ids), s.docs_per_batch):
         batch_ids = ids[start : start + s.docs_per_batch]
         docs = [store.document(i) for i in batch_ids]
         _label_batch(
-            store, llm, docs, guideline, version, prompt, labels, few, weak_sources, accuracies, weights, s, report
-        )
+            store, llm, docs, guideline, version, prompt, labels, few, weak_sources, accuracies, weights,
+            batch_settings, report,
+        )  # fmt: skip
         if on_progress:
             on_progress(
                 f"labeled {min(start + s.docs_per_batch, len(ids))}/{len(ids)} documents",
@@ -568,12 +604,145 @@ def cascade_scale(
 def finished_with_doubt(store: Store, student: StudentSource) -> list[tuple[DocTrials, float]]:
     """The complete documents' trials (the student's held-out votes where it did not vote) with the student's
     expected errors there, from the held-out doubt its card keeps (documents without one are left out)."""
+    docs, errors = cascade_evidence(store, student)
+    return [(d, e) for d, e in zip(docs, errors, strict=True) if e is not None]
+
+
+def cascade_evidence(store: Store, student: StudentSource) -> tuple[list[DocTrials], list[float | None]]:
+    """Every complete document's trials (what the weights learn from: `complete_trials` with the student's held-out
+    votes) and, per document, the student's expected errors there from the held-out doubt its card keeps (None
+    where it has none)."""
     from studio.ops.ner.train import complete_document_ids
 
     doubts = {int(k): float(v[0]) for k, v in (student.card.get("heldout_doubt") or {}).items()}
-    ids = [i for i in complete_document_ids(store) if i in doubts]
-    trials = complete_trials(store, ids, student=student)
-    return [(d, student.expected_errors(doubts[i])) for i, d in zip(ids, trials, strict=True)]
+    ids = complete_document_ids(store)
+    docs = complete_trials(store, ids, student=student)
+    return docs, [student.expected_errors(doubts[i]) if i in doubts else None for i in ids]
+
+
+class BoundChoice(BaseModel):
+    """The cascade's bound and the evidence it was chosen from (`choose_cascade_bound`)."""
+
+    bound: float
+    # fixed: too few finished documents the LLM labelled, or no bound that skipped any of them lost no F1
+    chosen_from: Literal["evidence", "fixed"]
+    documents: int = 0  # finished documents the LLM labelled, with the student's held-out doubt
+    f1_llm: float | None = None  # their strict F1 with the LLM asked on every one (weights from the other folds)
+    # per candidate bound: (bound, documents that would skip, F1, estimated F1 loss + one standard error)
+    rows: list[tuple[float, int, float, float]] = Field(default_factory=list)
+    tolerance: float = CASCADE_TOLERANCE
+
+    def logged(self) -> dict[str, Any]:
+        """What the run decision keeps: enough to see why this bound (the choice is deterministic: a replay of
+        the same project chooses it again)."""
+        out: dict[str, Any] = {"bound": self.bound, "chosen_from": self.chosen_from, "documents": self.documents}
+        if self.rows:
+            out |= {"f1_llm": round(self.f1_llm or 0.0, 4), "tolerance": self.tolerance,
+                    "rows": [[b, n, round(f, 4), round(u, 4)] for b, n, f, u in self.rows]}  # fmt: skip
+        return out
+
+
+class _Outcome(BaseModel):
+    """One finished document judged as a new one: the cascade's scaled gain there, whether any LLM answer could
+    change a proposal, and the strict counts (tp, fp, fn) of the proposals with and without the LLM's votes."""
+
+    gain: float
+    can_change: bool
+    with_llm: tuple[int, int, int]
+    without: tuple[int, int, int]
+
+
+def _f1(c: Sequence[int]) -> float:
+    tp, fp, fn = c
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def _outcome(weights: Weights, d: DocTrials, errors: float, labels: list[str], scale: float, llm: str) -> _Outcome:
+    weak = weak_of(d.votes, d.ran, llm)
+    silent = {name: 0.0 for name in d.ran}
+    counts = [[0, 0, 0], [0, 0, 0]]
+    for key in set(d.votes) | d.gold:
+        full = silent | d.votes.get(key, {})
+        without = {n: p for n, p in full.items() if n != llm}
+        truth = key in d.gold
+        for c, v in zip(counts, (full, without), strict=True):
+            yes = any(p > 0 for p in v.values()) and weights.decides(key[2], v)
+            c[0] += yes and truth
+            c[1] += yes and not truth
+            c[2] += truth and not yes
+    (tp, fp, fn), (tp0, fp0, fn0) = counts
+    return _Outcome(gain=scale * cascade_gain(weights, weak, errors, labels, llm),
+                    can_change=weights.llm_can_change(weak, labels, llm),
+                    with_llm=(tp, fp, fn), without=(tp0, fp0, fn0))  # fmt: skip
+
+
+def choose_cascade_bound(
+    docs: list[DocTrials],
+    errors: list[float | None],
+    labels: list[str],
+    weights: Weights,
+    *,
+    bounds: tuple[float, ...] = CASCADE_BOUNDS,
+    tolerance: float = CASCADE_TOLERANCE,
+    min_docs: int = CASCADE_MIN_DOCS,
+    folds: int = CASCADE_FOLDS,
+    llm: str = "llm",
+) -> BoundChoice:
+    """The cascade's bound, from the finished documents the LLM labelled (`docs` with `errors`, the student's
+    expected errors there, not None; `cascade_evidence`):
+
+    each such document is judged as a new one would be, by weights (`refit`, with `weights`' back-off and
+    threshold) and the LLM's record (`cascade_scale`) fitted on the other documents (k-fold): its scaled gain
+    (`cascade_gain`), and the proposals with and without the LLM's votes. Skipping at bound b leaves out the LLM
+    where the gain is under b (or no answer of it could change a proposal); the estimated loss is the strict F1
+    of asking it everywhere minus the F1 with those documents skipped, its uncertainty the jackknife standard
+    error over documents. A bound passes when its loss plus one standard error is at most `tolerance` (a negative
+    loss, where the LLM's votes did harm, lets it skip more); it is tested when it skips more documents than the
+    candidate below it (a bound beyond every document's gain would pass without evidence). The largest tested
+    bound that passes wins; without one, the fixed `CASCADE_BOUND`, or, when that one fails, the largest bound
+    below it that passes (0: skip only where no answer of the LLM could change a proposal). Fewer than `min_docs`
+    documents: the fixed bound. Deterministic: the same documents give the same bound."""
+    usable = [i for i, d in enumerate(docs) if errors[i] is not None and math.isfinite(errors[i] or 0.0)
+              and llm in d.ran]  # fmt: skip
+    if len(usable) < min_docs:
+        return BoundChoice(bound=CASCADE_BOUND, chosen_from="fixed", documents=len(usable), tolerance=tolerance)
+    k = min(folds, len(usable))
+    outcomes: list[_Outcome] = []
+    for f in range(k):
+        held = set(usable[f::k])
+        w = refit([d for i, d in enumerate(docs) if i not in held], weights)
+        scale = cascade_scale(w, [(docs[i], float(errors[i] or 0.0)) for i in usable if i not in held], labels, llm)
+        outcomes += [_outcome(w, docs[i], float(errors[i] or 0.0), labels, scale, llm) for i in usable[f::k]]
+
+    n = len(outcomes)
+    every = [sum(o.with_llm[x] for o in outcomes) for x in range(3)]
+    rows: list[tuple[float, int, float, float]] = []
+    tested: list[float] = []  # bounds that passed and skip more documents than the bound below them
+    passed: list[float] = []
+    for b in sorted(bounds):
+        skip = [o.gain < b or not o.can_change for o in outcomes]
+        mine = [o.without if x else o.with_llm for o, x in zip(outcomes, skip, strict=True)]
+        cascade = [sum(c[x] for c in mine) for x in range(3)]
+        est = _f1(every) - _f1(cascade)
+        # jackknife: the loss with each document left out in turn
+        jack = [
+            _f1([every[x] - o.with_llm[x] for x in range(3)]) - _f1([cascade[x] - c[x] for x in range(3)])
+            for o, c in zip(outcomes, mine, strict=True)
+        ]
+        mean = sum(jack) / n
+        se = math.sqrt((n - 1) / n * sum((x - mean) ** 2 for x in jack))
+        if est + se <= tolerance + 1e-12:
+            passed.append(b)
+            if sum(skip) > (rows[-1][1] if rows else 0):
+                tested.append(b)
+        rows.append((b, sum(skip), _f1(cascade), est + se))
+    out = BoundChoice(bound=CASCADE_BOUND, chosen_from="fixed", documents=n, f1_llm=_f1(every), rows=rows,
+                      tolerance=tolerance)  # fmt: skip
+    if tested:
+        out.bound, out.chosen_from = tested[-1], "evidence"
+    elif CASCADE_BOUND not in passed:  # the fixed bound lost F1 on documents it skipped: the largest below it
+        out.bound, out.chosen_from = max([0.0, *(b for b in passed if b < CASCADE_BOUND)]), "evidence"
+    return out
 
 
 def cascade_gain(
@@ -683,8 +852,8 @@ def _settings_logged(s: LabelSettings, cascade_ran: bool = False) -> dict[str, A
         for k, v in s.__dict__.items()
         if k not in skip and k not in _CASCADE and (k not in _NEW_SETTINGS or v != getattr(default, k))
     }
-    if cascade_ran:
-        out |= {"cascade": True, "cascade_bound": s.cascade_bound}
+    if cascade_ran:  # the bound used is in the report (`cascade_bound`, and how it was chosen)
+        out |= {"cascade": True, "cascade_bound": "auto" if s.cascade_bound is None else s.cascade_bound}
         if s.cascade_threshold != default.cascade_threshold:
             out["cascade_threshold"] = s.cascade_threshold
     return dict(sorted(out.items()))
@@ -744,10 +913,12 @@ class LabelArgs(Args):
         description="Once a student exists, documents where asking the model is expected to gain almost nothing "
         "(the student is sure of them and no source disagrees) skip it (faster).",
     )
-    cascade_bound: float = Field(
-        CASCADE_BOUND,
+    cascade_bound: float | None = Field(
+        None,
         ge=0,
-        description="With --cascade: the expected gain in proposals under which a document skips the model.",
+        description="With --cascade: the expected gain in proposals under which a document skips the model "
+        "[default: chosen from the complete documents the model labelled: the largest bound that lost no F1 there; "
+        f"with fewer than {CASCADE_MIN_DOCS} of them, {CASCADE_BOUND}].",
     )
     retrain_every: int | None = Field(None, ge=1, description="Retrain the student first when this many newly complete "
                                       f"documents exist [default: setting student.retrain_every, else {DEFAULT_RETRAIN_EVERY}].")  # fmt: skip
@@ -786,6 +957,8 @@ class LabelResult(Result):
     llm_skipped: int = 0
     cascade_scale: float | None = None
     pretrained: dict[str, str] | None = None  # the pretrained pipeline's label map, when chosen automatically
+    cascade_bound: float | None = None
+    cascade_bound_evidence: dict[str, Any] | None = None
 
     def summary(self) -> str:
         line = (
@@ -797,7 +970,11 @@ class LabelResult(Result):
             line += f" {self.already_proposed} spans were proposed before and not again."
         if self.student:
             line += f" Student {self.student}" + (" (retrained first)" if self.retrained else "") + " voted"
-            line += f"; {self.llm_skipped} documents skipped the model." if self.llm_skipped else "."
+            line += f"; {self.llm_skipped} documents skipped the model" if self.llm_skipped else ""
+            if self.cascade_bound is not None:
+                how = (self.cascade_bound_evidence or {}).get("chosen_from", "given")
+                line += f" (cascade bound {self.cascade_bound:g}, {how})"
+            line += "."
         if self.pretrained:
             pairs = ", ".join(f"{k}->{v}" for k, v in self.pretrained.items())
             line += f" The pretrained pipeline voted ({pairs}; --spacy off leaves it out)."

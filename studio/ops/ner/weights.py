@@ -540,6 +540,14 @@ def weights_from(
     return w
 
 
+def refit(docs: Iterable[DocTrials], like: Weights) -> Weights:
+    """Weights fitted on `docs` with the back-off strength, pattern strength and decision threshold of `like` (no
+    cross-validation: what the cascade's bound choice uses to judge documents the weights did not learn from)."""
+    w = _weights(_tally(docs), like.label_strength, like.pattern_strength)
+    w.threshold = like.threshold
+    return w
+
+
 # -- the operation: `studio sources` --------------------------------------------------------------
 class SourcesArgs(Args):
     label: str | None = Field(None, description="Only this label.")
