@@ -32,7 +32,12 @@ Then, on the test split:
   default `label.CASCADE_BOUND`, fixed before any run; the gain scaled by the LLM's record on the other sample
   folds, `label.cascade_scale`, as its weights are) skip it. Time = the student's time (greedy + beam) + the
   LLM's measured time per sentence for the sentences it was asked about. `cascade_skipped_at` shows how many
-  would skip at other bounds (a diagnostic on the test sample: not how the bound is chosen).
+  would skip at other bounds (a diagnostic on the test sample: not how the bound is chosen);
+- cascade with the bound chosen from evidence (`auto_*`, what `studio label` does without `--cascade-bound`):
+  `label.choose_cascade_bound` on the sample documents of the other folds (finished documents with the LLM's
+  votes, as the project's would be), per fold; the last table sets no cascade, the fixed bound and the chosen
+  one side by side, with a PROJECTION of sentences per minute if the LLM were 2 and 3 times as fast (its
+  measured time divided, the student's and its beam's unchanged).
 
 Strict micro F1 (studio.ops.ner.evaluate.score); ECE of the combined confidences on the test candidates.
 
@@ -64,6 +69,7 @@ from studio.ops.ner.label import (  # noqa: E402
     cascade_gain,
     cascade_scale,
     cascade_skips,
+    choose_cascade_bound,
     labeling_weights,
 )
 from studio.ops.ner.sources import Gazetteer, SpacyModelSource, newest_student, pretrained_available  # noqa: E402
@@ -253,13 +259,13 @@ def sample_trials(sample: list[LabeledDoc], weak: dict[str, Preds], llm: Preds) 
 
 
 def sample_weights(
-    store: Store, student: Any, sample: list[LabeledDoc], weak: dict[str, Preds], llm: Preds, folds: int = 5
+    project: list[DocTrials], sample: list[LabeledDoc], weak: dict[str, Preds], llm: Preds, folds: int = 5
 ) -> list[Any]:
     """Weights for each sample document: the project's (`complete_trials`, as `studio label` learns them) plus
     the LLM's record on the OTHER sample folds. In a project the LLM proposed on the reviewed documents and is
     weighed by its record there; the bench asked it only on the sample, so its record comes from the sample
-    documents it is not combining (k-fold), made with the same reviewed documents as few-shot examples."""
-    project = complete_trials(store, student=student)
+    documents it is not combining (k-fold), made with the same reviewed documents as few-shot examples. `project`:
+    `complete_trials(store, student=student)`."""
     trials = sample_trials(sample, weak, llm)
     fitted = [weights_from(project + [t for j, t in enumerate(trials) if j % folds != f]) for f in range(folds)]
     return [fitted[i % folds] for i in range(len(sample))]
@@ -338,7 +344,8 @@ def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: in
                 for k, v in sweak.items():
                     alone = [[s for s, _ in d] for d in v] if student and k == student.name else yes(v)
                     row[f"{k.split(':')[0]}_sample"] = f1(sample, alone)
-                per_doc = sample_weights(store, student, sample, sweak, llm_preds) if b else [weights] * n
+                project = complete_trials(store, student=student) if b else []
+                per_doc = sample_weights(project, sample, sweak, llm_preds) if b else [weights] * n
                 errors: list[float] = []
                 if student is not None:  # the student's doubt (its beam) on the sample, as `studio label` reads it
                     doubts, t_beam = timed(student.doubts, texts[:n], sweak[student.name])
@@ -348,7 +355,12 @@ def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: in
                 # the LLM's record for the cascade's scale, as for its weights: the sample documents of the other folds
                 finished = list(zip(sample_trials(sample, sweak, llm_preds), errors, strict=True)) if errors else []
                 scales: dict[int, float] = {}
+                # the bound chosen from evidence, as `studio label` chooses it from the finished documents the LLM
+                # labelled: here the sample documents of the other folds (the project's documents, without LLM
+                # votes, only for fitting the weights)
+                chosen: dict[int, Any] = {}
                 both, casc, skipped, gains = [], [], 0, []
+                auto, auto_skipped = [], 0
                 for i in range(n):
                     w, t = per_doc[i], per_doc[i].threshold if per_doc[i] is not None else 0.5
                     one = {k: [v[i]] for k, v in sweak.items()}
@@ -361,6 +373,15 @@ def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: in
                             scales[f] = cascade_scale(w, [x for j, x in enumerate(finished) if j % 5 != f], labels)
                         skip = bool(cascade_skips(w, student, [doc_preds], labels, errors=errors[i : i + 1],
                                                   bound=bound, scale=scales[f]))  # fmt: skip
+                        if f not in chosen:
+                            others = [x for j, x in enumerate(finished) if j % 5 != f]
+                            chosen[f] = choose_cascade_bound(project + [d for d, _ in others],
+                                                             [None] * len(project) + [e for _, e in others], labels, w)  # fmt: skip
+                        skip_auto = bool(cascade_skips(w, student, [doc_preds], labels, errors=errors[i : i + 1],
+                                                       bound=chosen[f].bound, scale=scales[f]))  # fmt: skip
+                        auto_skipped += skip_auto
+                        got = combine_all(texts[i : i + 1], one, [None if skip_auto else llm_preds[i]], w)[0]
+                        auto.append([(s, p, t) for s, p in got])
                         gains.append(scales[f] * cascade_gain(w, doc_preds, errors[i], labels))
                         if detail:
                             print(f"  doc {i}: doubt {doubts[i]:.4f} errors {errors[i]:.3f} scale {scales[f]:.3f} "
@@ -378,10 +399,44 @@ def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: in
                                cascade_per_min=per_min(n, t_casc), no_cascade_per_min=per_min(n, t_llm + t_student_n),
                                student_beam_per_min=per_min(n, t_beam),
                                cascade_skipped_at={x: sum(g < x for g in gains) for x in (0.005, 0.01, 0.02, 0.05, 0.1)})  # fmt: skip
+                    # the bound chosen from evidence (per fold) next to the fixed one, and a projection of both and
+                    # of no cascade with an LLM 2 and 3 times as fast (the student's and the beam's time unchanged)
+                    row.update(auto_bound=[chosen[f].bound for f in sorted(chosen)],
+                               auto_bound_from=sorted({chosen[f].chosen_from for f in chosen}),
+                               auto_evidence_docs=[chosen[f].documents for f in sorted(chosen)],
+                               auto_skipped=auto_skipped, auto_f1=f1(sample, at_threshold(auto)),
+                               auto_per_min=per_min(n, t_student_n + t_beam + t_llm * (n - auto_skipped) / n))  # fmt: skip
+                    for x in (2, 3):
+                        row[f"projected_llm_{x}x_per_min"] = {
+                            "no_cascade": per_min(n, t_student_n + t_llm / x),
+                            "fixed": per_min(n, t_student_n + t_beam + t_llm / x * (n - skipped) / n),
+                            "auto": per_min(n, t_student_n + t_beam + t_llm / x * (n - auto_skipped) / n),
+                        }
+                    if detail:
+                        for f in sorted(chosen):
+                            print(f"  fold {f}: {json.dumps(chosen[f].logged())}")
             store.close()
         print(json.dumps(row), flush=True)
         rows.append(row)
     return rows
+
+
+def cascade_table(rows: list[dict]) -> None:
+    """The cascade rows side by side: no cascade, the fixed bound, the bound chosen from evidence (F1 on the LLM
+    sample, documents that skipped the LLM, sentences per minute), and the projection with a faster LLM."""
+    print("\ncascade (LLM sample; F1 / skipped / sentences per min):")
+    print("lang reviewed | LLM   student combined | fixed bound: F1 skip /min | chosen bounds: F1 skip /min |"
+          " projected /min, LLM 2x: none fixed chosen; 3x: none fixed chosen")  # fmt: skip
+    for r in rows:
+        if "auto_f1" not in r:
+            continue
+        p2, p3 = r["projected_llm_2x_per_min"], r["projected_llm_3x_per_min"]
+        print(f"{r['lang']} {r['reviewed']:>4} | {r['llm_sample']:.3f} {r['student_sample']:.3f} "
+              f"{r['combined_sample']:.3f} | {r['cascade_bound']:g}: {r['cascade_f1']:.3f} {r['cascade_skipped']:>2}/"
+              f"{r['sample']} {r['cascade_per_min']:>6} (none {r['no_cascade_per_min']}) | "
+              f"{','.join(f'{x:g}' for x in r['auto_bound'])} ({'/'.join(r['auto_bound_from'])}): {r['auto_f1']:.3f} "
+              f"{r['auto_skipped']:>2}/{r['sample']} {r['auto_per_min']:>6} | projected: {p2['no_cascade']} "
+              f"{p2['fixed']} {p2['auto']}; {p3['no_cascade']} {p3['fixed']} {p3['auto']}")  # fmt: skip
 
 
 def main() -> None:
@@ -418,6 +473,7 @@ def main() -> None:
                         args.cascade_bound, args.cached_llm_only, args.cascade_detail)  # fmt: skip
     print("uptime:", uptime(), flush=True)
     print(json.dumps(out))
+    cascade_table(out)
 
 
 if __name__ == "__main__":
