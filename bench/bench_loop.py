@@ -116,6 +116,7 @@ def main() -> None:
     ap.add_argument("--budgets", nargs="+", type=int, default=[0, 20, 100])
     ap.add_argument("--test", type=int, default=200)
     ap.add_argument("--llm", default="stub", help="stub (a loopback model that finds nothing), embedded, or a spec")
+    ap.add_argument("--keep", type=Path, default=None, help="make the projects in this folder and keep them")
     args = ap.parse_args()
     print("uptime:", uptime(), flush=True)
     stub = None
@@ -128,9 +129,11 @@ def main() -> None:
         llm = f"{stub.url}#stub"
     try:
         with tempfile.TemporaryDirectory() as tmp:
+            work = args.keep or Path(tmp)
+            work.mkdir(parents=True, exist_ok=True)
             for lang in args.lang:
                 for n in args.budgets:
-                    row = run_budget(lang, n, args.test, llm, Path(tmp))
+                    row = run_budget(lang, n, args.test, llm, work)
                     print(json.dumps(row), flush=True)
     finally:
         if stub is not None:
