@@ -59,6 +59,27 @@ def test_minilm_vectors_when_installed(store: Store) -> None:
     assert np.allclose(b.encode([NEAR[0]])[0], v[0], atol=1e-6)
 
 
+def test_minilm_runs_on_one_thread_unless_told(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch's default (a thread per core) is 4-20x slower on a busy machine (embed_threads); the setting
+    reaches torch when the model runs, and a bad value is an error that says what to write."""
+    if missing_parts():
+        pytest.skip(f"embed extra not installed ({', '.join(missing_parts())})")
+    import torch
+
+    from studio.ops.embed import embed_threads
+
+    b = similarity_backend(store, prefer="minilm")
+    b.encode(["one thread"])
+    assert embed_threads() == 1 and torch.get_num_threads() == 1
+    monkeypatch.setenv("STUDIO_EMBED_THREADS", "2")
+    b.encode(["two threads now"])
+    assert torch.get_num_threads() == 2
+    monkeypatch.setenv("STUDIO_EMBED_THREADS", "many")
+    with pytest.raises(StudioError, match="whole number"):
+        b.encode(["refused"])
+    torch.set_num_threads(1)
+
+
 def _approve(store: Store, examples: list[tuple[str, str, str]]) -> None:
     """Add each (text, mention, label) as a document whose one span a human accepted."""
     ids = [i for i, _ in store.add_documents([Document(text=t) for t, _, _ in examples])]
