@@ -51,7 +51,7 @@ def test_v4_renders_the_guideline_and_compact_examples(name: str) -> None:
     # the guideline as ner.v2 renders it, then the compact answer form with this guideline's labels
     v2 = load_prompt("ner", 2).render(guideline=g, examples=[], text="x")[0]["content"]
     assert system["content"].split("Label every name")[0] == v2.split("Label every name")[0]
-    assert f'{{"names":[["...","{labels[0]}"],["...","{labels[-1]}"]]}}' in system["content"]
+    assert f'{{"names": [["...", "{labels[0]}"], ["...", "{labels[-1]}"]]}}' in system["content"]
     assert f"The label is one of: {', '.join(labels)}." in system["content"]
     assert '"context"' not in system["content"]
     # the example answers in the same form, in the guideline's own script
@@ -77,7 +77,7 @@ def test_compact_answer_lists_a_name_once() -> None:
     assert json.loads(compact_answer(json.dumps(v2))) == {
         "names": [["Apple", "ORG"], ["Tim Cook", "PER"], ["Apple", "PER"]]
     }
-    assert compact_answer('{"entities": []}') == '{"names":[]}'
+    assert compact_answer('{"entities": []}') == '{"names": []}'
 
 
 # -- parsing literal answers -------------------------------------------------------------------------
@@ -188,7 +188,7 @@ def test_a_v4_labeling_run(news: Store) -> None:
     user = hits[0]["messages"][-1]["content"]
     assert f"Example text:\n<<<\n{REVIEWED}\n>>>\n" in user
     assert (
-        'Answer: {"names":[["Quispe","PER"],["Rautio","PER"],["Lima","LOC"],["Helsinki","LOC"],["Nokia","ORG"]]}'
+        'Answer: {"names": [["Quispe", "PER"], ["Rautio", "PER"], ["Lima", "LOC"], ["Helsinki", "LOC"], ["Nokia", "ORG"]]}'
         in user
     )
     assert len({h["messages"][0]["content"] for h in hits}) == 1  # one system message: the cached prefix

@@ -107,14 +107,13 @@ def pairs_json_schema(labels: list[str]) -> dict[str, Any]:
 
 def compact_answer(answer: str) -> str:
     """A few-shot example's answer (the entity-list JSON its class builds) in the compact form, a name listed
-    once per label (the aligner proposes it wherever it occurs), without spaces."""
+    once per label (the aligner proposes it wherever it occurs)."""
     pairs: list[list[str]] = []
     for e in json.loads(answer).get("entities", []):
         pair = [str(e.get("text", "")), str(e.get("label", ""))]
         if all(pair) and pair not in pairs:
             pairs.append(pair)
-    # no spaces after the separators: the model copies the examples' style, and `", "` is one token more than `","`
-    return json.dumps({"names": pairs}, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps({"names": pairs}, ensure_ascii=False)
 
 
 _FENCE_RE = re.compile(r"```[ \t]*(?:json|JSON)?[ \t]*\r?\n?(.*?)(?:```|\Z)", re.DOTALL)
