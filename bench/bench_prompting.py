@@ -201,7 +201,7 @@ def run_variant(
     out = {"variant": variant, "calls": report.llm_calls, "asked": report.llm_calls - report.cache_hits,
            "failed": len(report.failed), "seconds": seconds, "load": load, "passes": passes, "tokens": tokens,
            "server": server, "failures": dict(report.failed),
-           "llm": score(gold, llm_spans).overall("strict"), "combined": score(gold, combined).overall("strict") if spacy else None,
+           "llm": score(gold, llm_spans).overall("strict"), "combined": score(gold, combined).overall("strict") if spacy or demo else None,
            "pred": [[s.model_dump() for s in doc] for doc in llm_spans]}  # fmt: skip
     return out
 
@@ -287,6 +287,14 @@ def main() -> None:
         print(line)
     print("tok out / tok in: mean answer / prompt tokens per request; evaluated in: prompt tokens per request the "
           "server evaluated (not from its prompt cache); sent/min: sentences (demo: pages) per minute, wall time")  # fmt: skip
+    gold = [{(s["start"], s["end"], s["label"]) for s in doc} for doc in dump["gold"]]
+    had = [{(s["start"], s["end"], s["label"]) for s in doc} for doc in base["pred"]]
+    for r in rows[1:]:  # the LLM's spans against the baseline's, per sentence
+        got = [{(s["start"], s["end"], s["label"]) for s in doc} for doc in r["pred"]]
+        moved = [sum(len(f(b, v) & g if right else f(b, v) - g) for b, v, g in zip(had, got, gold, strict=True))
+                 for right in (True, False) for f in (lambda b, v: v - b, lambda b, v: b - v)]  # fmt: skip
+        print(f"  {r['variant']} vs {base['variant']}: right spans +{moved[0]} -{moved[1]}, "
+              f"wrong spans +{moved[2]} -{moved[3]} (gold {sum(map(len, gold))})")  # fmt: skip
     for r in rows:
         if r["failures"]:
             print(f"  {r['variant']} failures: {r['failures']}")
