@@ -209,3 +209,25 @@ def test_a_v4_labeling_run(news: Store) -> None:
 def test_few_shot_examples_keep_their_entity_form_for_older_prompts(news: Store) -> None:
     few = FewShot(news, EN, k=1, mode="fixed")
     assert json.loads(few.pick("x")[0]["answer"])["entities"][0] == {"text": "Quispe", "label": "PER"}
+
+
+def test_the_recall_pass_asks_for_pairs_when_turned_on(news: Store) -> None:
+    """Off by default with v4; a project that turns it on gets its second request in the same form."""
+    news.set_setting(passes.RECALL_SETTING, True)
+    text = "Jovanovic scored for Kestrel FC against Brixholm Rovers."
+
+    def respond(req: dict) -> str:
+        if "Names may still be missing" in req["messages"][-1]["content"]:
+            return '{"names": [["Brixholm Rovers", "ORG"]]}'
+        return '{"names": [["Jovanovic", "PER"], ["Kestrel FC", "ORG"]]}'
+
+    with OpenAIStub(respond=respond) as stub:
+        label_documents(news, open_llm(news, f"{stub.url}#stub"), [3],
+                        settings=LabelSettings(prompt_version=4, few_shot=1, student=False))  # fmt: skip
+        hits = list(stub.hits)
+    assert len(hits) == 2 and "these words of the text: Brixholm, Rovers." in hits[1]["messages"][-1]["content"]
+    assert hits[1]["response_format"]["json_schema"]["schema"] == pairs_json_schema(EN)
+    assert '[["Quispe", "PER"]' in hits[1]["messages"][-1]["content"]  # the examples in the same form
+    got = {(p.payload["span"]["text"], p.payload.get("pass")) for p in news.proposals(kind="span", document_id=3)}
+    assert got == {("Jovanovic", None), ("Kestrel FC", None), ("Brixholm Rovers", "recall")}
+    assert text == news.document(3).text
