@@ -62,6 +62,7 @@ from studio.store import Store  # noqa: E402
 
 NER = ROOT / "fixtures" / "ner"
 HUMAN = "human:bench"
+SLOTS = [2]  # the server's slots the warm-up fills (--slots)
 PRETRAINED_MAP = {"PERSON": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "NORP": "MISC", "EVENT": "MISC"}
 
 
@@ -139,7 +140,7 @@ def demo_sample(work: Path) -> tuple[Guideline, list[dict[str, Any]]]:
 
 
 def warm_up(g: Guideline, version: int, llm_spec: str | None) -> None:
-    """Start the server and fill both of its slots' prompt caches with this prompt's system block (two requests
+    """Start the server and fill its slots' prompt caches with this prompt's system block (one request per slot,
     at once, never cached), so a variant's timing holds neither the model's loading nor the other variant's
     prefix: each is measured in the steady state of a labeling run."""
     from studio.llm import open_llm
@@ -150,7 +151,7 @@ def warm_up(g: Guideline, version: int, llm_spec: str | None) -> None:
         store.decide_guideline(store.add_guideline(g, "agent"), HUMAN, "approve")
         text = "Warm-up {} {}: Ada Lovelace met Alan Turing in London."
         ids = [store.add_document(Document(text=text.format(nonce, i), lang=g.language, source="import"))[0]
-               for i in range(2)]  # fmt: skip
+               for i in range(SLOTS[0])]  # fmt: skip
         label_documents(store, open_llm(None, llm_spec), ids, settings=LabelSettings(prompt_version=version))
 
 
@@ -217,10 +218,18 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "prompt3")
     ap.add_argument("--no-spacy", action="store_true", help="English: leave the pretrained pipeline out")
     ap.add_argument("--llm", default=None, help="a model spec (default: the embedded model)")
+    ap.add_argument("--slots", type=int, default=None,
+                    help="the embedded server's parallel slots (default: the product's, 2); at most 4 requests are sent at once")  # fmt: skip
     ap.add_argument("--no-warm-up", action="store_true", help="re-scoring from the cache: do not start the model")
     ap.add_argument("--dump", type=Path, default=None, help="write each variant's LLM spans and the gold here (JSON)")
     a = ap.parse_args()
     from studio.ops.ner.sources import pretrained_available
+
+    if a.slots:  # a measurement only: the product starts its server with the default
+        from studio.llm import local
+
+        local.shared_server.__defaults__ = (8192, a.slots)
+        SLOTS[0] = a.slots
 
     a.cache.mkdir(parents=True, exist_ok=True)
     demo = a.lang == "demo"
@@ -236,7 +245,8 @@ def main() -> None:
     timings_file = a.cache / "timings.json"
     timings = json.loads(timings_file.read_text()) if timings_file.exists() else {}
     print(f"{a.lang} {a.split}[{offset}:{offset + len(sample)}], {a.reviewed} reviewed, "
-          f"threads {os.environ.get('STUDIO_LLM_THREADS', 'default')}; {uptime()}", flush=True)  # fmt: skip
+          f"threads {os.environ.get('STUDIO_LLM_THREADS', 'default')}, slots {a.slots or 'default'}; {uptime()}",
+          flush=True)  # fmt: skip
     cache_root = a.cache / f"cache-{a.lang}"
     cache = Store.init(cache_root)  # opens it again when it exists
     rows = []
