@@ -334,8 +334,11 @@ def _label_batch(
 ) -> None:  # fmt: skip
     from studio.llm import Request
     from studio.ops.ner import passes
+    from studio.ops.ner.parse import answer_format, compact_answer, pairs_json_schema, parse_pairs
 
-    schema = answer_json_schema(labels)
+    pairs = answer_format(prompt.version) == "pairs"  # ner.v4 and later: [name, label] pairs (parse.py)
+    schema = pairs_json_schema(labels) if pairs else answer_json_schema(labels)
+    parse = parse_pairs if pairs else parse_answer
     reqs: list[Request] = []
     where: list[tuple[int, int, str, int]] = []  # (doc index, chunk offset, chunk text, sample index)
     shown: list[list[dict[str, str]]] = []  # the few-shot examples of each request
@@ -356,6 +359,8 @@ def _label_batch(
             continue
         for off, chunk in chunk_text(doc.text, s.chunk_chars):
             examples = few.pick(chunk)
+            if pairs:  # the examples answer as the model is asked to
+                examples = [{**ex, "answer": compact_answer(ex["answer"])} for ex in examples]
             messages = prompt.render(guideline=guideline, examples=examples, text=chunk)
             for k in range(s.samples):
                 reqs.append(
@@ -385,7 +390,7 @@ def _label_batch(
         _count(report, res)
         calls[di].append(res.call_id or 0)
         try:
-            parsed = parse_answer(res.text, labels)
+            parsed = parse(res.text, labels)
         except ParseFailure as exc:
             failed[di] = exc.reason
             continue
@@ -421,7 +426,7 @@ def _label_batch(
             di, off, chunk, k = where[i]
             calls[di].append(res.call_id or 0)
             try:
-                parsed = parse_answer(res.text, labels)
+                parsed = parse(res.text, labels)
             except ParseFailure:
                 continue
             more = align_mentions(

@@ -1,4 +1,5 @@
-"""Parse a model's NER answer: `{"entities": [{"text", "label", "context"}]}`.
+"""Parse a model's NER answer: `{"entities": [{"text", "label", "context"}]}` (ner.v1-v3), or the compact
+answer of ner.v4 and later, `{"names": [["Jane Doe", "PER"], ["Acme", "ORG"]]}` (`parse_pairs`).
 
 Repairs are made only where they cannot invent data:
 - Markdown fences and prose around ONE JSON object are stripped.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -76,8 +77,48 @@ def answer_json_schema(labels: list[str], *, strict: bool = False) -> dict[str, 
     }
 
 
+AnswerFormat = Literal["entities", "pairs"]
+FIRST_PAIRS_VERSION = 4  # the ner prompt version from which the model answers with [name, label] pairs
+
+
+def answer_format(version: int) -> AnswerFormat:
+    """How the ner prompt `version` asks the model to answer: entity objects (v1-v3) or, from v4, pairs."""
+    return "pairs" if version >= FIRST_PAIRS_VERSION else "entities"
+
+
+def pairs_json_schema(labels: list[str]) -> dict[str, Any]:
+    """JSON schema of the compact answer `{"names": [[name, label], ...]}`, the label one of the guideline's.
+
+    A name's label follows it, as in the entity form: asked for the names of each label in turn
+    (`{"PER": [...], "ORG": [...]}`), the 1.5B model put most names under the first label (docs/ner.md)."""
+    pair = {
+        "type": "array",
+        "prefixItems": [{"type": "string"}, {"type": "string", "enum": list(labels)}],
+        "minItems": 2,
+        "maxItems": 2,
+    }
+    return {
+        "type": "object",
+        "properties": {"names": {"type": "array", "items": pair}},
+        "required": ["names"],
+        "additionalProperties": False,
+    }
+
+
+def compact_answer(answer: str) -> str:
+    """A few-shot example's answer (the entity-list JSON its class builds) in the compact form, a name listed
+    once per label (the aligner proposes it wherever it occurs)."""
+    pairs: list[list[str]] = []
+    for e in json.loads(answer).get("entities", []):
+        pair = [str(e.get("text", "")), str(e.get("label", ""))]
+        if all(pair) and pair not in pairs:
+            pairs.append(pair)
+    return json.dumps({"names": pairs}, ensure_ascii=False)
+
+
 _FENCE_RE = re.compile(r"```[ \t]*(?:json|JSON)?[ \t]*\r?\n?(.*?)(?:```|\Z)", re.DOTALL)
 _TRUNC_HEAD_RE = re.compile(r'\{\s*"entities"\s*:\s*\[')
+_PAIRS_HEAD_RE = re.compile(r'\{\s*"names"\s*:\s*\[')
 
 
 def parse_answer(raw: str, labels: list[str]) -> ParseResult:
@@ -107,7 +148,7 @@ def parse_answer(raw: str, labels: list[str]) -> ParseResult:
     return ParseResult(mentions=_mentions(items, labels, errors), repaired=repaired, errors=errors)
 
 
-def _load(text: str, errors: list[str]) -> tuple[Any, bool]:
+def _load(text: str, errors: list[str], head_re: re.Pattern[str] = _TRUNC_HEAD_RE) -> tuple[Any, bool]:
     """The one JSON value in `text`: as is, with prose around it, or truncated."""
     try:
         return json.loads(text), False
@@ -124,7 +165,7 @@ def _load(text: str, errors: list[str]) -> tuple[Any, bool]:
         except json.JSONDecodeError:
             continue
     else:
-        head = _TRUNC_HEAD_RE.search(text)
+        head = head_re.search(text)
         if head is None:
             raise ParseFailure("the JSON is malformed or cut off before the entity list")
         return _truncated(text, head, errors), True
@@ -189,3 +230,51 @@ def _mentions(items: list[Any], labels: list[str], errors: list[str]) -> list[Me
             continue
         out.append(m.model_copy(update={"label": label}))
     return out
+
+
+def parse_pairs(raw: str, labels: list[str]) -> ParseResult:
+    """Read a compact answer `{"names": [["Jane Doe", "PER"], ...]}` into mentions. Raises ParseFailure.
+
+    Mentions carry no context: the aligner proposes a name at every place it occurs in the chunk, so a
+    name listed once or n times is the same. Repairs as `parse_answer` (a fence, prose around one object,
+    a cut-off answer keeps its complete pairs); an answer in the entity form is read as such. A pair that is
+    not two strings is dropped with a note; labels as in `parse_answer` (case-insensitive, others dropped)."""
+    if raw is None or not raw.strip():
+        raise ParseFailure("empty answer")
+    errors: list[str] = []
+    text = raw.strip()
+    repaired = False
+    fence = _FENCE_RE.search(text)
+    if fence:
+        text = fence.group(1).strip()
+        repaired = True
+        errors.append("removed a markdown code fence around the JSON")
+    if _TRUNC_HEAD_RE.search(text) and not _PAIRS_HEAD_RE.search(text):  # the entity form
+        res = parse_answer(text, labels)
+        notes = [*errors, "read an answer in the entity form", *res.errors]
+        return res.model_copy(update={"repaired": True, "errors": notes})
+    before = len(errors)
+    obj, more = _load(text, errors, _PAIRS_HEAD_RE)
+    cut = any("cut off" in e for e in errors[before:])  # the pairs before the cut, as a list
+    if isinstance(obj, list) and not (obj and isinstance(obj[0], str)):
+        obj = {"names": obj}
+        repaired = True
+        if not cut:
+            errors.append("the answer was a bare list; read it as the list of names")
+    if not isinstance(obj, dict) or "names" not in obj:
+        keys = ", ".join(sorted(obj)) if isinstance(obj, dict) else type(obj).__name__
+        raise ParseFailure(f'the JSON has no "names" list (got {keys})')
+    items = obj["names"]
+    if not isinstance(items, list):
+        raise ParseFailure(f'"names" must be a list, got {type(items).__name__}')
+    mentions: list[Mention] = []
+    for n, item in enumerate(items):
+        if isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item):
+            item = {"text": item[0], "label": item[1]}
+        elif not isinstance(item, dict):  # an object {"text", "label"} is read as in the entity form
+            errors.append(f"name {n}: expected [name, label], got {json.dumps(item, ensure_ascii=False)[:60]}; dropped")
+            continue
+        notes: list[str] = []
+        mentions += _mentions([item], labels, notes)
+        errors += [note.replace("entity 0", f"name {n}", 1) for note in notes]
+    return ParseResult(mentions=mentions, repaired=repaired or more, errors=errors)

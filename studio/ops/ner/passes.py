@@ -23,8 +23,9 @@ capitals, datelines get an empty answer; and it labels what the guideline exclud
   answered word by word are joined first).
 
 Whether each pass runs: the project settings `label.recall_pass` / `label.verify_spans` (true or
-false) when set, else on with the ner prompt v3 and later, off with older prompts, so a recorded
-session replayed with the prompt it was made with asks the same requests.
+false) when set, else on with the ner prompt v3 only (off with v1, v2 and the compact v4, which is measured
+against v2 without passes: docs/ner.md), so a recorded session replayed with the prompt it was made with
+asks the same requests.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 RECALL_SETTING = "label.recall_pass"
 VERIFY_SETTING = "label.verify_spans"
 RECALL_PROMPT = ("ner_recall", 1)
-FIRST_VERSION_WITH_PASSES = 3  # the ner prompt version from which both passes are on by default
+VERSIONS_WITH_PASSES = frozenset({3})  # the ner prompt versions with which both passes are on by default
 MAX_RECALL_WORDS = 12  # words named in one recall request (the rest are still in the text)
 _BRACKETS = re.compile(r"\(([^()]*)\)")
 _WORD = re.compile(r"\w+(?:[.'’]\w+)*\.?|[^\w\s]", re.UNICODE)
@@ -58,7 +59,7 @@ class PassSettings:
 def pass_settings(store: Store, prompt: Prompt, recall: str = "auto", verify: str = "auto") -> PassSettings:
     """What runs for this labeling run: `recall` / `verify` when "on" or "off" (`studio label --recall-pass`,
     `--verify-spans`); for "auto" the project settings when set, else the prompt's version decides."""
-    default = prompt.version >= FIRST_VERSION_WITH_PASSES
+    default = prompt.version in VERSIONS_WITH_PASSES
 
     def decide(given: str, setting: str) -> bool:
         if given != "auto":
