@@ -231,3 +231,20 @@ def test_the_recall_pass_asks_for_pairs_when_turned_on(news: Store) -> None:
     got = {(p.payload["span"]["text"], p.payload.get("pass")) for p in news.proposals(kind="span", document_id=3)}
     assert got == {("Jovanovic", None), ("Kestrel FC", None), ("Brixholm Rovers", "recall")}
     assert text == news.document(3).text
+
+
+def test_studio_label_takes_the_prompt_version(news: Store) -> None:
+    """`studio label --prompt-version 4` through the registry (what the CLI and the app call); an unknown
+    version is refused with the versions there are, before any request."""
+    from studio.errors import StudioError
+    from studio.ops import registry
+
+    with OpenAIStub(respond=_respond) as stub:
+        ctx = registry.OpContext(store=news, actor="tool", llm_spec=f"{stub.url}#stub")
+        res = registry.run("label", {"doc": [2, 3], "prompt_version": 4, "spacy": ["off"], "student": False}, ctx)
+        with pytest.raises(StudioError, match="ner"):
+            registry.run("label", {"doc": [2], "prompt_version": 9, "spacy": ["off"]}, ctx)
+        assert len(stub.hits) == 2
+    assert res.labeled == 2
+    run = news.decisions(action="weak_label.run")[-1].payload
+    assert run["prompt"] == "ner.v4" and run["settings"]["prompt_version"] == 4
