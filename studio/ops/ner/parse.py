@@ -121,18 +121,20 @@ _TRUNC_HEAD_RE = re.compile(r'\{\s*"entities"\s*:\s*\[')
 _PAIRS_HEAD_RE = re.compile(r'\{\s*"names"\s*:\s*\[')
 
 
-def parse_answer(raw: str, labels: list[str]) -> ParseResult:
-    """Read the model's answer into mentions with guideline labels. Raises ParseFailure."""
+def _unfenced(raw: str | None) -> tuple[str, bool, list[str]]:
+    """The answer without a markdown code fence around its JSON: (text, repaired, notes). Raises ParseFailure."""
     if raw is None or not raw.strip():
         raise ParseFailure("empty answer")
-    errors: list[str] = []
     text = raw.strip()
-    repaired = False
     fence = _FENCE_RE.search(text)
-    if fence:
-        text = fence.group(1).strip()
-        repaired = True
-        errors.append("removed a markdown code fence around the JSON")
+    if not fence:
+        return text, False, []
+    return fence.group(1).strip(), True, ["removed a markdown code fence around the JSON"]
+
+
+def parse_answer(raw: str, labels: list[str]) -> ParseResult:
+    """Read the model's answer into mentions with guideline labels. Raises ParseFailure."""
+    text, repaired, errors = _unfenced(raw)
     obj, more_repaired = _load(text, errors)
     repaired = repaired or more_repaired
     if isinstance(obj, list):
@@ -239,16 +241,7 @@ def parse_pairs(raw: str, labels: list[str]) -> ParseResult:
     name listed once or n times is the same. Repairs as `parse_answer` (a fence, prose around one object,
     a cut-off answer keeps its complete pairs); an answer in the entity form is read as such. A pair that is
     not two strings is dropped with a note; labels as in `parse_answer` (case-insensitive, others dropped)."""
-    if raw is None or not raw.strip():
-        raise ParseFailure("empty answer")
-    errors: list[str] = []
-    text = raw.strip()
-    repaired = False
-    fence = _FENCE_RE.search(text)
-    if fence:
-        text = fence.group(1).strip()
-        repaired = True
-        errors.append("removed a markdown code fence around the JSON")
+    text, repaired, errors = _unfenced(raw)
     if _TRUNC_HEAD_RE.search(text) and not _PAIRS_HEAD_RE.search(text):  # the entity form
         res = parse_answer(text, labels)
         notes = [*errors, "read an answer in the entity form", *res.errors]
