@@ -132,6 +132,17 @@ def _unfenced(raw: str | None) -> tuple[str, bool, list[str]]:
     return fence.group(1).strip(), True, ["removed a markdown code fence around the JSON"]
 
 
+def _list_under(obj: Any, key: str) -> list[Any]:
+    """The answer object's list under `key`. Raises ParseFailure saying what the JSON held instead."""
+    if not isinstance(obj, dict) or key not in obj:
+        keys = ", ".join(sorted(obj)) if isinstance(obj, dict) else type(obj).__name__
+        raise ParseFailure(f'the JSON has no "{key}" list (got {keys})')
+    items = obj[key]
+    if not isinstance(items, list):
+        raise ParseFailure(f'"{key}" must be a list, got {type(items).__name__}')
+    return items
+
+
 def parse_answer(raw: str, labels: list[str]) -> ParseResult:
     """Read the model's answer into mentions with guideline labels. Raises ParseFailure."""
     text, repaired, errors = _unfenced(raw)
@@ -141,12 +152,7 @@ def parse_answer(raw: str, labels: list[str]) -> ParseResult:
         obj = {"entities": obj}
         repaired = True
         errors.append("the answer was a bare list; read it as the entity list")
-    if not isinstance(obj, dict) or "entities" not in obj:
-        keys = ", ".join(sorted(obj)) if isinstance(obj, dict) else type(obj).__name__
-        raise ParseFailure(f'the JSON has no "entities" list (got {keys})')
-    items = obj["entities"]
-    if not isinstance(items, list):
-        raise ParseFailure(f'"entities" must be a list, got {type(items).__name__}')
+    items = _list_under(obj, "entities")
     return ParseResult(mentions=_mentions(items, labels, errors), repaired=repaired, errors=errors)
 
 
@@ -254,12 +260,7 @@ def parse_pairs(raw: str, labels: list[str]) -> ParseResult:
         repaired = True
         if not cut:
             errors.append("the answer was a bare list; read it as the list of names")
-    if not isinstance(obj, dict) or "names" not in obj:
-        keys = ", ".join(sorted(obj)) if isinstance(obj, dict) else type(obj).__name__
-        raise ParseFailure(f'the JSON has no "names" list (got {keys})')
-    items = obj["names"]
-    if not isinstance(items, list):
-        raise ParseFailure(f'"names" must be a list, got {type(items).__name__}')
+    items = _list_under(obj, "names")
     mentions: list[Mention] = []
     for n, item in enumerate(items):
         if isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item):
