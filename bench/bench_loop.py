@@ -72,12 +72,12 @@ def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
-def run_budget(lang: str, n: int, n_test: int, llm: str, work: Path) -> dict[str, Any]:
+def run_budget(lang: str, n: int, n_test: int, llm: str, work: Path, extra: tuple[str, ...] = ()) -> dict[str, Any]:
     train_name, test_name, guideline_file = CORPORA[lang]
     train, test = rows(train_name)[:n], rows(test_name)[:n_test]
     root = work / f"{lang}-{n}"
     env = {"EDITOR": f"cp {NER / guideline_file}", "STUDIO_EMBED": "hashed"}
-    out: dict[str, Any] = {"lang": lang, "reviewed": n, "test": len(test), "llm": llm}
+    out: dict[str, Any] = {"lang": lang, "reviewed": n, "test": len(test), "llm": llm, "label_args": " ".join(extra)}
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "studio", "init", str(root)], check=True, capture_output=True, cwd=ROOT)
     studio(root, "guideline", "new", env=env)
@@ -85,7 +85,7 @@ def run_budget(lang: str, n: int, n_test: int, llm: str, work: Path) -> dict[str
     llm_args = ["--llm", llm] if llm != "embedded" else []
     if n:
         studio(root, "import", str(write_texts(work / f"train-{lang}-{n}.jsonl", train)))
-        studio(root, *llm_args, "label", "--json")
+        studio(root, *llm_args, "label", *extra, "--json")
         t = time.perf_counter()
         out["review_commands"] = document_mode(root, gold_by_doc(root, train))
         out["review_seconds"] = round(time.perf_counter() - t, 1)
@@ -95,7 +95,7 @@ def run_budget(lang: str, n: int, n_test: int, llm: str, work: Path) -> dict[str
         out.update(train_seconds=round(time.perf_counter() - t, 1), student_heldout=trained.get("scores", {}).get("f1"))
     studio(root, "import", str(write_texts(work / f"test-{lang}.jsonl", test)))
     t = time.perf_counter()
-    labeled = json.loads(studio(root, *llm_args, "label", "--json"))
+    labeled = json.loads(studio(root, *llm_args, "label", *extra, "--json"))
     seconds = time.perf_counter() - t
     out.update(label_per_min=round(len(test) / seconds * 60, 1), llm_skipped=labeled.get("llm_skipped", 0),
                student=labeled.get("student"), pretrained=bool(labeled.get("pretrained")))  # fmt: skip
@@ -116,6 +116,7 @@ def main() -> None:
     ap.add_argument("--budgets", nargs="+", type=int, default=[0, 20, 100])
     ap.add_argument("--test", type=int, default=200)
     ap.add_argument("--llm", default="stub", help="stub (a loopback model that finds nothing), embedded, or a spec")
+    ap.add_argument("--label-args", default="", help='more arguments for every studio label, e.g. "--prompt-version 4"')
     ap.add_argument("--keep", type=Path, default=None, help="make the projects in this folder and keep them")
     args = ap.parse_args()
     print("uptime:", uptime(), flush=True)
@@ -133,7 +134,7 @@ def main() -> None:
             work.mkdir(parents=True, exist_ok=True)
             for lang in args.lang:
                 for n in args.budgets:
-                    row = run_budget(lang, n, args.test, llm, work)
+                    row = run_budget(lang, n, args.test, llm, work, tuple(args.label_args.split()))
                     print(json.dumps(row), flush=True)
     finally:
         if stub is not None:
