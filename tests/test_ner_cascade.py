@@ -204,7 +204,7 @@ def test_expected_errors_from_the_held_out_doubts_and_an_old_card_without_them(t
 
 
 def test_the_gain_is_scaled_by_what_the_llm_kept_on_finished_documents(project: Store) -> None:
-    from studio.ops.ner.label import cascade_scale, finished_with_doubt, realized_gain, weak_of
+    from studio.ops.ner.label import cascade_evidence, cascade_scale, realized_gain, weak_of
     from studio.ops.ner.weights import DocTrials
 
     student = newest_student(project.root)
@@ -231,7 +231,8 @@ def test_the_gain_is_scaled_by_what_the_llm_kept_on_finished_documents(project: 
     assert cascade_scale(weights, [(liar, 1.0)] * 20, labels) < 0.05
     assert cascade_scale(weights, [], labels) == 1.0  # no record: the promise as it is
     # the project's finished documents: the LLM voted on each, the student's card has their held-out doubt
-    finished = finished_with_doubt(project, student)
+    docs, errors = cascade_evidence(project, student)
+    finished = [(d, e) for d, e in zip(docs, errors, strict=True) if e is not None]
     assert len(finished) == len(TRAIN) and all("llm" in d.ran and e >= 0 for d, e in finished)
     assert 0 < cascade_scale(weights, finished, labels) <= 1
 

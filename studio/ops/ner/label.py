@@ -556,23 +556,37 @@ def cascade_skips(
     return out
 
 
+def decision_counts(
+    weights: Weights, votes: dict[tuple[int, int, str], dict[str, float]], ran: set[str], gold: set[tuple[int, int, str]],
+    llm: str = "llm",
+) -> tuple[tuple[int, int, int], tuple[int, int, int]]:  # fmt: skip
+    """A finished document's strict counts (tp, fp, fn) of the proposals the weights make with the LLM's votes and
+    without them (a silent source votes 0; a candidate nobody voted for is not proposed)."""
+    silent = {name: 0.0 for name in ran}
+    counts = [[0, 0, 0], [0, 0, 0]]
+    for key in set(votes) | gold:
+        full = silent | votes.get(key, {})
+        without = {n: p for n, p in full.items() if n != llm}
+        truth = key in gold
+        for c, v in zip(counts, (full, without), strict=True):
+            yes = any(p > 0 for p in v.values()) and weights.decides(key[2], v)
+            c[0] += yes and truth
+            c[1] += yes and not truth
+            c[2] += truth and not yes
+    (tp, fp, fn), (tp0, fp0, fn0) = counts
+    return (tp, fp, fn), (tp0, fp0, fn0)
+
+
 def realized_gain(
     weights: Weights, votes: dict[tuple[int, int, str], dict[str, float]], ran: set[str], gold: set[tuple[int, int, str]],
     llm: str = "llm",
 ) -> float:  # fmt: skip
     """What the LLM's votes actually gained on a finished document, in the units of `cascade_gain`: for each
     candidate whose decision they changed, truth - t (a right proposal made or a wrong one dropped: 1 - t or t;
-    the reverse, minus that)."""
+    the reverse, minus that), i.e. (tp - tp without) (1 - t) - (fp - fp without) t."""
     t = weights.threshold
-    silent = {name: 0.0 for name in ran}
-    gain = 0.0
-    for key, v in votes.items():
-        full = silent | v
-        without = {n: p for n, p in full.items() if n != llm}
-        yes = any(p > 0 for p in full.values()) and weights.decides(key[2], full)
-        yes_without = any(p > 0 for p in without.values()) and weights.decides(key[2], without)
-        gain += (int(yes) - int(yes_without)) * (float(key in gold) - t)
-    return gain
+    (tp, fp, _), (tp0, fp0, _) = decision_counts(weights, votes, ran, gold, llm)
+    return (tp - tp0) * (1 - t) - (fp - fp0) * t
 
 
 def weak_of(
@@ -604,13 +618,6 @@ def cascade_scale(
         promised += cascade_gain(weights, weak_of(d.votes, d.ran, llm), errors, labels, llm)
         kept += realized_gain(weights, d.votes, d.ran, d.gold, llm)
     return min(1.0, max(0.0, (kept + 1.0) / (promised + 1.0)))
-
-
-def finished_with_doubt(store: Store, student: StudentSource) -> list[tuple[DocTrials, float]]:
-    """The complete documents' trials (the student's held-out votes where it did not vote) with the student's
-    expected errors there, from the held-out doubt its card keeps (documents without one are left out)."""
-    docs, errors = cascade_evidence(store, student)
-    return [(d, e) for d, e in zip(docs, errors, strict=True) if e is not None]
 
 
 def cascade_evidence(store: Store, student: StudentSource) -> tuple[list[DocTrials], list[float | None]]:
@@ -664,21 +671,9 @@ def _f1(c: Sequence[int]) -> float:
 
 def _outcome(weights: Weights, d: DocTrials, errors: float, labels: list[str], scale: float, llm: str) -> _Outcome:
     weak = weak_of(d.votes, d.ran, llm)
-    silent = {name: 0.0 for name in d.ran}
-    counts = [[0, 0, 0], [0, 0, 0]]
-    for key in set(d.votes) | d.gold:
-        full = silent | d.votes.get(key, {})
-        without = {n: p for n, p in full.items() if n != llm}
-        truth = key in d.gold
-        for c, v in zip(counts, (full, without), strict=True):
-            yes = any(p > 0 for p in v.values()) and weights.decides(key[2], v)
-            c[0] += yes and truth
-            c[1] += yes and not truth
-            c[2] += truth and not yes
-    (tp, fp, fn), (tp0, fp0, fn0) = counts
+    with_llm, without = decision_counts(weights, d.votes, d.ran, d.gold, llm)
     return _Outcome(gain=scale * cascade_gain(weights, weak, errors, labels, llm),
-                    can_change=weights.llm_can_change(weak, labels, llm),
-                    with_llm=(tp, fp, fn), without=(tp0, fp0, fn0))  # fmt: skip
+                    can_change=weights.llm_can_change(weak, labels, llm), with_llm=with_llm, without=without)  # fmt: skip
 
 
 def choose_cascade_bound(
