@@ -569,7 +569,7 @@ def decision_counts(
         without = {n: p for n, p in full.items() if n != llm}
         truth = key in gold
         for c, v in zip(counts, (full, without), strict=True):
-            yes = any(p > 0 for p in v.values()) and weights.decides(key[2], v)
+            yes = weights.proposes(key[2], v)
             c[0] += yes and truth
             c[1] += yes and not truth
             c[2] += truth and not yes

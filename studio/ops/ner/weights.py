@@ -244,6 +244,10 @@ class Weights(BaseModel):
         """Does a candidate with these votes (0 = silent) reach the decision threshold?"""
         return self.confidence(label, self.votes(label, votes))[0] >= self.threshold
 
+    def proposes(self, label: str, votes: dict[str, float]) -> bool:
+        """`decides`, for a candidate some source voted for: one nobody voted for is never proposed."""
+        return _decide(self, label, votes, self.threshold)
+
     def rows(self) -> list[dict[str, object]]:
         out = []
         for _, st in sorted(self.stats.items()):
