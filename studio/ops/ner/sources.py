@@ -190,15 +190,18 @@ class SpacyModelSource:
         return self._nlp
 
     def predict(self, text: str) -> list[tuple[Span, float]]:
-        return self._spans(text, self.nlp(text))
+        return self.predict_many([text])[0]
 
     def predict_many(self, texts: Iterable[str], batch_size: int = 32) -> list[list[tuple[Span, float]]]:
+        """Each text's mapped entities; with `latin_only`, a text mostly in other scripts is not parsed at all."""
         texts = list(texts)
-        return [self._spans(t, d) for t, d in zip(texts, self.nlp.pipe(texts, batch_size=batch_size), strict=True)]
+        look = [i for i, t in enumerate(texts) if not self.latin_only or mostly_latin(t)]
+        out: list[list[tuple[Span, float]]] = [[] for _ in texts]
+        for i, doc in zip(look, self.nlp.pipe([texts[i] for i in look], batch_size=batch_size), strict=True):
+            out[i] = self._spans(texts[i], doc)
+        return out
 
     def _spans(self, text: str, doc: Any) -> list[tuple[Span, float]]:
-        if self.latin_only and not mostly_latin(text):
-            return []
         out = []
         for ent in doc.ents:
             label = self.mapping.get(ent.label_)
