@@ -2,9 +2,9 @@
 
 `studio label` lets the pretrained pipeline (en_core_web_sm, installed with the `local` or `spacy-model`
 extra) vote by default on English projects. Its OntoNotes labels are mapped to the guideline's by the
-guideline labels' names only (case, spaces, hyphens and underscores ignored), with a fixed table of the
-names people give these kinds of entity (a plural "s" ignored), e.g. PER / person / people -> PERSON, organisation / company /
-corporation -> ORG, location / place -> GPE and LOC. A label named MISC (or other / miscellaneous) takes
+guideline labels' names only (case, spaces, hyphens, underscores and a plural "s" ignored), with a fixed
+table of the names people give these kinds of entity, e.g. PER / person / people -> PERSON, organisation /
+company / corporation -> ORG, location / place -> GPE and LOC. A label named MISC (or other / miscellaneous) takes
 nationalities and events (NORP, EVENT), as in CoNLL-style news guidelines. A label whose name matches
 nothing gets no votes from the pipeline; if no label matches, the pipeline does not vote at all.
 
@@ -18,21 +18,22 @@ import re
 
 from studio.schema import Guideline
 
-# OntoNotes label -> the names (normalized: lower case, letters and digits only) a guideline may give it.
+# OntoNotes label -> the names (normalized: lower case, letters and digits only, without a plural "s") a
+# guideline may give it.
 NAMES: dict[str, tuple[str, ...]] = {
-    "PERSON": ("per", "pers", "person", "persons", "people", "personname"),
+    "PERSON": ("per", "pers", "person", "people", "personname"),
     "ORG": ("org", "organization", "organisation", "company", "companies", "corporation", "corp", "institution"),
-    "GPE": ("gpe", "loc", "location", "locations", "place", "places", "geo", "geopolitical"),
-    "LOC": ("loc", "location", "locations", "place", "places", "geo"),
+    "GPE": ("gpe", "loc", "location", "place", "geo", "geopolitical"),
+    "LOC": ("loc", "location", "place", "geo"),
     "FAC": ("fac", "facility", "facilities"),
     "NORP": ("norp", "nationality", "nationalities"),
-    "EVENT": ("event", "events"),
-    "PRODUCT": ("product", "products"),
-    "WORK_OF_ART": ("workofart", "creativework", "creativeworks", "artwork"),
-    "LAW": ("law", "laws"),
-    "LANGUAGE": ("language", "languages"),
-    "DATE": ("date", "dates", "dat"),
-    "TIME": ("time", "times", "tim"),
+    "EVENT": ("event",),
+    "PRODUCT": ("product",),
+    "WORK_OF_ART": ("workofart", "creativework", "artwork"),
+    "LAW": ("law",),
+    "LANGUAGE": ("language",),
+    "DATE": ("date", "dat"),
+    "TIME": ("time", "tim"),
     "MONEY": ("money", "currency"),
     "PERCENT": ("percent", "percentage", "pct"),
     "QUANTITY": ("quantity", "quantities", "qty"),
