@@ -40,6 +40,25 @@ def test_shapes_come_from_the_guideline_examples() -> None:
     assert not tech["PRODUCT"].no_digits and tech["PRODUCT"].needs_upper  # "iPhone 16" has both
 
 
+def test_product_names_keep_their_digits_whatever_the_examples_show() -> None:
+    """The demo's drafted guideline: PRODUCT examples iPhone, Google Pixel, Amazon Echo (no digit). A product's
+    name says digits are normal ("iPhone 16"); ORG's examples still rule out "Tech briefing 1"."""
+    g = Guideline.model_validate({
+        "goal": "companies and products in tech news", "task_type": "ner", "language": "en",
+        "labels": [{"name": "ORG", "definition": "A company.", "positive_examples": ["Apple", "OpenAI", "Samsung"]},
+                   {"name": "PRODUCT", "definition": "A product.",
+                    "positive_examples": ["iPhone", "Google Pixel", "Amazon Echo"]}],
+    })  # fmt: skip
+    shapes = passes.guideline_shapes(g)
+    assert shapes["ORG"].no_digits and not shapes["PRODUCT"].no_digits
+    t = "Tech briefing 1\nApple unveiled the iPhone 16 and the Galaxy S24."
+    spans = [_span(t, "Tech briefing 1", "ORG"), _span(t, "Apple", "ORG"), _span(t, "iPhone 16", "PRODUCT"),
+             _span(t, "Galaxy S24", "PRODUCT")]  # fmt: skip
+    res = passes.verify_spans(t, spans, shapes)
+    assert [s.text for s in res.spans] == ["Apple", "iPhone 16", "Galaxy S24"]
+    assert [s.text for s, _ in res.dropped] == ["Tech briefing 1"]
+
+
 def test_verify_drops_and_trims_what_the_guideline_excludes() -> None:
     shapes = passes.guideline_shapes(_guideline("news_guideline.yaml"))
     t = "Brixholm (Lorvia Press) - Dr. Aurelio Fairweather said on Dec. 5 the coach met Finance Minister Jane Doe."

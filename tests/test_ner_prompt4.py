@@ -203,7 +203,7 @@ def test_a_v4_labeling_run(news: Store) -> None:
     assert news.approved_spans(1) == approved
     run = news.decisions(action="weak_label.run")[-1].payload
     assert run["prompt"] == "ner.v4" and run["labeled"] == 2
-    assert passes.pass_settings(news, load_prompt("ner", 4)) == passes.PassSettings(recall=False, verify=False)
+    assert passes.pass_settings(news, load_prompt("ner", 4)) == passes.PassSettings(recall=False, verify=True)
 
 
 def test_few_shot_examples_keep_their_entity_form_for_older_prompts(news: Store) -> None:
@@ -248,3 +248,28 @@ def test_studio_label_takes_the_prompt_version(news: Store) -> None:
     assert res.labeled == 2
     run = news.decisions(action="weak_label.run")[-1].payload
     assert run["prompt"] == "ner.v4" and run["settings"]["prompt_version"] == 4
+
+
+def test_english_projects_use_the_compact_prompt_unless_a_recording_says_otherwise(news: Store) -> None:
+    """English guidelines have their own pin (ner.v4 with the verify pass); the version is resolved when labeling
+    starts, so the run's settings name it; a recording made before the pin ("ner": 2 only) replays with v2."""
+    from studio.llm.prompts import PINNED, pinned_versions, prompt_version, use_prompts
+    from studio.ops import registry
+
+    assert news.approved_guideline()[0].language == "en"
+    with OpenAIStub(respond=_respond) as stub:
+        ctx = registry.OpContext(store=news, actor="tool", llm_spec=f"{stub.url}#stub")
+        registry.run("label", {"doc": [2], "spacy": ["off"], "student": False}, ctx)
+        run = news.decisions(action="weak_label.run")[-1].payload
+        assert run["prompt"] == "ner.v4" and run["settings"]["prompt_version"] == 4
+        assert stub.hits[-1]["response_format"]["json_schema"]["schema"] == pairs_json_schema(EN)
+        with use_prompts({"ner": 2}):
+            assert pinned_versions()["ner@en"] == 2
+            registry.run("label", {"doc": [3], "spacy": ["off"], "student": False}, ctx)
+        run = news.decisions(action="weak_label.run")[-1].payload
+        assert run["prompt"] == "ner.v2" and "json_schema" in stub.hits[-1]["response_format"]
+        assert stub.hits[-1]["response_format"]["json_schema"]["schema"] != pairs_json_schema(EN)
+    assert prompt_version("ner", "en-GB") == prompt_version("ner", "English") == 4
+    assert prompt_version("ner", "ko") == prompt_version("ner") == PINNED["ner"] == 2
+    with use_prompts({"ner": 2, "ner@en": 4}):  # a recording made with the pin
+        assert prompt_version("ner", "en") == 4

@@ -96,17 +96,18 @@ def test_demo_replays_the_same_under_load_and_network_jitter(tmp_path: Path, bus
 
 # -- pinned prompt versions ---------------------------------------------------------------------------
 def test_operations_use_the_pinned_prompt_not_the_newest_file() -> None:
-    from studio.llm.prompts import PINNED, available, load_prompt, pinned_versions, use_prompts
-    from studio.ops.ner.label import LabelSettings
+    from studio.llm.prompts import LANGUAGE_PINNED, PINNED, available, load_prompt, pinned_versions, use_prompts
     from studio.ops.synth import SynthSettings
 
-    assert pinned_versions() == PINNED
+    assert pinned_versions() == PINNED | {f"{n}@{lang}": v for n, by in LANGUAGE_PINNED.items() for lang, v in by.items()}
     for name, version in PINNED.items():
         assert load_prompt(name).version == version and version in available()[name]
-    assert LabelSettings().prompt_version == PINNED["ner"] and SynthSettings().prompt_version == PINNED["synth"]
+    for name, by in LANGUAGE_PINNED.items():
+        assert set(by.values()) <= set(available()[name])
+    assert SynthSettings().prompt_version == PINNED["synth"]
     with use_prompts({"ner": 1, "guideline": 1}):  # what a replay of an old recording does
-        assert LabelSettings().prompt_version == 1 and load_prompt("guideline").id == "guideline.v1"
-        assert pinned_versions()["ner"] == 1
+        assert load_prompt("guideline").id == "guideline.v1"
+        assert pinned_versions()["ner"] == pinned_versions()["ner@en"] == 1
     assert load_prompt("ner").version == PINNED["ner"]
     # the v1 prompts stay reachable by number
     messages = load_prompt("guideline", 1).render(

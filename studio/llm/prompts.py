@@ -6,6 +6,8 @@ Versions are pinned, never "the newest file": `PINNED` names the version each op
 (its settings default to it, and a session's header records it), so adding `ner.v3.jinja`
 changes nothing until PINNED or an operation's setting says v3. A replay runs under
 `use_prompts(the recording's versions)`, so an old recording keeps the prompts it was made with.
+A prompt may be pinned differently for guidelines in one language (`LANGUAGE_PINNED`, recorded as
+"ner@en"); a recording made before such a pin replays with the version it recorded for the prompt itself.
 The name and version go into every LLM call's operation, so a recording says which prompt made it.
 """
 
@@ -29,6 +31,8 @@ _FILE_RE = re.compile(r"^(?P<name>[a-z0-9_]+)\.v(?P<version>\d+)\.jinja$")
 # The version of each prompt that operations use. Adopt a new version here (and re-record the
 # sessions whose requests it changes).
 PINNED: dict[str, int] = {"agent": 2, "guideline": 2, "ner": 2, "synth": 2}
+# Where a language has its own pin: English NER uses the compact answer (ner.v4; docs/ner.md, "Prompt versions").
+LANGUAGE_PINNED: dict[str, dict[str, int]] = {"ner": {"en": 4}}
 _override: ContextVar[dict[str, int] | None] = ContextVar("studio_prompt_versions", default=None)
 
 
@@ -84,9 +88,24 @@ def _env(dirs: tuple[Path, ...]) -> jinja2.Environment:
     )
 
 
-def prompt_version(name: str) -> int:
-    """The version operations use for `name`: a replay's recorded one, else the pinned one."""
+def language_key(language: str | None) -> str | None:
+    """The language code a per-language pin is keyed by ("en" for "en", "en-GB", "English"), or None."""
+    code = (language or "").strip().lower()
+    return code[:2] if len(code) >= 2 and code[:2].isalpha() else None
+
+
+def prompt_version(name: str, language: str | None = None) -> int:
+    """The version operations use for `name` (for a guideline in `language`): a replay's recorded one,
+    else the pinned one."""
     override = _override.get() or {}
+    lang = language_key(language)
+    if lang is not None and lang in LANGUAGE_PINNED.get(name, {}):
+        key = f"{name}@{lang}"
+        if key in override:
+            return override[key]
+        if name in override:  # a recording made before this language had its own pin
+            return override[name]
+        return LANGUAGE_PINNED[name][lang]
     if name in override:
         return override[name]
     if name not in PINNED:
@@ -95,8 +114,13 @@ def prompt_version(name: str) -> int:
 
 
 def pinned_versions() -> dict[str, int]:
-    """What a session header records: every pinned prompt with the version in effect."""
-    return {name: prompt_version(name) for name in sorted(PINNED)}
+    """What a session header records: every pinned prompt with the version in effect, and the
+    per-language pins as "name@lang"."""
+    out = {name: prompt_version(name) for name in sorted(PINNED)}
+    for name, langs in sorted(LANGUAGE_PINNED.items()):
+        for lang in sorted(langs):
+            out[f"{name}@{lang}"] = prompt_version(name, lang)
+    return out
 
 
 @contextlib.contextmanager

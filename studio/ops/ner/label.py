@@ -59,17 +59,18 @@ CASCADE_FOLDS = 5
 _SENT_END = re.compile(r"(?<=[.!?。！？])\s+|\n\s*\n|\n")
 
 
-def _pinned(name: str) -> int:
+def _pinned(name: str, language: str | None = None) -> int:
     """The pinned prompt version (the model layer is imported on first use, not on import)."""
     from studio.llm.prompts import prompt_version
 
-    return prompt_version(name)
+    return prompt_version(name, language)
 
 
 @dataclass
 class LabelSettings:
-    # The ner prompt version (default: the pinned one, or the one a replayed recording names).
-    prompt_version: int = field(default_factory=lambda: _pinned("ner"))
+    # The ner prompt version (None: the one pinned for the guideline's language, or the one a replayed
+    # recording names; resolved when labeling starts, so the run's logged settings name the version used).
+    prompt_version: int | None = None
     samples: int = 1  # self-consistency: k answers per chunk (the first greedy)
     temperature: float = 0.7  # for samples after the first
     repeat: Literal["context", "all"] = "context"
@@ -273,6 +274,8 @@ def label_documents(
     report = LabelReport(batch=store.run_id("ner"), documents=len(ids))
     from studio.llm.prompts import load_prompt  # the model layer loads when labeling starts, not on import
 
+    if s.prompt_version is None:
+        s = replace(s, prompt_version=_pinned("ner", guideline.language))
     prompt = load_prompt("ner", s.prompt_version)
     labels = guideline.label_names()
     few = FewShot(store, labels, s.few_shot, s.few_shot_mode, guideline=guideline)

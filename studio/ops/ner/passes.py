@@ -7,7 +7,9 @@ capitals, datelines get an empty answer; and it labels what the guideline exclud
 - **verify** (no model call): a span the guideline's own examples rule out is dropped or trimmed,
   per label (`guideline_shapes`):
   - it contains a digit while none of the label's examples does ("Dec. 5", "41 million" for
-    PER/ORG/LOC/MISC; Korean DAT/QTY examples have digits, so dates and amounts stay);
+    PER/ORG/LOC/MISC; Korean DAT/QTY examples have digits, so dates and amounts stay), unless the label's
+    name says it is a kind of name that often has one (products, works, laws, facilities, events, amounts:
+    "iPhone 16", "Galaxy S24"; `automap.DIGITS_ALLOWED`);
   - it has no uppercase letter while every example of the label has one ("coach", "inflation";
     off for scripts without case, and for a label with an example like "iPhone" it still holds);
   - it is one of the label's negative examples ("Prime Minister", "percent") or a word its exclude
@@ -23,9 +25,9 @@ capitals, datelines get an empty answer; and it labels what the guideline exclud
   answered word by word are joined first).
 
 Whether each pass runs: the project settings `label.recall_pass` / `label.verify_spans` (true or
-false) when set, else on with the ner prompt v3 only (off with v1, v2 and the compact v4, which is measured
-against v2 without passes: docs/ner.md), so a recorded session replayed with the prompt it was made with
-asks the same requests.
+false) when set, else by the ner prompt's version: recall with v3 only; verify with v3 and the compact v4
+(English's default, where it gains: docs/ner.md), off with v1 and v2. So a recorded session replayed with the
+prompt it was made with asks the same requests and keeps the same spans.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ if TYPE_CHECKING:
 RECALL_SETTING = "label.recall_pass"
 VERIFY_SETTING = "label.verify_spans"
 RECALL_PROMPT = ("ner_recall", 1)
-VERSIONS_WITH_PASSES = frozenset({3})  # the ner prompt versions with which both passes are on by default
+VERSIONS_WITH_RECALL = frozenset({3})  # the ner prompt versions with which each pass is on by default
+VERSIONS_WITH_VERIFY = frozenset({3, 4})
 MAX_RECALL_WORDS = 12  # words named in one recall request (the rest are still in the text)
 _BRACKETS = re.compile(r"\(([^()]*)\)")
 _WORD = re.compile(r"\w+(?:[.'’]\w+)*\.?|[^\w\s]", re.UNICODE)
@@ -59,15 +62,17 @@ class PassSettings:
 def pass_settings(store: Store, prompt: Prompt, recall: str = "auto", verify: str = "auto") -> PassSettings:
     """What runs for this labeling run: `recall` / `verify` when "on" or "off" (`studio label --recall-pass`,
     `--verify-spans`); for "auto" the project settings when set, else the prompt's version decides."""
-    default = prompt.version in VERSIONS_WITH_PASSES
 
-    def decide(given: str, setting: str) -> bool:
+    def decide(given: str, setting: str, versions: frozenset[int]) -> bool:
         if given != "auto":
             return given == "on"
         value = store.get_setting(setting)
-        return default if value is None else bool(value)
+        return prompt.version in versions if value is None else bool(value)
 
-    return PassSettings(recall=decide(recall, RECALL_SETTING), verify=decide(verify, VERIFY_SETTING))
+    return PassSettings(
+        recall=decide(recall, RECALL_SETTING, VERSIONS_WITH_RECALL),
+        verify=decide(verify, VERIFY_SETTING, VERSIONS_WITH_VERIFY),
+    )
 
 
 # -- verify ----------------------------------------------------------------------------------------
@@ -88,14 +93,19 @@ def _words(text: str) -> tuple[str, ...]:
 def guideline_shapes(guideline: Guideline) -> dict[str, LabelShape]:
     """Per label, the shape rules its examples support (see the module docstring). A rule needs at
     least two examples of the label to hold, so one odd example does not make a rule."""
+    from studio.ops.ner.automap import digits_allowed
+
     out: dict[str, LabelShape] = {}
+    with_digits = digits_allowed(guideline)
     for lab in guideline.labels:
         pos = [e for e in lab.positive_examples if e.strip()]
         # sentences given as examples (some guidelines do) say nothing about the shape of a name
         names = [e for e in pos if len(e.split()) <= 5 and not e.rstrip().endswith((".", "!", "?"))]
         cased = [e for e in names if any(c.isupper() or c.islower() for c in e)]
         needs_upper = len(cased) >= 2 and len(cased) == len(names) and all(any(c.isupper() for c in e) for e in names)
-        no_digits = len(names) >= 2 and not any(c.isdigit() for e in names for c in e)
+        no_digits = (
+            lab.name not in with_digits and len(names) >= 2 and not any(c.isdigit() for e in names for c in e)
+        )
         # the rules joined first: a YAML list written [roles before a name (Minister, coach, Dr.)] is split
         # at the commas inside the brackets
         excluded = [p.strip() for m in _BRACKETS.findall(", ".join(lab.exclude)) for p in m.split(",")]
