@@ -99,7 +99,9 @@ def test_operations_use_the_pinned_prompt_not_the_newest_file() -> None:
     from studio.llm.prompts import LANGUAGE_PINNED, PINNED, available, load_prompt, pinned_versions, use_prompts
     from studio.ops.synth import SynthSettings
 
-    assert pinned_versions() == PINNED | {f"{n}@{lang}": v for n, by in LANGUAGE_PINNED.items() for lang, v in by.items()}
+    assert pinned_versions() == PINNED | {
+        f"{n}@{lang}": v for n, by in LANGUAGE_PINNED.items() for lang, v in by.items()
+    }
     for name, version in PINNED.items():
         assert load_prompt(name).version == version and version in available()[name]
     for name, by in LANGUAGE_PINNED.items():

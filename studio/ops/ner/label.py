@@ -937,14 +937,16 @@ class LabelArgs(Args):
     verify_spans: Literal["auto", "on", "off"] = Field(
         "auto",
         description="Drop or trim model spans the guideline's examples rule out (digits, lower case, negative "
-        "examples, a title before a name). auto: the setting label.verify_spans, else on with the ner prompt v3 only.",
+        "examples, a title before a name). auto: the setting label.verify_spans, else on with the ner prompts v3 and v4 "
+        "(English's default).",
     )
     prompt_version: int | None = Field(
         None,
         ge=1,
-        description="The ner prompt version [default: the pinned one, 2]. 4 answers in compact [name, label] pairs: "
-        "1.2-1.5x faster; on the news fixtures +0.07 F1 in English, +0.03 in Korean with nothing reviewed, -0.04 "
-        "in Korean after 20 reviewed, -0.09 on the demo's pages (docs/ner.md).",
+        description="The ner prompt version [default: the one pinned for the guideline's language: 4 for English, "
+        "else 2]. 4 answers in compact [name, label] pairs, with the verify pass: 1.2-1.5x faster than 2; on the "
+        "English news fixture +0.09 F1 with nothing reviewed, -0.04 on the demo's pages, -0.04 in Korean after 20 "
+        "reviewed (docs/ner.md).",
     )
 
 

@@ -103,9 +103,7 @@ def guideline_shapes(guideline: Guideline) -> dict[str, LabelShape]:
         names = [e for e in pos if len(e.split()) <= 5 and not e.rstrip().endswith((".", "!", "?"))]
         cased = [e for e in names if any(c.isupper() or c.islower() for c in e)]
         needs_upper = len(cased) >= 2 and len(cased) == len(names) and all(any(c.isupper() for c in e) for e in names)
-        no_digits = (
-            lab.name not in with_digits and len(names) >= 2 and not any(c.isdigit() for e in names for c in e)
-        )
+        no_digits = lab.name not in with_digits and len(names) >= 2 and not any(c.isdigit() for e in names for c in e)
         # the rules joined first: a YAML list written [roles before a name (Minister, coach, Dr.)] is split
         # at the commas inside the brackets
         excluded = [p.strip() for m in _BRACKETS.findall(", ".join(lab.exclude)) for p in m.split(",")]
