@@ -176,7 +176,7 @@ def run_variant(
                 store.accept_span(pid, HUMAN)
         ids = [store.add_document(Document(text=d["text"], lang=g.language, source="import"))[0] for d in sample]
         if demo:  # as `studio label` runs in the demo
-            settings = LabelSettings(prompt_version=version)
+            settings = LabelSettings(prompt_version=version, spacy_auto=True)  # the pipeline votes, as by default
         else:
             settings = LabelSettings(prompt_version=version, student=False, learned_weights=False, spacy_model=spacy,
                                      spacy_map=PRETRAINED_MAP if spacy else {})  # fmt: skip

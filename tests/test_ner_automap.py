@@ -111,3 +111,33 @@ def test_label_lets_the_pipeline_vote_by_default_and_the_run_replays(
             for pr in again.proposals(kind="span", status=None)} == spans  # fmt: skip
     again.close()
     assert replayed["decisions"] > 0
+
+
+@pytest.mark.skipif(not pretrained_available(), reason="the pretrained pipeline is not installed")
+def test_verify_drops_people_and_places_when_no_label_is_for_them(store: Store) -> None:
+    """A guideline for companies and products: a small model labels "Tim Cook" and "New York" ORG for want of a
+    label; the pipeline calls them a person and a place (two words or more), so verify drops them. One-word names
+    stay (the pipeline calls brands people: "Meta"), and with a person label the rule is off for people."""
+    from studio.llm import open_llm
+    from studio.ops.ner.label import LabelSettings, label_documents
+    from studio.ops.ner.sources import SpacyModelSource
+    from studio.schema import Document
+
+    text = "Apple chief Tim Cook showed the iPhone 16 in New York, and Meta answered."
+    answer = '{"names": [["Apple", "ORG"], ["Tim Cook", "ORG"], ["iPhone 16", "PRODUCT"], ["New York", "ORG"], ["Meta", "ORG"]]}'
+    tech = SpacyModelSource({"ORG": "ORG", "PRODUCT": "PRODUCT"})
+    assert tech.unlabelled_names([text]) == [{(12, 20), (45, 53)}]
+    assert SpacyModelSource({"PERSON": "PER", "ORG": "ORG"}).unlabelled_names([text]) == [{(45, 53)}]
+    store.decide_guideline(store.add_guideline(_guideline("ORG", "PRODUCT"), "agent"), "human:t", "approve")
+    store.add_documents([Document(text=text), Document(text=text + " ")])
+
+    def llm_spans(doc_id: int) -> set[str]:
+        return {p.payload["span"]["text"] for p in store.proposals(kind="span", document_id=doc_id)
+                if p.payload["sources"].get("llm", 0) >= 0.5}  # fmt: skip
+
+    with OpenAIStub(respond=lambda req: answer) as stub:
+        llm = open_llm(store, f"{stub.url}#stub")
+        label_documents(store, llm, [1], settings=LabelSettings(spacy_auto=True, student=False))
+        label_documents(store, llm, [2], settings=LabelSettings(spacy_auto=True, student=False, verify_spans="off"))
+    assert llm_spans(1) == {"Apple", "iPhone 16", "Meta"}
+    assert llm_spans(2) == {"Apple", "Tim Cook", "iPhone 16", "New York", "Meta"}

@@ -25,7 +25,7 @@ from studio.errors import InvalidState, StudioError
 from studio.ops.ner.align import align_mentions
 from studio.ops.ner.combine import accuracies_from_store, combine_spans
 from studio.ops.ner.parse import ParseFailure, answer_json_schema, parse_answer
-from studio.ops.ner.sources import Gazetteer, StudentSource, newest_student
+from studio.ops.ner.sources import Gazetteer, SpacyModelSource, StudentSource, newest_student
 from studio.ops.ner.weights import (
     DocTrials,
     Weights,
@@ -290,8 +290,6 @@ def label_documents(
         spacy_map = auto_label_map(guideline) if pretrained_available() else {}
         report.pretrained = spacy_map or None
     if spacy_map:
-        from studio.ops.ner.sources import SpacyModelSource
-
         weak_sources.append(SpacyModelSource(spacy_map, latin_only=s.spacy_auto))
     student = _student(store, s, report)
     if student is not None:
@@ -444,6 +442,9 @@ def _label_batch(
             ]
             recalled |= {(i, *key) for key in new}
     shapes = passes.guideline_shapes(guideline) if use.verify else {}
+    # verify also drops a model span the pretrained pipeline calls a person or a place where no label is for them
+    pipeline = next((w for w in weak_sources if isinstance(w, SpacyModelSource)), None)
+    unlabelled = pipeline.unlabelled_names([d.text for d in docs]) if use.verify and pipeline else None
     for i, spans in answers.items():
         di, off, chunk, k = where[i]
         if di in failed:
@@ -452,7 +453,7 @@ def _label_batch(
         for a in spans:
             how = "recall" if (i, a.span.start, a.span.end, a.span.label) in recalled else None
             checked = passes.verify_spans(chunk, [a.span], shapes).spans if shapes else [a.span]
-            if not checked:
+            if not checked or (unlabelled and (checked[0].start + off, checked[0].end + off) in unlabelled[di]):
                 continue
             if checked[0] is not a.span:
                 how = f"{how}+trimmed" if how else "trimmed"

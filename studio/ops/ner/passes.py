@@ -16,7 +16,9 @@ capitals, datelines get an empty answer; and it labels what the guideline exclud
     rules name in brackets ("Minister");
   - it holds a word or phrase the label excludes (its negative examples and the items in brackets
     in its exclude rules: "Dr.", "coach", "Minister") before its last word: the words up to it are
-    cut off ("Dr. Aurelio Fairweather" -> "Aurelio Fairweather", "Finance Minister Jane Doe" -> "Jane Doe").
+    cut off ("Dr. Aurelio Fairweather" -> "Aurelio Fairweather", "Finance Minister Jane Doe" -> "Jane Doe");
+  - (in `label.py`, where the pretrained pipeline votes) the pipeline calls it a person or a place of two
+    words or more and the guideline has no label for people or places ("Tim Cook" as ORG).
 - **recall** (a second request, only where it may help): when a chunk's answer is empty, or
   leaves capitalized words outside every span (not stop words, month or day names, words the
   guideline excludes, or the first word of a sentence: `missed_words`), the model is asked again
