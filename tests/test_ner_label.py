@@ -147,5 +147,7 @@ def test_guideline_example_until_enough_approved_documents(project: Store) -> No
     assert ex is not None
     names = [e["text"] for e in json.loads(ex["answer"])["entities"]]
     assert names and all(n in ex["text"] for n in names)
+    british = guideline_example(g.model_copy(update={"language": "en-GB"}))
+    assert british is not None and british["text"].endswith("were in the news today.")
     few = FewShot(project, g.label_names(), k=2, mode="similar", guideline=g)
     assert few.pick("anything") == [ex]  # no approved documents yet: only the guideline's example

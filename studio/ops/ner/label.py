@@ -189,7 +189,7 @@ def guideline_example(guideline: Guideline) -> dict[str, str] | None:
     if len(ents) < 2:
         return None
     names = [e for e, _ in ents]
-    if guideline.language == "en":
+    if guideline.language.lower().startswith("en"):  # "en", "en-GB"
         text = ", ".join(names[:-1]) + f" and {names[-1]} were in the news today."
     else:
         text = ", ".join(names) + "."
