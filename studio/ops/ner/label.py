@@ -946,7 +946,7 @@ class LabelArgs(Args):
         ge=1,
         description="The ner prompt version [default: the one pinned for the guideline's language: 4 for English, "
         "else 2]. 4 answers in compact [name, label] pairs, with the verify pass: 1.2-1.5x faster than 2; on the "
-        "English news fixture +0.09 F1 with nothing reviewed, -0.04 on the demo's pages, -0.04 in Korean after 20 "
+        "English news fixture +0.09 F1 with nothing reviewed, -0.01 on the demo's pages, -0.04 in Korean after 20 "
         "reviewed (docs/ner.md).",
     )
 
