@@ -35,6 +35,12 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(norm.encode("utf-8")).hexdigest()
 
 
+def language_code(language: str | None) -> str | None:
+    """The two-letter code a language setting starts with ("en" for "en", "en-GB", "English"), or None."""
+    code = (language or "").strip().lower()
+    return code[:2] if len(code) >= 2 and code[:2].isalpha() else None
+
+
 def check_actor(actor: str) -> str:
     if not ACTOR_RE.match(actor):
         raise ValueError(f"actor must be 'agent', 'tool' or 'human:<name>', got {actor!r}")

@@ -26,6 +26,7 @@ import jinja2
 
 from studio.errors import StudioError
 from studio.llm.request import Message
+from studio.schema import language_code
 
 _FILE_RE = re.compile(r"^(?P<name>[a-z0-9_]+)\.v(?P<version>\d+)\.jinja$")
 # The version of each prompt that operations use. Adopt a new version here (and re-record the
@@ -88,17 +89,11 @@ def _env(dirs: tuple[Path, ...]) -> jinja2.Environment:
     )
 
 
-def language_key(language: str | None) -> str | None:
-    """The language code a per-language pin is keyed by ("en" for "en", "en-GB", "English"), or None."""
-    code = (language or "").strip().lower()
-    return code[:2] if len(code) >= 2 and code[:2].isalpha() else None
-
-
 def prompt_version(name: str, language: str | None = None) -> int:
     """The version operations use for `name` (for a guideline in `language`): a replay's recorded one,
     else the pinned one."""
     override = _override.get() or {}
-    lang = language_key(language)
+    lang = language_code(language)
     if lang is not None and lang in LANGUAGE_PINNED.get(name, {}):
         key = f"{name}@{lang}"
         if key in override:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from studio.schema import Guideline
+from studio.schema import Guideline, language_code
 
 # OntoNotes label -> the names (normalized: lower case, letters and digits only, without a plural "s") a
 # guideline may give it.
@@ -65,7 +65,7 @@ def auto_label_map(guideline: Guideline) -> dict[str, str]:
 
     A pipeline label goes to at most one guideline label: the first (in guideline order) whose name
     matches it; a guideline label named exactly like the pipeline's (GPE, LOC) wins over a synonym."""
-    if not guideline.language.lower().startswith("en"):
+    if language_code(guideline.language) != "en":
         return {}
     labels = [(lab.name, normalize(lab.name)) for lab in guideline.labels]
     out: dict[str, str] = {}

@@ -36,7 +36,7 @@ from studio.ops.ner.weights import (
     weights_from,
 )
 from studio.ops.registry import Args, OpContext, Result, operation
-from studio.schema import Document, Guideline, Proposal, Span
+from studio.schema import Document, Guideline, Proposal, Span, language_code
 from studio.store import Store
 
 if TYPE_CHECKING:
@@ -189,7 +189,7 @@ def guideline_example(guideline: Guideline) -> dict[str, str] | None:
     if len(ents) < 2:
         return None
     names = [e for e, _ in ents]
-    if guideline.language.lower().startswith("en"):  # "en", "en-GB"
+    if language_code(guideline.language) == "en":  # "en", "en-GB"
         text = ", ".join(names[:-1]) + f" and {names[-1]} were in the news today."
     else:
         text = ", ".join(names) + "."
