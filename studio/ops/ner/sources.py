@@ -18,7 +18,7 @@ longest wins, then the earliest.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -185,6 +185,7 @@ class SpacyModelSource:
         self.name = name or f"spacy:{model}"
         self._nlp = nlp
         self.latin_only = latin_only  # say nothing about texts mostly in other scripts (an English pipeline)
+        self._unlabelled_of: dict[str, set[tuple[int, int]]] = {}  # of the last `predict_many` call's texts
 
     @property
     def nlp(self) -> Language:
@@ -196,26 +197,36 @@ class SpacyModelSource:
         return self.predict_many([text])[0]
 
     def predict_many(self, texts: Iterable[str], batch_size: int = 32) -> list[list[tuple[Span, float]]]:
-        """Each text's mapped entities; with `latin_only`, a text mostly in other scripts is not parsed at all."""
+        """Each text's mapped entities; with `latin_only`, a text mostly in other scripts is not parsed at all.
+        What the parses say for `unlabelled_names` is kept for the texts of this call."""
         texts = list(texts)
-        look = [i for i, t in enumerate(texts) if not self.latin_only or mostly_latin(t)]
         out: list[list[tuple[Span, float]]] = [[] for _ in texts]
-        for i, doc in zip(look, self.nlp.pipe([texts[i] for i in look], batch_size=batch_size), strict=True):
+        self._unlabelled_of = {}
+        for i, doc in self._parsed(texts, batch_size):
             out[i] = self._spans(texts[i], doc)
+            self._unlabelled_of[texts[i]] = self._unlabelled(doc)
         return out
 
     def unlabelled_names(self, texts: Iterable[str], batch_size: int = 32) -> list[set[tuple[int, int]]]:
         """Per text, the (start, end) of the names of two words or more the pipeline calls a person or a place
         (`UNLABELLED_KINDS`) where its map sends that kind to no guideline label: a guideline for companies and
         products has no label for "Tim Cook", which a small model then labels ORG. One-word names are left out:
-        the pipeline calls brands people and places ("Meta" PERSON, "Nvidia" GPE on the demo's pages)."""
-        kinds = [k for k in UNLABELLED_KINDS if k not in self.mapping]
+        the pipeline calls brands people and places ("Meta" PERSON, "Nvidia" GPE on the demo's pages). The texts
+        of the last `predict_many` call are not parsed again."""
         texts = list(texts)
-        out: list[set[tuple[int, int]]] = [set() for _ in texts]
-        look = [i for i, t in enumerate(texts) if kinds and (not self.latin_only or mostly_latin(t))]
-        for i, doc in zip(look, self.nlp.pipe([texts[i] for i in look], batch_size=batch_size), strict=True):
-            out[i] = {(e.start_char, e.end_char) for e in doc.ents if e.label_ in kinds and len(e) >= 2}
-        return out
+        known = self._unlabelled_of
+        rest = [t for t in texts if t not in known]
+        found = {rest[i]: self._unlabelled(doc) for i, doc in self._parsed(rest, batch_size)}
+        return [known.get(t) or found.get(t) or set() for t in texts]
+
+    def _parsed(self, texts: list[str], batch_size: int) -> Iterator[tuple[int, Any]]:
+        """(index, parse) of the texts the pipeline looks at (with `latin_only`, those mostly in Latin script)."""
+        look = [i for i, t in enumerate(texts) if not self.latin_only or mostly_latin(t)]
+        return zip(look, self.nlp.pipe([texts[i] for i in look], batch_size=batch_size), strict=True)
+
+    def _unlabelled(self, doc: Any) -> set[tuple[int, int]]:
+        kinds = [k for k in UNLABELLED_KINDS if k not in self.mapping]
+        return {(e.start_char, e.end_char) for e in doc.ents if e.label_ in kinds and len(e) >= 2}
 
     def _spans(self, text: str, doc: Any) -> list[tuple[Span, float]]:
         out = []
