@@ -284,10 +284,10 @@ def ece(gold: list[LabeledDoc], preds: Preds) -> float:
 # -- one language -----------------------------------------------------------------------------------
 def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: int, llm_spec: str | None,
              use_llm: bool, votes_file: Path | None = None, bound: float = CASCADE_BOUND,
-             cached_only: bool = False, detail: bool = False) -> list[dict]:  # fmt: skip
+             cached_only: bool = False, detail: bool = False, corpus: str = "news") -> list[dict]:  # fmt: skip
     g = guideline(lang)
     labels = g.label_names()
-    pool, test = read(f"news_{lang}_train"), read(f"news_{lang}_test")
+    pool, test = read(f"{corpus}_{lang}_train"), read(f"{corpus}_{lang}_test")
     texts = [d.text for d in test]
     sample = test[:sample_n]
     rows: list[dict] = []
@@ -304,7 +304,7 @@ def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: in
         )
     for b in budgets:
         reviewed = pool[:b]
-        row: dict[str, Any] = {"lang": lang, "reviewed": b}
+        row: dict[str, Any] = {"corpus": corpus, "lang": lang, "reviewed": b}
         with tempfile.TemporaryDirectory() as tmp:
             store = reviewed_project(Path(tmp) / "p", g, reviewed, pretrained_pool[:b] if pretrained_pool else None)
             gaz = Gazetteer.build(g, store)  # as `studio label` builds it
@@ -332,7 +332,7 @@ def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: in
             comb = combine_all(texts, weak, None, weights)
             row["combined_no_llm"] = f1(test, yes(comb, threshold))
             row["ece_no_llm"] = ece(test, comb)
-            key = f"{lang}:{b}:{len(sample)}"
+            key = f"{lang}:{b}:{len(sample)}" if corpus == "news" else f"{corpus}:{lang}:{b}:{len(sample)}"
             if use_llm and b in llm_budgets and cached_only and key not in cached_keys(votes_file):
                 print(f"  (no LLM answers for {key} in {votes_file}; --cached-llm-only: the LLM rows are left out)")
             elif use_llm and b in llm_budgets:
@@ -442,6 +442,8 @@ def cascade_table(rows: list[dict]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lang", nargs="+", default=["en", "ko"])
+    ap.add_argument("--corpus", choices=["news", "wild"], default="news",
+                    help="news: the generated corpora (news_*); wild: the hand-written ones (wild_*, build_wild.py)")  # fmt: skip
     ap.add_argument("--budgets", nargs="+", type=int, default=[0, 20, 100, 300])
     ap.add_argument("--llm-budgets", nargs="+", type=int, default=[0, 100])
     ap.add_argument("--llm-sample", type=int, nargs=2, default=[40, 24], metavar=("EN", "KO"))
@@ -465,12 +467,13 @@ def main() -> None:
     print("uptime:", uptime(), flush=True)
     out = []
     for lang in args.lang:
-        budgets = [b for b in args.budgets if b <= len(read(f"news_{lang}_train"))] or [0]
-        if lang == "ko" and max(args.budgets) > 180:
-            budgets = sorted({*budgets, 180})
+        pool_size = len(read(f"{args.corpus}_{lang}_train"))
+        budgets = [b for b in args.budgets if b <= pool_size] or [0]
+        if max(args.budgets) > pool_size:
+            budgets = sorted({*budgets, pool_size})
         n = args.llm_sample[0] if lang == "en" else args.llm_sample[1]
         out += run_lang(lang, budgets, args.llm_budgets, n, args.llm, not args.no_llm, args.llm_votes,
-                        args.cascade_bound, args.cached_llm_only, args.cascade_detail)  # fmt: skip
+                        args.cascade_bound, args.cached_llm_only, args.cascade_detail, args.corpus)  # fmt: skip
     print("uptime:", uptime(), flush=True)
     print(json.dumps(out))
     cascade_table(out)

@@ -37,6 +37,10 @@ CORPORA = {
     "en": ("news_en_train", "news_en_test", "news_guideline.yaml"),
     "ko": ("news_ko_train", "news_ko_test", "news_ko_guideline.yaml"),
     "social": ("social_en_train", "social_en_test", "social_guideline.yaml"),
+    # the hand-written corpora (fixtures/ner/build_wild.py): real names, no templates
+    "wild-en": ("wild_en_train", "wild_en_test", "news_guideline.yaml"),
+    "wild-ko": ("wild_ko_train", "wild_ko_test", "news_ko_guideline.yaml"),
+    "wild-social": ("wild_social_train", "wild_social_test", "social_guideline.yaml"),
 }
 
 
