@@ -10,7 +10,7 @@ import pytest
 from studio.errors import InvalidState
 from studio.ops import registry
 from studio.ops.ner.label import LabelSettings, label_documents, student_confident
-from studio.ops.ner.sources import StudentSource, newest_student
+from studio.ops.ner.sources import StudentSource, newest_student, pretrained_available
 from studio.ops.ner.train import complete_document_ids, fit, split_docs
 from studio.schema import Span
 from studio.store import Store
@@ -167,3 +167,38 @@ def test_label_uses_the_student_retrains_it_and_the_cascade_skips_the_llm(traine
     assert set(new_ids[:2]) <= set(card["document_ids"])
     later = [p for i in new_ids[2:] for p in store.proposals(kind="span", document_id=i)]
     assert all("llm" in p.payload["ran"] and "student:student" in p.payload["ran"] for p in later)
+
+
+@pytest.mark.skipif(not pretrained_available(), reason="the pretrained pipeline is not installed")
+def test_pretrained_student_learns_the_guideline_labels_under_the_pipelines_own(tmp_path: Path) -> None:
+    from studio.ops.ner.sources import load_pretrained
+    from studio.ops.ner.train import LabeledDoc, label_alias, label_targets, load_model, predict, save_model
+
+    labels = ["PER", "ORG", "LOC", "MISC", "SHIP"]
+    rows = read_news("wild_en_train", 40)
+    docs = [LabeledDoc(text=d["text"], spans=[Span(**s) for s in d["spans"]]) for d in rows]
+    ship = LabeledDoc(text="The Queen Mary sailed from Southampton.",
+                      spans=[Span(start=4, end=14, label="SHIP", text="Queen Mary"),
+                             Span(start=27, end=38, label="LOC", text="Southampton")])  # fmt: skip
+    base = load_pretrained()
+    alias, targets = label_targets(base, "en", [*docs, ship], labels)
+    assert alias == {"PERSON": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "NORP": "MISC", "EVENT": "MISC"}
+    by_label = {
+        (s.label, t) for d, ts in zip([*docs, ship], targets, strict=True) for s, t in zip(d.spans, ts, strict=True)
+    }
+    assert {("PER", "PERSON"), ("LOC", "GPE"), ("MISC", "NORP"), ("SHIP", "SHIP")} <= by_label
+    assert all(alias.get(t, t) == lab for lab, t in by_label)  # every target reads back as its gold label
+
+    # one epoch on 20 documents: the student keeps what the pipeline knew of people (a new PER label would start
+    # from nothing: 0 of them after one epoch) and says it with the guideline's label, also after a reload
+    nlp, _, _ = fit(docs[:20], docs[20:24], labels, "en", base="auto", max_epochs=1)
+    texts = [d["text"] for d in read_news("wild_en_test", 40)]
+    people = {(i, e.start_char, e.end_char) for i, doc in enumerate(base.pipe(texts)) for e in doc.ents
+              if e.label_ == "PERSON"}  # fmt: skip
+    got = predict(nlp, "en", texts, labels)
+    assert {s.label for doc in got for s in doc} <= set(labels)
+    kept = {(i, s.start, s.end) for i, doc in enumerate(got) for s in doc if s.label == "PER"} & people
+    assert len(people) >= 10 and len(kept) >= 0.7 * len(people), (len(kept), len(people))
+    save_model(nlp, tmp_path / "m", {"name": "m"})
+    again = load_model(tmp_path / "m")
+    assert label_alias(again) == alias and predict(again, "en", texts, labels) == got

@@ -67,7 +67,12 @@ def auto_label_map(guideline: Guideline) -> dict[str, str]:
     matches it; a guideline label named exactly like the pipeline's (GPE, LOC) wins over a synonym."""
     if language_code(guideline.language) != "en":
         return {}
-    labels = [(lab.name, normalize(lab.name)) for lab in guideline.labels]
+    return label_map_for_names([lab.name for lab in guideline.labels])
+
+
+def label_map_for_names(names: list[str]) -> dict[str, str]:
+    """`auto_label_map` from the label names alone (in guideline order)."""
+    labels = [(name, normalize(name)) for name in names]
     out: dict[str, str] = {}
     for onto, names in NAMES.items():
         exact = [name for name, norm in labels if norm == normalize(onto)]
