@@ -290,7 +290,13 @@ def label_documents(
         spacy_map = auto_label_map(guideline) if pretrained_available() else {}
         report.pretrained = spacy_map or None
     if spacy_map:
-        weak_sources.append(SpacyModelSource(spacy_map, latin_only=s.spacy_auto))
+        # the pipeline's names are tidied (SpacyModelSource._tidy) as part of the verify pass, so a run without
+        # it (a recording made before: ner.v2) proposes what it proposed then
+        from studio.ops.ner import passes
+
+        tidy = passes.pass_settings(store, prompt, s.recall_pass, s.verify_spans).verify
+        keep_the = any(ex.lower().startswith("the ") for lab in guideline.labels for ex in lab.positive_examples)
+        weak_sources.append(SpacyModelSource(spacy_map, latin_only=s.spacy_auto, tidy=tidy, keep_the=keep_the))
     student = _student(store, s, report)
     if student is not None:
         weak_sources.append(student)
