@@ -75,6 +75,33 @@ def test_train_saves_a_model_with_card_and_lineage(trained) -> None:  # type: ig
     assert student.precision[preds[0][0].label] == (row["tp"] + 1) / (row["tp"] + row["fp"] + 2)
 
 
+def test_the_saved_model_learns_every_document_for_the_chosen_epochs(trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from studio.ops.ner.evaluate import score
+    from studio.ops.ner.train import load_model, predict, split_docs
+
+    store, res, gold = trained
+    card = json.loads((store.root / "models/student/card.json").read_text())
+    assert res.refit_epochs == res.best_epoch == card["refit_epochs"] and "all 24 documents" in res.summary()
+    other = Store.init(tmp_path / "p")
+    news_project(other)
+    for i, d in zip(add_docs(other, gold), gold, strict=True):
+        complete_like_gold(other, i, d["spans"])
+    split_only = _train(other, refit=False)
+    assert split_only.refit_epochs is None and split_only.scores == res.scores  # the scores are the split model's
+    # the documents the split held out: the refit model learned them, the split model did not
+    from studio.ops.ner.train import LabeledDoc
+
+    held = split_docs([LabeledDoc(text=d["text"], spans=[Span(**x) for x in d["spans"]]) for d in gold], 0.2, 0)[1]
+    labels = ["PER", "ORG", "LOC", "MISC"]
+
+    def f1(root: Path) -> float:
+        pred = predict(load_model(root / "models/student"), "en", [d.text for d in held], labels)
+        return score([d.spans for d in held], pred).overall("strict").f1
+
+    assert f1(store.root) > f1(other.root)
+    other.close()
+
+
 def test_training_is_seeded_and_the_curve_says_whether_more_labels_help() -> None:
     from studio.ops.ner.train import LabeledDoc
 

@@ -319,8 +319,10 @@ def fit(
     patience: int = 3,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
+    epochs: int | None = None,
 ) -> tuple[Language, str, FitResult]:
-    """Train one pipeline; returns (nlp at its best epoch, base name, scores on `dev`)."""
+    """Train one pipeline; returns (nlp at its best epoch, base name, scores on `dev`). With `epochs`: exactly that
+    many epochs, the last kept, `dev` not scored (`refit`)."""
     from spacy.util import compounding, fix_random_seed, minibatch
 
     fix_random_seed(seed)
@@ -342,10 +344,16 @@ def fit(
     best_f1, best_epoch, best_bytes, stale = -1.0, 0, ner.to_bytes(), 0
     best_scores: dict[str, Any] = {}
     epoch = 0
-    for epoch in range(1, max_epochs + 1):
+    for epoch in range(1, (epochs or max_epochs) + 1):
         rng.shuffle(examples)
         for batch in minibatch(examples, size=compounding(4.0, 32.0, 1.5)):
             nlp.update(batch, drop=0.1, sgd=optimizer, losses={})
+        if epochs is not None:
+            if progress:
+                progress(f"training on every document (epoch {epoch} of {epochs})", epoch, epochs)
+            if cancelled and cancelled():
+                break
+            continue
         pred = predict(nlp, lang, [d.text for d in dev], labels)
         sc = score([d.spans for d in dev], pred)
         f1 = sc.overall("strict").f1
@@ -362,6 +370,8 @@ def fit(
         warm = best_f1 > 0 and epoch * len(train) >= MIN_EXAMPLES
         if (stale >= patience and warm) or (cancelled and cancelled()):
             break
+    if epochs is not None:
+        return nlp, base_name, FitResult(scores={}, epochs=epoch, best_epoch=epoch, train_docs=len(train), dev_docs=0)
     ner.from_bytes(best_bytes)
     return (
         nlp,
@@ -451,6 +461,8 @@ class TrainArgs(Args):
     cv_folds: int | None = Field(None, ge=0, le=10, description="Cross-validation folds for the held-out votes that "
                                  f"weigh the student (0: the held-out split only) [default: {CV_FOLDS} below "
                                  f"{CV_BELOW} documents, else 0].")  # fmt: skip
+    refit: bool = Field(True, description="Once the held-out split has chosen the number of epochs, train the saved "
+                        "model again on every document for that many (the scores stay the split model's).")  # fmt: skip
 
 
 class CurvePoint(BaseModel):
@@ -474,6 +486,7 @@ class TrainResult(Result):
     guideline_version: int | None
     curve: list[CurvePoint] = Field(default_factory=list)
     more_labels_help: bool | None = None
+    refit_epochs: int | None = None  # the saved model learned every document for this many epochs
 
     def summary(self) -> str:
         per = ", ".join(f"{k} {v['f1']:.2f}" for k, v in self.scores.get("per_label", {}).items())
@@ -482,6 +495,9 @@ class TrainResult(Result):
             f"{self.best_epoch}); held-out ({self.dev_docs} documents) strict F1 {self.scores.get('f1', 0):.3f}"
             + (f" ({per})" if per else "")
         ]
+        if self.refit_epochs:
+            lines.append(f"Then trained again on all {self.documents} documents for {self.refit_epochs} epochs: the "
+                         "saved model (its scores are those of the split model above).")  # fmt: skip
         if self.curve:
             pts = ", ".join(f"{int(p.share * 100)}%: {p.f1:.3f}" for p in self.curve)
             verdict = "more labels still help" if self.more_labels_help else "the curve has flattened"
@@ -530,7 +546,13 @@ def train(ctx: OpContext, args: TrainArgs) -> TrainResult:
                              max_epochs=args.max_epochs, patience=args.patience, progress=ctx.progress,
                              cancelled=ctx.cancelled)  # fmt: skip
     ctx.check_cancelled()
-    heldout = _heldout(docs, dev, nlp, labels, lang, args, ctx)
+    heldout = _heldout(docs, dev, nlp, labels, lang, args, ctx)  # the split model: it has not seen `dev`
+    refit_epochs = None
+    if args.refit and fr.best_epoch > 0:
+        refit_epochs = fr.best_epoch
+        nlp, _, _ = fit(docs, [], labels, lang, base=args.base, seed=args.seed, progress=ctx.progress,
+                        cancelled=ctx.cancelled, epochs=refit_epochs)  # fmt: skip
+        ctx.check_cancelled()
     more_help = None
     if curve:
         curve.append(CurvePoint(share=1.0, train_docs=len(train_docs), f1=fr.scores.get("f1", 0.0)))
@@ -541,7 +563,8 @@ def train(ctx: OpContext, args: TrainArgs) -> TrainResult:
         "name": args.name, "base": base_name, "language": lang, "labels": labels, "data_version": version,
         "data": args.data or "complete documents", "documents": len(docs), "train_docs": fr.train_docs,
         "dev_docs": fr.dev_docs, "guideline_version": g_version, "seed": args.seed, "epochs": fr.epochs,
-        "best_epoch": fr.best_epoch, "scores": fr.scores, "curve": [p.model_dump() for p in curve],
+        "best_epoch": fr.best_epoch, "refit_epochs": refit_epochs, "scores": fr.scores,
+        "curve": [p.model_dump() for p in curve],
         "document_ids": [d.document_id for d in docs if d.document_id is not None],
         "heldout_from": heldout[0], "heldout_scores": heldout[2], "heldout": heldout[1],
         "heldout_doubt": heldout[3],
@@ -555,7 +578,7 @@ def train(ctx: OpContext, args: TrainArgs) -> TrainResult:
     return TrainResult(
         model_dir=rel, base=base_name, language=lang, labels=labels, documents=len(docs), train_docs=fr.train_docs,
         dev_docs=fr.dev_docs, epochs=fr.epochs, best_epoch=fr.best_epoch, scores=fr.scores, data_version=version,
-        guideline_version=g_version, curve=curve, more_labels_help=more_help,
+        guideline_version=g_version, curve=curve, more_labels_help=more_help, refit_epochs=refit_epochs,
     )  # fmt: skip
 
 
