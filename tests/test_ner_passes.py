@@ -72,6 +72,26 @@ def test_verify_drops_and_trims_what_the_guideline_excludes() -> None:
     assert [s.text for s, _ in res.dropped] == ["Dec. 5", "coach"] and res.trimmed == 2
 
 
+def test_verify_cuts_english_titles_and_lower_case_edges() -> None:
+    """Spans the embedded model gave on hand-written news (fixtures/ner/wild_en_test.jsonl)."""
+    shapes = passes.guideline_shapes(_guideline("news_guideline.yaml"))
+    assert ("bishop",) in shapes["PER"].prefixes and ("bishop",) not in shapes["ORG"].prefixes
+    assert all(s.edge_lower for s in shapes.values())
+    t = ("Bishop Kwame Mensah and Gen. Mark Milley met the Arab League spokesman, residents of Vienna, "
+         "Aravinda de Silva, Ludwig van Beethoven and Chief Executive Tim Cook of Apple.")  # fmt: skip
+    spans = [_span(t, s, lab) for s, lab in [("Bishop Kwame Mensah", "PER"), ("Gen. Mark Milley", "PER"),
+             ("Arab League spokesman", "ORG"), ("residents of Vienna", "LOC"), ("Aravinda de Silva", "PER"),
+             ("Ludwig van Beethoven", "PER"), ("Chief Executive Tim Cook", "PER"), ("Apple", "ORG")]]  # fmt: skip
+    res = passes.verify_spans(t, spans, shapes)
+    assert [s.text for s in res.spans] == ["Kwame Mensah", "Mark Milley", "Arab League", "Vienna", "Aravinda de Silva",
+                                           "Ludwig van Beethoven", "Tim Cook", "Apple"]  # fmt: skip
+    assert all(t[s.start : s.end] == s.text for s in res.spans) and res.trimmed == 5
+    # a guideline whose names are written in lower case (the social posts) keeps lower-case words
+    social = passes.guideline_shapes(_guideline("social_guideline.yaml"))
+    post = "omg lionel messi scored again"
+    assert passes.verify_spans(post, [_span(post, "lionel messi", "person")], social).spans[0].text == "lionel messi"
+
+
 def test_verify_keeps_korean_dates_and_amounts() -> None:
     shapes = passes.guideline_shapes(_guideline("news_ko_guideline.yaml"))
     t = "삼성전자는 2020년 3월 10명을 뽑았다고 기자 홍길동이 밝혔다."
