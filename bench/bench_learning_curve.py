@@ -41,7 +41,10 @@ Then, on the test split:
 
 Strict micro F1 (studio.ops.ner.evaluate.score); ECE of the combined confidences on the test candidates.
 
-    nice -n 19 python bench/bench_learning_curve.py [--lang en ko] [--budgets 0 20 100 300] [--no-llm]
+`--corpus wild` uses the hand-written corpora instead (fixtures/ner/wild_{en,ko}_{train,test}.jsonl, 210/120 English and
+70/60 Korean documents, real names, no templates; the same guidelines); a budget above the pool is the whole pool.
+
+    nice -n 19 python bench/bench_learning_curve.py [--lang en ko] [--corpus news|wild] [--budgets 0 20 100 300] [--no-llm]
                                                     [--llm-votes FILE [--cached-llm-only]] [--cascade-bound X]
 """
 
