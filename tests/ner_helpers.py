@@ -19,9 +19,13 @@ def read_news(name: str, n: int | None = None) -> list[dict]:
     return [json.loads(x) for x in lines[:n]]
 
 
-def news_project(store: Store, lang: str = "en") -> Store:
+def news_guideline(lang: str = "en") -> Guideline:
     path = NER / ("news_guideline.yaml" if lang == "en" else "news_ko_guideline.yaml")
-    g = Guideline.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return Guideline.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def news_project(store: Store, lang: str = "en") -> Store:
+    g = news_guideline(lang)
     store.decide_guideline(store.add_guideline(g, "agent"), "human:tester", "approve")
     return store
 

@@ -129,6 +129,17 @@ def test_pretrained_names_are_tidied_as_news_guidelines_draw_them() -> None:
     assert ("TEXAS", "LOC") not in raw[7] and ("TEXAS", "LOC") in tidy[7]
     spans = SpacyModelSource(conll).predict_many(texts)
     assert all(texts[i][s.start : s.end] == s.text for i, d in enumerate(spans) for s, _ in d)
+    # with the guideline's verify rules (what `studio label` passes): a title before a name is cut as from the LLM's
+    from studio.ops.ner.passes import guideline_shapes
+    from tests.ner_helpers import news_guideline
+
+    t = ["King Charles met Novelist Rahel Tesfaye in London."]
+    plain = [(s.text, s.label) for s, _ in SpacyModelSource(conll).predict_many(t)[0]]
+    checked = [
+        (s.text, s.label)
+        for s, _ in SpacyModelSource(conll, shapes=guideline_shapes(news_guideline())).predict_many(t)[0]
+    ]
+    assert ("Novelist Rahel Tesfaye", "PER") in plain and ("Rahel Tesfaye", "PER") in checked
     # a guideline whose names start with "the" keeps it
     keep = SpacyModelSource(conll, keep_the=True).predict_many(texts[:1])[0]
     assert ("The European Commission", "ORG") in [(s.text, s.label) for s, _ in keep]

@@ -296,7 +296,9 @@ def label_documents(
 
         tidy = passes.pass_settings(store, prompt, s.recall_pass, s.verify_spans).verify
         keep_the = any(ex.lower().startswith("the ") for lab in guideline.labels for ex in lab.positive_examples)
-        weak_sources.append(SpacyModelSource(spacy_map, latin_only=s.spacy_auto, tidy=tidy, keep_the=keep_the))
+        shapes = passes.guideline_shapes(guideline) if tidy else None
+        weak_sources.append(SpacyModelSource(spacy_map, latin_only=s.spacy_auto, tidy=tidy, keep_the=keep_the,
+                                             shapes=shapes))  # fmt: skip
     student = _student(store, s, report)
     if student is not None:
         weak_sources.append(student)

@@ -188,6 +188,7 @@ class SpacyModelSource:
         latin_only: bool = False,
         tidy: bool = True,
         keep_the: bool = False,
+        shapes: dict[str, Any] | None = None,
     ) -> None:
         if not mapping:
             raise StudioError("a pretrained pipeline needs a label map, e.g. --map PERSON=PER --map ORG=ORG")
@@ -201,6 +202,8 @@ class SpacyModelSource:
         # off a name's edges (`_tidy`); `keep_the`: a guideline whose names start with "the" (the Beatles)
         self.tidy = tidy
         self.keep_the = keep_the
+        # the verify pass's rules (passes.guideline_shapes), checked on the tidied names as on the LLM's
+        self.shapes = shapes
         self._lower_words: set[str] = set()  # words the texts seen so far write in lower case (`capitalized`)
         self._unlabelled_of: dict[str, set[tuple[int, int]]] = {}  # of the last `predict_many` call's texts
 
@@ -268,6 +271,11 @@ class SpacyModelSource:
                 start, end = self._tidy(text, start, end, ent.label_)
             if start < end:
                 out.append((Span(start=start, end=end, label=label, text=text[start:end]), self.prob))
+        if self.tidy and self.shapes:
+            from studio.ops.ner.passes import verify_spans
+
+            kept = verify_spans(text, [sp for sp, _ in out], self.shapes).spans
+            out = [(sp, self.prob) for sp in kept]
         return out
 
     def _tidy(self, text: str, start: int, end: int, kind: str) -> tuple[int, int]:
