@@ -226,6 +226,12 @@ def test_pretrained_student_learns_the_guideline_labels_under_the_pipelines_own(
     assert {s.label for doc in got for s in doc} <= set(labels)
     kept = {(i, s.start, s.end) for i, doc in enumerate(got) for s in doc if s.label == "PER"} & people
     assert len(people) >= 10 and len(kept) >= 0.7 * len(people), (len(kept), len(people))
+    # the beam (the cascade's doubt) speaks the guideline's labels too, GPE and LOC parses of one span added up
+    from studio.ops.ner.train import beam_scores
+
+    beams = beam_scores(nlp, "en", texts[:10], labels)
+    assert all(lab in labels and 0 < p <= 1 for b in beams for (_, _, lab), p in b.items())
+    assert any((s.start, s.end, s.label) in b for b, doc in zip(beams, got[:10], strict=True) for s in doc)
     save_model(nlp, tmp_path / "m", {"name": "m"})
     again = load_model(tmp_path / "m")
     assert label_alias(again) == alias and predict(again, "en", texts, labels) == got
