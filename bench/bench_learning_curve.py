@@ -74,6 +74,7 @@ from studio.ops.ner.label import (  # noqa: E402
     cascade_skips,
     choose_cascade_bound,
     labeling_weights,
+    student_behind_pipeline,
 )
 from studio.ops.ner.sources import Gazetteer, SpacyModelSource, newest_student, pretrained_available  # noqa: E402
 from studio.ops.ner.train import LabeledDoc  # noqa: E402
@@ -331,6 +332,12 @@ def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: in
                 row.update(student=f1(test, [[s for s, _ in d] for d in student_preds]), student_base=res.base,
                            train_seconds=round(t_train, 1), student_per_min=per_min(len(texts), t_student),
                            student_heldout_f1=res.scores.get("f1"), heldout_from=student.card.get("heldout_from"))  # fmt: skip
+            if student is not None and pretrained is not None:  # as `studio label`: a student behind its base waits
+                why = student_behind_pipeline(store, student, SpacyModelSource(PRETRAINED_MAP))
+                if why:
+                    row["student_left_out"] = why
+                    weak.pop(student.name)
+                    student = None
             weights = labeling_weights(store, student)  # what `studio label` uses (None: the fixed priors)
             threshold = weights.threshold if weights is not None else 0.5
             if weights is not None:

