@@ -853,20 +853,20 @@ def student_behind_pipeline(store: Store, student: StudentSource, pipeline: Spac
     it 0.686; at 100 reviewed 0.668 against 0.662, and with it 0.745 against 0.717; generated news at 20: 0.590
     against 0.591, and with it 0.673 against 0.610). Compared: the student's held-out strict F1 (its card) and the
     pipeline's strict F1 from its stored votes on the complete documents it labeled."""
+    from studio.ops.ner.evaluate import Counts
     from studio.ops.ner.weights import complete_trials
 
     if student.card.get("base") in (None, "blank"):
         return None
     mine = (student.card.get("heldout_scores") or {}).get("f1")
-    tp = fp = fn = 0
+    c = Counts()
     for d in complete_trials(store, gazetteer=False):
-        if pipeline.name not in d.ran:
-            continue
-        said = {k for k, v in d.votes.items() if v.get(pipeline.name, 0) >= 0.5}
-        tp, fp, fn = tp + len(said & d.gold), fp + len(said - d.gold), fn + len(d.gold - said)
-    if mine is None or not tp:
+        if pipeline.name in d.ran:
+            said = {k for k, v in d.votes.items() if v.get(pipeline.name, 0) >= 0.5}
+            c.tp, c.fp, c.fn = c.tp + len(said & d.gold), c.fp + len(said - d.gold), c.fn + len(d.gold - said)
+    if mine is None or not c.tp:
         return None
-    theirs = 2 * tp / (2 * tp + fp + fn)
+    theirs = c.f1
     if mine < theirs - STUDENT_BEHIND:
         return (f"the student's held-out F1 {mine:.3f} is under the pretrained pipeline's {theirs:.3f} on the same "
                 "complete documents; it votes once it does better (finish more documents and retrain)")  # fmt: skip

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -326,10 +327,11 @@ def capitalized(text: str, common: set[str] = frozenset()) -> str:  # type: igno
     return _WORD.sub(case, text)
 
 
-def _stop_words() -> set[str]:
+@cache
+def _stop_words() -> frozenset[str]:
     from spacy.lang.en.stop_words import STOP_WORDS
 
-    return set(STOP_WORDS)
+    return frozenset(STOP_WORDS)
 
 
 class _ShoutedParse:
