@@ -76,6 +76,7 @@ from studio.ops.ner.label import (  # noqa: E402
     labeling_weights,
     student_behind_pipeline,
 )
+from studio.ops.ner.numbers import NumberPatterns  # noqa: E402
 from studio.ops.ner.sources import Gazetteer, SpacyModelSource, newest_student, pretrained_available  # noqa: E402
 from studio.ops.ner.train import LabeledDoc  # noqa: E402
 from studio.ops.ner.weights import DocTrials, complete_trials, weights_from  # noqa: E402
@@ -178,7 +179,7 @@ def cached_llm_votes(
     if key in saved:
         print(f"  (LLM answers for {key} from {votes_file}, measured {saved[key]['measured']})", flush=True)
         preds = [[(Span(**s), c) for s, c in doc] for doc in saved[key]["preds"]]
-        return preds, float(saved[key]["seconds"])
+        return reverified(g, sample, preds), float(saved[key]["seconds"])
     load = uptime()
     preds, seconds = llm_votes(g, reviewed, sample, llm_spec)
     if votes_file is not None:
@@ -188,22 +189,51 @@ def cached_llm_votes(
     return preds, seconds
 
 
+def reverified(g: Guideline, sample: list[LabeledDoc], preds: Preds) -> Preds:
+    """Kept answers through today's verify pass (passes.py), as `studio label` with the guideline's pinned prompt
+    checks them now (answers kept before a rule was added, or made with ner.v2 for Korean); spans checked before
+    are unchanged."""
+    from studio.llm.prompts import load_prompt, prompt_version
+    from studio.ops.ner.passes import VERSIONS_WITH_VERIFY, guideline_shapes, verify_spans
+
+    if load_prompt("ner", prompt_version("ner", g.language)).version not in VERSIONS_WITH_VERIFY:
+        return preds
+    shapes = guideline_shapes(g)
+    out: Preds = []
+    for d, doc in zip(sample, preds, strict=True):
+        conf = {(s.start, s.end, s.label): c for s, c in doc}
+        kept = []
+        for s, c in doc:
+            for v in verify_spans(d.text, [s], shapes).spans:
+                kept.append((v, conf.get((v.start, v.end, v.label), c)))
+        out.append(kept)
+    return out
+
+
 def cached_keys(votes_file: Path | None) -> set[str]:
     return set(json.loads(votes_file.read_text(encoding="utf-8"))) if votes_file and votes_file.exists() else set()
 
 
 # -- the reviewed project --------------------------------------------------------------------------
-def reviewed_project(root: Path, g: Guideline, reviewed: list[LabeledDoc], pretrained: Preds | None) -> Store:
-    """A project whose first documents were proposed by the gazetteer (and the pretrained pipeline) and then
-    finished by a careful person: right proposals accepted, wrong ones rejected, missing spans added, complete."""
+def reviewed_project(
+    root: Path,
+    g: Guideline,
+    reviewed: list[LabeledDoc],
+    pretrained: Preds | None,
+    others: dict[str, Preds] | None = None,
+) -> Store:
+    """A project whose first documents were proposed by the gazetteer (and the pretrained pipeline, and the `others`:
+    the number patterns) and then finished by a careful person: right proposals accepted, wrong ones rejected,
+    missing spans added, complete."""
     store = Store.init(root)
     store.decide_guideline(store.add_guideline(g, "agent"), HUMAN, "approve")
     gaz = Gazetteer.build(g, lang=g.language)
-    names = ["gazetteer"] + ([pretrained_name()] if pretrained is not None else [])
+    fixed = {**({pretrained_name(): pretrained} if pretrained is not None else {}), **(others or {})}
+    names = ["gazetteer", *fixed]
     for i, d in enumerate(reviewed):
         doc_id, _ = store.add_document(Document(text=d.text, lang=g.language, source="import"))
         votes: dict[tuple[int, int, str], dict[str, float]] = {}
-        for name, preds in (("gazetteer", gaz.predict(d.text)), (names[-1], pretrained[i] if pretrained else [])):
+        for name, preds in [("gazetteer", gaz.predict(d.text)), *((k, v[i]) for k, v in fixed.items())]:
             for s, p in preds:
                 votes.setdefault((s.start, s.end, s.label), {})[name] = p
         props = [Proposal(kind="span", document_id=doc_id, source=max(v, key=v.__getitem__),
@@ -309,14 +339,23 @@ def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: in
             f"[{lang}] pretrained: F1 {f1(test, yes(pretrained))}, {per_min(len(texts), t_pre)} sentences/min",
             flush=True,
         )
+    numbers = NumberPatterns.for_guideline(
+        g
+    )  # Korean dates, times and amounts, as `studio label` runs them with ner.v5
+    numbers_pool = [numbers.predict(d.text) for d in pool[: max(budgets)]] if numbers else []
     for b in budgets:
         reviewed = pool[:b]
         row: dict[str, Any] = {"corpus": corpus, "lang": lang, "reviewed": b}
         with tempfile.TemporaryDirectory() as tmp:
-            store = reviewed_project(Path(tmp) / "p", g, reviewed, pretrained_pool[:b] if pretrained_pool else None)
+            others = {numbers.name: numbers_pool[:b]} if numbers else None
+            store = reviewed_project(Path(tmp) / "p", g, reviewed, pretrained_pool[:b] if pretrained_pool else None,
+                                     others)  # fmt: skip
             gaz = Gazetteer.build(g, store)  # as `studio label` builds it
             weak: dict[str, Preds] = {"gazetteer": [gaz.predict(t) for t in texts]}
             row["gazetteer"] = f1(test, yes(weak["gazetteer"]))
+            if numbers is not None:
+                weak[numbers.name] = [numbers.predict(t) for t in texts]
+                row["numbers"] = f1(test, yes(weak[numbers.name]))
             if pretrained is not None:
                 weak[pretrained_name()] = pretrained
                 row["pretrained"] = f1(test, yes(pretrained))

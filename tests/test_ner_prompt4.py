@@ -64,7 +64,7 @@ def test_v4_renders_the_guideline_and_compact_examples(name: str) -> None:
 
 
 def test_the_prompt_version_chooses_the_answer_form() -> None:
-    assert [answer_format(v) for v in (1, 2, 3, 4)] == ["entities", "entities", "entities", "pairs"]
+    assert [answer_format(v) for v in (1, 2, 3, 4, 5)] == ["entities", "entities", "entities", "pairs", "entities"]
     schema = pairs_json_schema(EN)
     pair = schema["properties"]["names"]["items"]
     assert schema["required"] == ["names"] and pair["prefixItems"][1]["enum"] == EN
@@ -270,6 +270,9 @@ def test_english_projects_use_the_compact_prompt_unless_a_recording_says_otherwi
         assert run["prompt"] == "ner.v2" and "json_schema" in stub.hits[-1]["response_format"]
         assert stub.hits[-1]["response_format"]["json_schema"]["schema"] != pairs_json_schema(EN)
     assert prompt_version("ner", "en-GB") == prompt_version("ner", "English") == 4
-    assert prompt_version("ner", "ko") == prompt_version("ner") == PINNED["ner"] == 2
+    assert prompt_version("ner") == PINNED["ner"] == 2
+    assert prompt_version("ner", "ko") == 5  # Korean: v2's request with the verify pass and the number patterns
+    with use_prompts({"ner": 2}):  # a Korean recording made before its pin
+        assert prompt_version("ner", "ko") == 2
     with use_prompts({"ner": 2, "ner@en": 4}):  # a recording made with the pin
         assert prompt_version("ner", "en") == 4

@@ -1,6 +1,7 @@
 """Prompt templates: files in `prompts/` named NAME.vN.jinja, loaded by name.
 
-A template defines `{% block system %}` and `{% block user %}`; rendering gives chat messages.
+A template defines `{% block system %}` and `{% block user %}` (or `{% extends %}` one that does); rendering gives
+chat messages.
 
 Versions are pinned, never "the newest file": `PINNED` names the version each operation uses
 (its settings default to it, and a session's header records it), so adding `ner.v3.jinja`
@@ -32,8 +33,9 @@ _FILE_RE = re.compile(r"^(?P<name>[a-z0-9_]+)\.v(?P<version>\d+)\.jinja$")
 # The version of each prompt that operations use. Adopt a new version here (and re-record the
 # sessions whose requests it changes).
 PINNED: dict[str, int] = {"agent": 2, "guideline": 2, "ner": 2, "synth": 2}
-# Where a language has its own pin: English NER uses the compact answer (ner.v4; docs/ner.md, "Prompt versions").
-LANGUAGE_PINNED: dict[str, dict[str, int]] = {"ner": {"en": 4}}
+# Where a language has its own pin: English NER uses the compact answer (ner.v4; docs/ner.md, "Prompt versions"),
+# Korean v2's request with the verify pass and the number patterns (ner.v5).
+LANGUAGE_PINNED: dict[str, dict[str, int]] = {"ner": {"en": 4, "ko": 5}}
 _override: ContextVar[dict[str, int] | None] = ContextVar("studio_prompt_versions", default=None)
 
 
@@ -64,12 +66,14 @@ class Prompt:
 
     def render(self, **context: Any) -> list[Message]:
         ctx = self.template.new_context(context)
+        for _ in self.template.root_render_func(ctx):  # a template that {% extends %} another gets its blocks
+            pass
         messages: list[Message] = []
         for role in ("system", "user"):
-            block = self.template.blocks.get(role)
-            if block is None:
+            blocks = ctx.blocks.get(role)
+            if not blocks:
                 continue
-            text = "".join(block(ctx)).strip()
+            text = "".join(blocks[0](ctx)).strip()
             if text:
                 messages.append({"role": role, "content": text})
         if not messages:

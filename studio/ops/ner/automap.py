@@ -52,8 +52,12 @@ def _matches(norm: str, names: tuple[str, ...]) -> bool:
 def digits_allowed(guideline: Guideline) -> set[str]:
     """The guideline's labels whose names are those of a kind of name that often holds a digit (any language:
     the names are read, not the texts). A MISC label is not one, though it takes events."""
-    return {lab.name for lab in guideline.labels
-            if any(_matches(normalize(lab.name), (normalize(k), *NAMES[k])) for k in DIGITS_ALLOWED)}  # fmt: skip
+    return {lab.name for lab in guideline.labels if kind_of(lab.name, DIGITS_ALLOWED)}
+
+
+def kind_of(label: str, kinds: tuple[str, ...]) -> bool:
+    """The label's name is that of one of these pipeline kinds ("QTY" and "quantity" for QUANTITY)."""
+    return any(_matches(normalize(label), (normalize(k), *NAMES[k])) for k in kinds)
 
 
 def normalize(name: str) -> str:

@@ -78,12 +78,12 @@ def answer_json_schema(labels: list[str], *, strict: bool = False) -> dict[str, 
 
 
 AnswerFormat = Literal["entities", "pairs"]
-FIRST_PAIRS_VERSION = 4  # the ner prompt version from which the model answers with [name, label] pairs
+PAIRS_VERSIONS = frozenset({4})  # the ner prompt versions that ask for [name, label] pairs
 
 
 def answer_format(version: int) -> AnswerFormat:
-    """How the ner prompt `version` asks the model to answer: entity objects (v1-v3) or, from v4, pairs."""
-    return "pairs" if version >= FIRST_PAIRS_VERSION else "entities"
+    """How the ner prompt `version` asks the model to answer: pairs (v4) or entity objects (v1-v3, v5)."""
+    return "pairs" if version in PAIRS_VERSIONS else "entities"
 
 
 def pairs_json_schema(labels: list[str]) -> dict[str, Any]:

@@ -23,6 +23,12 @@ capitals, datelines get an empty answer; and it labels what the guideline exclud
   - (English) where every example of the label is capitalized, lower-case words at its edges are cut
     ("Arab League spokesman" -> "Arab League", "residents of Vienna" -> "Vienna"; name particles like "van",
     "de", "al" stay);
+  - an amount (a label named for quantities, money or percentages whose examples all have a digit) with no
+    number in it is dropped ("물가 상승률", "선원" as QTY); a number's "%" just after the span is taken in ("3.1" -> "3.1%");
+  - (Korean, where titles and particles follow the name) a label whose rules name titles (직함) cuts the title and
+    what follows it ("김태윤 기자" -> "김태윤", `KO_TITLE_WORDS` and the label's negative examples); the predicate a
+    small model runs on into ("3일 밝혔다" -> "3일", "2%에 안착하고 있다" -> "2%") is cut, and a number's trailing
+    particle ("20회를" -> "20회", "2조 원어치" -> "2조 원");
   - (in `label.py`, where the pretrained pipeline votes) the pipeline calls it a person or a place of two
     words or more and the guideline has no label for people or places ("Tim Cook" as ORG).
 - **recall** (a second request, only where it may help): when a chunk's answer is empty, or
@@ -33,8 +39,8 @@ capitals, datelines get an empty answer; and it labels what the guideline exclud
   answered word by word are joined first).
 
 Whether each pass runs: the project settings `label.recall_pass` / `label.verify_spans` (true or
-false) when set, else by the ner prompt's version: recall with v3 only; verify with v3 and the compact v4
-(English's default, where it gains: docs/ner.md), off with v1 and v2. So a recorded session replayed with the
+false) when set, else by the ner prompt's version: recall with v3 only; verify with v3, the compact v4
+(English's default, where it gains: docs/ner.md) and v5 (v2's request; Korean's default), off with v1 and v2. So a recorded session replayed with the
 prompt it was made with asks the same requests and keeps the same spans.
 """
 
@@ -55,7 +61,7 @@ RECALL_SETTING = "label.recall_pass"
 VERIFY_SETTING = "label.verify_spans"
 RECALL_PROMPT = ("ner_recall", 1)
 VERSIONS_WITH_RECALL = frozenset({3})  # the ner prompt versions with which each pass is on by default
-VERSIONS_WITH_VERIFY = frozenset({3, 4})
+VERSIONS_WITH_VERIFY = frozenset({3, 4, 5})
 MAX_RECALL_WORDS = 12  # words named in one recall request (the rest are still in the text)
 _BRACKETS = re.compile(r"\(([^()]*)\)")
 _WORD = re.compile(r"\w+(?:[.'’]\w+)*\.?|[^\w\s]", re.UNICODE)
@@ -153,6 +159,28 @@ NAME_PARTICLES = frozenset(
     ]
 )
 
+# Korean titles and roles written after a name ("김태윤 기자", "이수현 교수", "정 모 씨"), cut where a label's rules name
+# titles (직함)
+KO_TITLE_WORDS = frozenset((
+    "씨", "기자", "특파원", "대표", "의원", "교수", "대통령", "총리", "장관", "차관", "회장", "부회장", "사장", "위원장", "원장",
+    "감독", "선수", "총재", "원내대표", "대변인", "위원", "지사", "청장", "국장", "실장", "의장", "총장", "대사", "검사", "판사",
+    "변호사", "박사", "연구원", "연구팀", "팀장", "작가", "배우", "코치", "여사", "군", "양", "님",
+))  # fmt: skip
+# particles a number's last word may carry ("20회를", "2%에", "2조 원어치"), longest first
+KO_NUMBER_PARTICLES = (
+    "에서", "에게", "으로", "까지", "부터", "에는", "에도", "어치", "에", "의", "을", "를", "은", "는", "이", "가", "과", "와", "씩",
+)  # fmt: skip
+# labels whose spans are amounts (by the label's name, as automap reads names): each needs a number
+AMOUNT_KINDS = ("MONEY", "PERCENT", "QUANTITY")
+_NUMBER_WORDS = frozenset((
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "twenty",
+    "thirty", "forty", "fifty", "hundred", "hundreds", "thousand", "thousands", "million", "millions", "billion",
+    "billions", "trillion", "dozen", "dozens", "half",
+    "한", "두", "세", "네", "열", "몇", "다섯", "여섯", "일곱", "여덟", "아홉", "스무", "수십", "수백", "수천", "수만", "수억",
+))  # fmt: skip
+_NUMBER_PREFIXES = ("다섯", "여섯", "일곱", "여덟", "아홉", "스무", "수십", "수백", "수천", "수만", "수억")
+_PERCENT = frozenset("%％")
+
 
 @dataclass(frozen=True)
 class PassSettings:
@@ -186,6 +214,10 @@ class LabelShape:
     negatives: frozenset[str] = frozenset()  # casefolded surface forms that are never this label
     prefixes: tuple[tuple[str, ...], ...] = ()  # word sequences cut off the start of a span
     edge_lower: bool = False  # lower-case words at a span's edges are cut (English, every example capitalized)
+    needs_number: bool = False  # an amount: a span without a digit or a number word is dropped
+    numeric: bool = False  # a label that may hold digits: a "%" after a number is taken in
+    suffixes: frozenset[str] = frozenset()  # (Korean) a word starting with one of these, and what follows, is cut
+    korean: bool = False  # (Korean) predicates after the name and particles after a number are cut
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -195,12 +227,14 @@ def _words(text: str) -> tuple[str, ...]:
 def guideline_shapes(guideline: Guideline) -> dict[str, LabelShape]:
     """Per label, the shape rules its examples support (see the module docstring). A rule needs at
     least two examples of the label to hold, so one odd example does not make a rule."""
-    from studio.ops.ner.automap import digits_allowed
+    from studio.ops.ner.automap import digits_allowed, kind_of
     from studio.schema import language_code
 
     out: dict[str, LabelShape] = {}
     with_digits = digits_allowed(guideline)
+    amounts = {lab.name for lab in guideline.labels if kind_of(lab.name, AMOUNT_KINDS)}
     english = language_code(guideline.language) == "en"
+    korean = language_code(guideline.language) == "ko"
     for lab in guideline.labels:
         pos = [e for e in lab.positive_examples if e.strip()]
         # sentences given as examples (some guidelines do) say nothing about the shape of a name
@@ -214,12 +248,22 @@ def guideline_shapes(guideline: Guideline) -> dict[str, LabelShape]:
         phrases = {_words(p) for p in [*lab.negative_examples, *excluded] if p.strip()}
         if english and any("title" in rule.casefold() for rule in lab.exclude):
             phrases |= {(w,) for w in TITLE_WORDS}
+        suffixes: frozenset[str] = frozenset()
+        if korean:  # titles follow the name: they are cut from the end, not the start
+            suffixes = frozenset(p[0] for p in phrases if len(p) == 1)
+            if any("직함" in rule or "title" in rule.casefold() for rule in [lab.definition, *lab.exclude]):
+                suffixes |= KO_TITLE_WORDS
+            phrases = set()
         out[lab.name] = LabelShape(
             needs_upper=needs_upper,
             no_digits=no_digits,
             negatives=frozenset(n.strip().casefold() for n in lab.negative_examples if n.strip()),
             prefixes=tuple(sorted((p for p in phrases if p), key=lambda p: (-len(p), p))),
             edge_lower=english and needs_upper,
+            needs_number=lab.name in amounts and bool(names) and all(any(c.isdigit() for c in e) for e in names),
+            numeric=lab.name in with_digits,
+            suffixes=suffixes,
+            korean=korean,
         )
     return out
 
@@ -242,6 +286,13 @@ def verify_spans(text: str, spans: list[Span], shapes: dict[str, LabelShape]) ->
         cut = _strip_prefix(text, sp, shape.prefixes)
         if shape.edge_lower:
             cut = _strip_lower_edges(text, cut)
+        if shape.korean:
+            cut = _strip_korean_tail(text, cut, shape)
+            if cut is None:
+                res.dropped.append((sp, "a title or a predicate, not a name"))
+                continue
+        if shape.numeric and cut.end < len(text) and text[cut.end] in _PERCENT and text[cut.end - 1].isdigit():
+            cut = _replace(text, cut, cut.start, cut.end + 1)
         if cut is not sp:
             res.trimmed += 1
         surface = text[cut.start : cut.end]
@@ -256,6 +307,8 @@ def verify_spans(text: str, spans: list[Span], shapes: dict[str, LabelShape]) ->
 def _excluded(surface: str, shape: LabelShape) -> str | None:
     if shape.no_digits and any(c.isdigit() for c in surface):
         return "has a digit; no example of the label has one"
+    if shape.needs_number and not _has_number(surface):
+        return "no number; the label is an amount and every example of it has one"
     if shape.needs_upper and not any(c.isupper() for c in surface):
         return "no capital letter; every example of the label has one"
     if surface.strip().casefold() in shape.negatives:
@@ -282,6 +335,76 @@ def _strip_lower_edges(text: str, sp: Span) -> Span:
         return sp
     start, end = sp.start + words[a].start(), sp.start + words[b - 1].end()
     return sp.model_copy(update={"start": start, "end": end, "text": text[start:end]})
+
+
+def _replace(text: str, sp: Span, start: int, end: int) -> Span:
+    return sp.model_copy(update={"start": start, "end": end, "text": text[start:end]})
+
+
+def _has_number(surface: str) -> bool:
+    if any(c.isdigit() for c in surface):
+        return True
+    words = [w.strip(".,;:()").casefold() for w in surface.split()]
+    return any(w in _NUMBER_WORDS or w.startswith(_NUMBER_PREFIXES) for w in words)
+
+
+_HANGUL_FIRST, _HANGUL_LAST = 0xAC00, 0xD7A3
+
+
+def _final_ss(syllable: str) -> bool:
+    """A Hangul syllable ending in ㅆ (했, 됐, 었, 밝혔: the past tense before 다, 고, 며)."""
+    code = ord(syllable)
+    return _HANGUL_FIRST <= code <= _HANGUL_LAST and (code - _HANGUL_FIRST) % 28 == 20
+
+
+def korean_predicate(word: str) -> bool:
+    """A Korean word that reads as a verb's ending ("밝혔다", "안착하고", "있다", "구조됐으며", "하는"), not a name
+    ("캐나다", "샌디에이고" are not: the syllable before 다 or 고 must be a verb's)."""
+    w = word.rstrip(".,;:!?\"'”’)")
+    if len(w) < 2:
+        return False
+    last, prev = w[-1], w[-2]
+    if w.endswith("으며") or w.endswith("습니다") or w.endswith("니다"):
+        return True
+    if last == "다":
+        return _final_ss(prev) or prev in "있없한된는"
+    if last in "고며는":
+        return _final_ss(prev) or prev in "하되있없"
+    return False
+
+
+def _title_word(word: str, titles: frozenset[str]) -> bool:
+    """`word` is a title with at most a plural and a particle after it ("기자", "기자들과", "교수는")."""
+    w = word.rstrip(".,;:!?")
+    for t in titles:
+        if w.startswith(t):
+            rest = w[len(t) :].removeprefix("들")
+            if not rest or rest in KO_NUMBER_PARTICLES:
+                return True
+    return False
+
+
+def _strip_korean_tail(text: str, sp: Span, shape: LabelShape) -> Span | None:
+    """(Korean) the span without a title after the name and what follows it, without trailing predicates
+    (keeping one word), and a number's last word without its particle; None when the span is only a title."""
+    words = list(re.finditer(r"\S+", text[sp.start : sp.end]))
+    if not words:
+        return sp
+    if shape.suffixes and _title_word(words[0].group(), shape.suffixes):
+        return None
+    b = len(words)
+    if shape.suffixes:
+        b = next((j for j in range(1, b) if _title_word(words[j].group(), shape.suffixes)), b)
+    while b > 1 and korean_predicate(words[b - 1].group()):
+        b -= 1
+    start, end = sp.start, sp.start + words[b - 1].end()
+    if shape.numeric and any(c.isdigit() for c in text[start:end]):
+        last = text[sp.start + words[b - 1].start() : end]
+        for p in KO_NUMBER_PARTICLES:
+            if last.endswith(p) and len(last) > len(p):
+                end -= len(p)
+                break
+    return sp if (start, end) == (sp.start, sp.end) else _replace(text, sp, start, end)
 
 
 def _strip_prefix(text: str, sp: Span, prefixes: tuple[tuple[str, ...], ...]) -> Span:

@@ -1,0 +1,110 @@
+"""Number patterns: a weak source for dates, times and amounts written with digits (`studio label`).
+
+A small model misses most numbers in Korean news: of the amounts, dates and times in the hand-written Korean
+news (`fixtures/ner/wild_ko_*`), the embedded model found fewer than half, while they are written in a few
+regular shapes: "3천400여 명", "2조3천억 원", "35.3%", "24일", "다음 달 2일", "오전 9시 15분", "2시간".
+This source proposes them by pattern, for the guideline's labels whose names say they are dates, times or
+amounts (`automap.kind_of`: DAT / date, TIM / time, QTY / quantity, money, percent); money and percentages
+go to a MONEY or PERCENT label when the guideline has one, else to its quantity label.
+
+Patterns exist for Korean only (English has the pretrained pipeline, which knows dates and amounts); for a
+guideline in another language, or without such labels, `NumberPatterns.for_guideline` gives None. Like the
+pretrained pipeline's, its votes carry a constant probability; the person's finished documents teach the
+learned weights how far to trust it per label (`weights.py`). It runs with the verify pass (passes.py), so a
+recording made with ner.v2 proposes on replay what it proposed then.
+"""
+
+from __future__ import annotations
+
+import re
+
+from studio.schema import Guideline, Span, language_code
+
+PROB = 0.9  # the probability each match carries
+KINDS = ("DATE", "TIME", "QUANTITY", "MONEY", "PERCENT")
+
+# a number as Korean news writes it: digits with separators and the myriad words ("2조3천억", "14만1천300", "3.5")
+_NUM = r"\d[\d,.]*(?:[조억만천백]\d*[\d,.]*)*"
+_RANGE = rf"{_NUM}(?:\s?[∼~\-]\s?{_NUM})?여?"  # "50∼150", "3천400여"
+_MONEY_UNITS = ("달러", "유로", "위안", "파운드", "원", "엔")
+_PERCENT_UNITS = ("%포인트", "%p", "퍼센트", "%")
+_COUNT_UNITS = (
+    "명", "개", "대", "곳", "건", "가구", "회", "차례", "배", "도움", "도", "㎞", "㎜", "㎝", "㎡", "㎏", "km", "kg",
+    "톤", "킬로미터", "미터", "세", "살", "경기", "골", "이닝", "안타", "홈런", "타점", "타수", "연승", "연패", "승",
+    "패", "선", "종", "채", "척", "마리", "표", "석", "층", "개월", "년간", "년", "주", "초", "일간",
+)  # fmt: skip
+
+
+def _alternation(words: tuple[str, ...]) -> str:
+    return "|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w)))  # the longest unit first
+
+
+_AMOUNT = re.compile(
+    rf"(?<![\w.]){_RANGE}\s?(?:(?P<money>{_alternation(_MONEY_UNITS)})|(?P<percent>{_alternation(_PERCENT_UNITS)})"
+    rf"|(?P<count>{_alternation(_COUNT_UNITS)}))"
+)
+# where a word ends: a space, punctuation, the text's end, a particle ("올해에만", "새벽에"), or 께 / 쯤 / 경 ("about")
+# and 인 ("토요일인 23일")
+_END = r"(?=$|[^\w]|(?:께|쯤|경|인|에서|에는|에도|까지|부터|보다|으로|에|의|은|는|이|가|을|를|도|만|와|과|로))"
+_DAYS = "월요일|화요일|수요일|목요일|금요일|토요일|일요일"
+_RELATIVE = "올해|지난해|내년|작년|이번|다음|지난|오는|이달|지난달|다음 달"
+_DATE = re.compile(
+    rf"(?<!\w)(?:(?:{_RELATIVE})\s?)?(?:\d{{4}}년(?:\s?\d{{1,2}}월)?(?:\s?\d{{1,2}}일)?|\d{{4}}학년도"
+    rf"|\d{{1,2}}\s?[∼~]\s?\d{{1,2}}월|\d{{1,2}}월(?:\s?\d{{1,2}}일)?(?:\s?[초중말])?|\d{{1,2}}일|\d분기|[상하]반기"
+    rf"|\d{{1,2}}세기)"
+    rf"|(?<!\w)(?:지난해 같은 기간|오늘|어제|내일|올해|지난해|내년|작년|지난주|이번 주말?|다음 주말?|지난달|이달"
+    rf"|다음 달(?: [초말])?|전날|전년|연내|올여름|올겨울|올봄|올가을|{_DAYS}){_END}"
+)
+_TIME = re.compile(
+    rf"(?<!\w)\d{{1,3}}(?:시간|분){_END}|(?<!\w)(?:(?:오전|오후|새벽|밤|낮|저녁|아침)\s?)?\d{{1,2}}시(?:\s?\d{{1,2}}분)?"
+    rf"|(?<!\w)(?:오전|오후|새벽){_END}"
+)
+_ORDER = {"DATE": 0, "TIME": 1, "MONEY": 2, "PERCENT": 2, "QUANTITY": 2}  # of two matches of one length
+
+
+def korean_matches(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, kind) of the dates, times and amounts in Korean `text`; of overlapping matches the longest
+    wins, then a date over a time over an amount ("2026년" is a date, "2시간" a time, "12년" an amount)."""
+    found: list[tuple[int, int, str]] = []
+    for kind, rx in (("DATE", _DATE), ("TIME", _TIME)):
+        found += [(m.start(), m.end(), kind) for m in rx.finditer(text)]
+    for m in _AMOUNT.finditer(text):
+        kind = "MONEY" if m["money"] else "PERCENT" if m["percent"] else "QUANTITY"
+        found.append((m.start(), m.end(), kind))
+    kept: list[tuple[int, int, str]] = []
+    for s, e, kind in sorted(found, key=lambda x: (x[0] - x[1], _ORDER[x[2]], x[0])):
+        if all(e <= a or b <= s for a, b, _ in kept):
+            kept.append((s, e, kind))
+    return sorted(kept)
+
+
+class NumberPatterns:
+    """Dates, times and amounts by pattern, for the guideline labels of those kinds (the module docstring)."""
+
+    name = "numbers"
+
+    def __init__(self, targets: dict[str, str]) -> None:
+        self.targets = targets  # pattern kind -> guideline label
+
+    @classmethod
+    def for_guideline(cls, guideline: Guideline) -> NumberPatterns | None:
+        from studio.ops.ner.automap import kind_of
+
+        if language_code(guideline.language) != "ko":
+            return None
+        targets: dict[str, str] = {}
+        for kind in KINDS:
+            label = next((lab.name for lab in guideline.labels if kind_of(lab.name, (kind,))), None)
+            if label is not None:
+                targets[kind] = label
+        for kind in ("MONEY", "PERCENT"):
+            if kind not in targets and "QUANTITY" in targets:
+                targets[kind] = targets["QUANTITY"]
+        return cls(targets) if targets else None
+
+    def predict(self, text: str) -> list[tuple[Span, float]]:
+        return [
+            (Span(start=s, end=e, label=self.targets[kind], text=text[s:e]), PROB)
+            for s, e, kind in korean_matches(text)
+            if kind in self.targets
+        ]

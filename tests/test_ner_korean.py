@@ -1,0 +1,142 @@
+"""Korean proposals (ner.v5): the verify pass's Korean rules (passes.py), the number patterns (numbers.py), and a
+labeling run end to end against a real OpenAI-compatible server on loopback answering literal strings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from studio.llm import open_llm
+from studio.llm.prompts import use_prompts
+from studio.ops.ner import passes
+from studio.ops.ner.label import label_documents
+from studio.ops.ner.numbers import NumberPatterns, korean_matches
+from studio.schema import Document, Guideline, Span
+from studio.store import Store
+from tests.conftest import FIXTURES
+from tests.openai_stub import OpenAIStub
+
+KO = Guideline.model_validate(yaml.safe_load((FIXTURES / "ner" / "news_ko_guideline.yaml").read_text(encoding="utf-8")))
+
+
+def _span(text: str, sub: str, label: str) -> Span:
+    i = text.index(sub)
+    return Span(start=i, end=i + len(sub), label=label, text=sub)
+
+
+def _verified(text: str, spans: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    res = passes.verify_spans(text, [_span(text, s, lab) for s, lab in spans], passes.guideline_shapes(KO))
+    return [(s.text, s.label) for s in res.spans]
+
+
+def test_titles_after_a_name_are_cut_and_a_lone_title_is_dropped() -> None:
+    t = "(대전=뉴스1) 김태윤 기자 = 한국과학기술원 이수현 교수 연구팀은 트럼프 대통령과 기자들과 만났다."
+    got = _verified(t, [("김태윤 기자", "PER"), ("이수현 교수 연구팀은", "PER"), ("기자들과", "PER"),
+                        ("한국과학기술원", "ORG"), ("트럼프", "PER")])  # fmt: skip
+    assert got == [("김태윤", "PER"), ("이수현", "PER"), ("한국과학기술원", "ORG"), ("트럼프", "PER")]
+
+
+def test_predicates_and_a_numbers_particle_are_cut() -> None:
+    t = "물가 상승률이 2%에 안착하고 있다며 개인은 2조3천억 원어치를 3일 밝혔다. 캐나다 토론토와 우간다."
+    got = _verified(t, [("2%에 안착하고 있다", "QTY"), ("2조3천억 원어치", "QTY"), ("3일 밝혔다", "DAT"),
+                        ("캐나다 토론토", "LOC"), ("우간다", "LOC")])  # fmt: skip
+    # "캐나다" and "우간다" end in 다 but are not verbs: the syllable before 다 is not a verb's
+    assert got == [("2%", "QTY"), ("2조3천억 원", "QTY"), ("3일", "DAT"), ("캐나다 토론토", "LOC"), ("우간다", "LOC")]
+
+
+def test_an_amount_needs_a_number_and_takes_its_percent_sign() -> None:
+    t = "선원 8명 가운데 5명이 구조됐으며 출생아는 3.1% 늘었고 세 명이 다쳤다."
+    got = _verified(t, [("선원", "QTY"), ("구조됐으며", "QTY"), ("8명", "QTY"), ("3.1", "QTY"), ("세 명", "QTY")])
+    assert got == [("8명", "QTY"), ("3.1%", "QTY"), ("세 명", "QTY")]
+    shapes = passes.guideline_shapes(KO)
+    assert shapes["QTY"].needs_number and not shapes["DAT"].needs_number  # "오늘" and "올해" are dates without digits
+
+
+@pytest.mark.parametrize(
+    ("word", "verb"),
+    [("밝혔다", True), ("안착하고", True), ("구조됐으며", True), ("있다", True), ("한다", True), ("하는", True),
+     ("캐나다", False), ("우간다", False), ("샌디에이고", False), ("플로리다", False), ("기자", False)],
+)  # fmt: skip
+def test_korean_predicates(word: str, verb: bool) -> None:
+    assert passes.korean_predicate(word) is verb
+
+
+def _matches(text: str) -> list[tuple[str, str]]:
+    return [(text[s:e], kind) for s, e, kind in korean_matches(text)]
+
+
+def test_number_patterns_find_korean_dates_times_and_amounts() -> None:
+    t = "12일 오전 9시 15분께 경부고속도로에서 차량 7대가 부딪혀 3천400여 명이 2시간 동안 발이 묶였다."
+    assert _matches(t) == [("12일", "DATE"), ("오전 9시 15분", "TIME"), ("7대", "QUANTITY"),
+                           ("3천400여 명", "QUANTITY"), ("2시간", "TIME")]  # fmt: skip
+    t = "올해 상반기 경상수지는 512억8천만 달러로 지난해 같은 기간보다 35.3% 늘었고 금리는 0.25%p 내렸다."
+    assert _matches(t) == [("올해 상반기", "DATE"), ("512억8천만 달러", "MONEY"), ("지난해 같은 기간", "DATE"),
+                           ("35.3%", "PERCENT"), ("0.25%p", "PERCENT")]  # fmt: skip
+    # a year is a date, a count of years an amount; a particle after a word does not hide it
+    t = "2026년 다음 달 말까지 12년 만에 새벽에 50∼150㎜의 비가 내린다."
+    assert _matches(t) == [("2026년", "DATE"), ("다음 달 말", "DATE"), ("12년", "QUANTITY"), ("새벽", "TIME"),
+                           ("50∼150㎜", "QUANTITY")]  # fmt: skip
+    assert _matches("삼성전자와 한국은행은 천안에서 만났다.") == []  # 천 in a place name is not a thousand
+
+
+def test_number_patterns_go_to_the_guidelines_labels_by_their_names() -> None:
+    src = NumberPatterns.for_guideline(KO)
+    assert src is not None and src.targets == {"DATE": "DAT", "TIME": "TIM", "QUANTITY": "QTY", "MONEY": "QTY",
+                                               "PERCENT": "QTY"}  # fmt: skip
+    t = "주가는 5% 올라 3만 원이 됐다."
+    assert [(s.text, s.label) for s, _ in src.predict(t)] == [("5%", "QTY"), ("3만 원", "QTY")]
+    money = KO.model_copy(update={"labels": [*KO.labels, KO.labels[0].model_copy(update={"name": "MONEY"})]})
+    src = NumberPatterns.for_guideline(money)
+    assert src is not None and [(s.text, s.label) for s, _ in src.predict(t)] == [("5%", "QTY"), ("3만 원", "MONEY")]
+    names_only = KO.model_copy(update={"labels": KO.labels[:3]})  # PER, LOC, ORG
+    english = KO.model_copy(update={"language": "en"})
+    assert NumberPatterns.for_guideline(names_only) is None and NumberPatterns.for_guideline(english) is None
+
+
+# -- end to end ------------------------------------------------------------------------------------------------
+TEXT = "(세종=뉴스1) 윤해솔 기자 = 국토교통부는 수도권에 5만 가구를 추가로 공급하겠다고 21일 밝혔다."
+ANSWER = json.dumps({"entities": [{"text": "윤해솔 기자", "label": "PER"}, {"text": "국토교통부", "label": "ORG"},
+                                  {"text": "수도권", "label": "LOC"}, {"text": "21일 밝혔다", "label": "DAT"}]},
+                    ensure_ascii=False)  # fmt: skip
+
+
+@pytest.fixture
+def korean(store: Store) -> Store:
+    store.decide_guideline(store.add_guideline(KO, "agent"), "human:tester", "approve")
+    store.add_documents([Document(text=TEXT, lang="ko")])
+    return store
+
+
+def _proposed(store: Store) -> dict[tuple[str, str], dict[str, float]]:
+    return {(p.payload["span"]["text"], p.payload["span"]["label"]): p.payload["sources"]
+            for p in store.proposals(kind="span")}  # fmt: skip
+
+
+def test_korean_projects_verify_the_answer_and_add_the_number_patterns(korean: Store) -> None:
+    with OpenAIStub(respond=lambda req: ANSWER) as stub:
+        label_documents(korean, open_llm(korean, f"{stub.url}#stub"))
+        assert len(stub.hits) == 1  # v2's request: no recall pass
+    run = korean.decisions(action="weak_label.run")[-1].payload
+    assert run["prompt"] == "ner.v5"
+    got = _proposed(korean)
+    assert set(got) == {
+        ("윤해솔", "PER"),
+        ("국토교통부", "ORG"),
+        ("수도권", "LOC"),
+        ("21일", "DAT"),
+        ("5만 가구", "QTY"),
+    }
+    assert got[("21일", "DAT")]["numbers"] > 0.5 and got[("21일", "DAT")]["llm"] == 1.0
+    assert got[("5만 가구", "QTY")]["numbers"] > 0.5 and got[("5만 가구", "QTY")].get("llm", 0.0) == 0.0
+    conf = {(p.payload["span"]["text"]): p.confidence for p in korean.proposals(kind="span")}
+    assert conf["5만 가구"] > 0.5 and conf["21일"] > conf["5만 가구"]  # the patterns alone still pass the default 0.5
+
+
+def test_a_korean_recording_made_with_ner_v2_replays_without_them(korean: Store) -> None:
+    with OpenAIStub(respond=lambda req: ANSWER) as stub, use_prompts({"ner": 2}):
+        label_documents(korean, open_llm(korean, f"{stub.url}#stub"))
+    assert korean.decisions(action="weak_label.run")[-1].payload["prompt"] == "ner.v2"
+    assert set(_proposed(korean)) == {("윤해솔 기자", "PER"), ("국토교통부", "ORG"), ("수도권", "LOC"),
+                                      ("21일 밝혔다", "DAT")}  # fmt: skip
