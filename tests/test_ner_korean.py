@@ -32,10 +32,10 @@ def _verified(text: str, spans: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def test_titles_after_a_name_are_cut_and_a_lone_title_is_dropped() -> None:
-    t = "(대전=뉴스1) 김태윤 기자 = 한국과학기술원 이수현 교수 연구팀은 트럼프 대통령과 기자들과 만났다."
+    t = "(대전=뉴스1) 김태윤 기자 = 한국과학기술원 이수현 교수 연구팀은 트럼프 대통령과 기자들과 정 모 씨를 만났다."
     got = _verified(t, [("김태윤 기자", "PER"), ("이수현 교수 연구팀은", "PER"), ("기자들과", "PER"),
-                        ("한국과학기술원", "ORG"), ("트럼프", "PER")])  # fmt: skip
-    assert got == [("김태윤", "PER"), ("이수현", "PER"), ("한국과학기술원", "ORG"), ("트럼프", "PER")]
+                        ("한국과학기술원", "ORG"), ("트럼프", "PER"), ("정 모 씨", "PER")])  # fmt: skip
+    assert got == [("김태윤", "PER"), ("이수현", "PER"), ("한국과학기술원", "ORG"), ("트럼프", "PER"), ("정", "PER")]
 
 
 def test_predicates_and_a_numbers_particle_are_cut() -> None:
@@ -132,6 +132,14 @@ def test_korean_projects_verify_the_answer_and_add_the_number_patterns(korean: S
     assert got[("5만 가구", "QTY")]["numbers"] > 0.5 and got[("5만 가구", "QTY")].get("llm", 0.0) == 0.0
     conf = {(p.payload["span"]["text"]): p.confidence for p in korean.proposals(kind="span")}
     assert conf["5만 가구"] > 0.5 and conf["21일"] > conf["5만 가구"]  # the patterns alone still pass the default 0.5
+
+
+def test_ner_v5_asks_what_ner_v2_asks() -> None:
+    from studio.llm.prompts import load_prompt
+
+    ctx = {"guideline": KO, "examples": [{"text": TEXT, "answer": ANSWER}], "text": TEXT}
+    v2, v5 = load_prompt("ner", 2).render(**ctx), load_prompt("ner", 5).render(**ctx)
+    assert v5 == v2 and [m["role"] for m in v5] == ["system", "user"] and "QTY" in v5[0]["content"]
 
 
 def test_a_korean_recording_made_with_ner_v2_replays_without_them(korean: Store) -> None:

@@ -159,12 +159,12 @@ NAME_PARTICLES = frozenset(
     ]
 )
 
-# Korean titles and roles written after a name ("김태윤 기자", "이수현 교수", "정 모 씨"), cut where a label's rules name
-# titles (직함)
+# Korean titles and roles written after a name ("김태윤 기자", "이수현 교수", "정 모 씨": 모 is "so-and-so"), cut where a
+# label's rules name titles (직함)
 KO_TITLE_WORDS = frozenset((
     "씨", "기자", "특파원", "대표", "의원", "교수", "대통령", "총리", "장관", "차관", "회장", "부회장", "사장", "위원장", "원장",
     "감독", "선수", "총재", "원내대표", "대변인", "위원", "지사", "청장", "국장", "실장", "의장", "총장", "대사", "검사", "판사",
-    "변호사", "박사", "연구원", "연구팀", "팀장", "작가", "배우", "코치", "여사", "군", "양", "님",
+    "변호사", "박사", "연구원", "연구팀", "팀장", "작가", "배우", "코치", "여사", "군", "양", "님", "모",
 ))  # fmt: skip
 # particles a number's last word may carry ("20회를", "2%에", "2조 원어치"), longest first
 KO_NUMBER_PARTICLES = (
