@@ -76,7 +76,7 @@ from studio.ops.ner.label import (  # noqa: E402
     labeling_weights,
     student_behind_pipeline,
 )
-from studio.ops.ner.numbers import NumberPatterns  # noqa: E402
+from studio.ops.ner.patterns import Patterns  # noqa: E402
 from studio.ops.ner.sources import Gazetteer, SpacyModelSource, newest_student, pretrained_available  # noqa: E402
 from studio.ops.ner.train import LabeledDoc  # noqa: E402
 from studio.ops.ner.weights import DocTrials, complete_trials, weights_from  # noqa: E402
@@ -223,7 +223,7 @@ def reviewed_project(
     others: dict[str, Preds] | None = None,
 ) -> Store:
     """A project whose first documents were proposed by the gazetteer (and the pretrained pipeline, and the `others`:
-    the number patterns) and then finished by a careful person: right proposals accepted, wrong ones rejected,
+    the Korean patterns) and then finished by a careful person: right proposals accepted, wrong ones rejected,
     missing spans added, complete."""
     store = Store.init(root)
     store.decide_guideline(store.add_guideline(g, "agent"), HUMAN, "approve")
@@ -339,23 +339,22 @@ def run_lang(lang: str, budgets: list[int], llm_budgets: list[int], sample_n: in
             f"[{lang}] pretrained: F1 {f1(test, yes(pretrained))}, {per_min(len(texts), t_pre)} sentences/min",
             flush=True,
         )
-    numbers = NumberPatterns.for_guideline(
-        g
-    )  # Korean dates, times and amounts, as `studio label` runs them with ner.v5
-    numbers_pool = [numbers.predict(d.text) for d in pool[: max(budgets)]] if numbers else []
+    # Korean dates, times, amounts and datelines, as `studio label` adds them with ner.v5
+    patterns = Patterns.for_guideline(g)
+    patterns_pool = [patterns.predict(d.text) for d in pool[: max(budgets)]] if patterns else []
     for b in budgets:
         reviewed = pool[:b]
         row: dict[str, Any] = {"corpus": corpus, "lang": lang, "reviewed": b}
         with tempfile.TemporaryDirectory() as tmp:
-            others = {numbers.name: numbers_pool[:b]} if numbers else None
+            others = {patterns.name: patterns_pool[:b]} if patterns else None
             store = reviewed_project(Path(tmp) / "p", g, reviewed, pretrained_pool[:b] if pretrained_pool else None,
                                      others)  # fmt: skip
             gaz = Gazetteer.build(g, store)  # as `studio label` builds it
             weak: dict[str, Preds] = {"gazetteer": [gaz.predict(t) for t in texts]}
             row["gazetteer"] = f1(test, yes(weak["gazetteer"]))
-            if numbers is not None:
-                weak[numbers.name] = [numbers.predict(t) for t in texts]
-                row["numbers"] = f1(test, yes(weak[numbers.name]))
+            if patterns is not None:
+                weak[patterns.name] = [patterns.predict(t) for t in texts]
+                row["patterns"] = f1(test, yes(weak[patterns.name]))
             if pretrained is not None:
                 weak[pretrained_name()] = pretrained
                 row["pretrained"] = f1(test, yes(pretrained))

@@ -1,4 +1,4 @@
-"""Korean proposals (ner.v5): the verify pass's Korean rules (passes.py), the number patterns (numbers.py), and a
+"""Korean proposals (ner.v5): the verify pass's Korean rules (passes.py), the patterns (patterns.py), and a
 labeling run end to end against a real OpenAI-compatible server on loopback answering literal strings."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from studio.llm import open_llm
 from studio.llm.prompts import use_prompts
 from studio.ops.ner import passes
 from studio.ops.ner.label import label_documents
-from studio.ops.ner.numbers import NumberPatterns, korean_matches
+from studio.ops.ner.patterns import Patterns, korean_dateline, korean_matches
 from studio.schema import Document, Guideline, Span
 from studio.store import Store
 from tests.conftest import FIXTURES
@@ -81,18 +81,30 @@ def test_number_patterns_find_korean_dates_times_and_amounts() -> None:
     assert _matches("삼성전자와 한국은행은 천안에서 만났다.") == []  # 천 in a place name is not a thousand
 
 
-def test_number_patterns_go_to_the_guidelines_labels_by_their_names() -> None:
-    src = NumberPatterns.for_guideline(KO)
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [("(워싱턴=연합뉴스) 김동현 특파원 = 미국 상무부는", [("워싱턴", "GPE"), ("연합뉴스", "ORG"), ("김동현", "PERSON")]),
+     ("[세종=뉴스1] 윤해솔 기자 = 국토교통부는", [("세종", "GPE"), ("뉴스1", "ORG"), ("윤해솔", "PERSON")]),
+     ("(도쿄=뉴시스) 일본 도요타자동차는", [("도쿄", "GPE"), ("뉴시스", "ORG")]),
+     ("광주=정소윤 기자 광주 북구의 한 초등학교에서", [("광주", "GPE"), ("정소윤", "PERSON")]),
+     ("국토교통부는 (세종=뉴스1) 뒤에", []), ("2+2=4 라고 말했다", [])],
+)  # fmt: skip
+def test_korean_datelines(text: str, found: list[tuple[str, str]]) -> None:
+    assert [(text[s:e], kind) for s, e, kind in korean_dateline(text)] == found
+
+
+def test_patterns_go_to_the_guidelines_labels_by_their_names() -> None:
+    src = Patterns.for_guideline(KO)
     assert src is not None and src.targets == {"DATE": "DAT", "TIME": "TIM", "QUANTITY": "QTY", "MONEY": "QTY",
-                                               "PERCENT": "QTY"}  # fmt: skip
+                                               "PERCENT": "QTY", "GPE": "LOC", "ORG": "ORG", "PERSON": "PER"}  # fmt: skip
     t = "주가는 5% 올라 3만 원이 됐다."
     assert [(s.text, s.label) for s, _ in src.predict(t)] == [("5%", "QTY"), ("3만 원", "QTY")]
     money = KO.model_copy(update={"labels": [*KO.labels, KO.labels[0].model_copy(update={"name": "MONEY"})]})
-    src = NumberPatterns.for_guideline(money)
+    src = Patterns.for_guideline(money)
     assert src is not None and [(s.text, s.label) for s, _ in src.predict(t)] == [("5%", "QTY"), ("3만 원", "MONEY")]
-    names_only = KO.model_copy(update={"labels": KO.labels[:3]})  # PER, LOC, ORG
+    others = KO.model_copy(update={"labels": [lab.model_copy(update={"name": f"X{lab.name}"}) for lab in KO.labels]})
     english = KO.model_copy(update={"language": "en"})
-    assert NumberPatterns.for_guideline(names_only) is None and NumberPatterns.for_guideline(english) is None
+    assert Patterns.for_guideline(others) is None and Patterns.for_guideline(english) is None
 
 
 # -- end to end ------------------------------------------------------------------------------------------------
@@ -114,22 +126,18 @@ def _proposed(store: Store) -> dict[tuple[str, str], dict[str, float]]:
             for p in store.proposals(kind="span")}  # fmt: skip
 
 
-def test_korean_projects_verify_the_answer_and_add_the_number_patterns(korean: Store) -> None:
+def test_korean_projects_verify_the_answer_and_add_the_patterns(korean: Store) -> None:
     with OpenAIStub(respond=lambda req: ANSWER) as stub:
         label_documents(korean, open_llm(korean, f"{stub.url}#stub"))
         assert len(stub.hits) == 1  # v2's request: no recall pass
     run = korean.decisions(action="weak_label.run")[-1].payload
     assert run["prompt"] == "ner.v5"
     got = _proposed(korean)
-    assert set(got) == {
-        ("윤해솔", "PER"),
-        ("국토교통부", "ORG"),
-        ("수도권", "LOC"),
-        ("21일", "DAT"),
-        ("5만 가구", "QTY"),
-    }
-    assert got[("21일", "DAT")]["numbers"] > 0.5 and got[("21일", "DAT")]["llm"] == 1.0
-    assert got[("5만 가구", "QTY")]["numbers"] > 0.5 and got[("5만 가구", "QTY")].get("llm", 0.0) == 0.0
+    assert set(got) == {("세종", "LOC"), ("뉴스1", "ORG"), ("윤해솔", "PER"), ("국토교통부", "ORG"), ("수도권", "LOC"),
+                        ("21일", "DAT"), ("5만 가구", "QTY")}  # fmt: skip
+    assert got[("21일", "DAT")]["patterns"] > 0.5 and got[("21일", "DAT")]["llm"] == 1.0
+    assert got[("윤해솔", "PER")]["patterns"] > 0.5 and got[("윤해솔", "PER")]["llm"] == 1.0  # "윤해솔 기자", trimmed
+    assert got[("5만 가구", "QTY")]["patterns"] > 0.5 and got[("5만 가구", "QTY")].get("llm", 0.0) == 0.0
     conf = {(p.payload["span"]["text"]): p.confidence for p in korean.proposals(kind="span")}
     assert conf["5만 가구"] > 0.5 and conf["21일"] > conf["5만 가구"]  # the patterns alone still pass the default 0.5
 

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from studio.store import Store
 
 # Prior accuracies by source-name prefix; the longest matching prefix wins.
-PRIOR_ACCURACY: dict[str, float] = {"llm": 0.8, "gazetteer": 0.7, "spacy": 0.65, "numbers": 0.85}
+PRIOR_ACCURACY: dict[str, float] = {"llm": 0.8, "gazetteer": 0.7, "spacy": 0.65, "patterns": 0.85}
 DEFAULT_PRIOR_ACCURACY = 0.6
 BASE_RATE = 0.5  # prior probability that a candidate span is right, before any vote
 MIN_DECIDED = 20

@@ -25,8 +25,8 @@ from studio.errors import InvalidState, StudioError
 from studio.ops.ner import passes
 from studio.ops.ner.align import align_mentions
 from studio.ops.ner.combine import accuracies_from_store, combine_spans
-from studio.ops.ner.numbers import NumberPatterns
 from studio.ops.ner.parse import ParseFailure, answer_json_schema, parse_answer
+from studio.ops.ner.patterns import Patterns
 from studio.ops.ner.sources import Gazetteer, SpacyModelSource, StudentSource, newest_student
 from studio.ops.ner.weights import (
     DocTrials,
@@ -303,9 +303,9 @@ def label_documents(
         weak_sources.append(SpacyModelSource(spacy_map, latin_only=s.spacy_auto, tidy=tidy, keep_the=keep_the,
                                              shapes=shapes))  # fmt: skip
     if verify:
-        numbers = NumberPatterns.for_guideline(guideline)  # Korean dates, times and amounts, by pattern
-        if numbers is not None:
-            weak_sources.append(numbers)
+        patterns = Patterns.for_guideline(guideline)  # Korean dates, times, amounts and datelines, by pattern
+        if patterns is not None:
+            weak_sources.append(patterns)
     student = _student(store, s, report)
     pipeline = next((w for w in weak_sources if isinstance(w, SpacyModelSource)), None)
     if student is not None and pipeline is not None and (why := student_behind_pipeline(store, student, pipeline)):
@@ -990,7 +990,7 @@ class LabelArgs(Args):
         "auto",
         description="Drop or trim model spans the guideline's examples rule out (digits, lower case, negative "
         "examples, a title before a name; in Korean a title or a verb after it, an amount without a number), and let "
-        "the number patterns vote (Korean dates, times, amounts). auto: the setting label.verify_spans, else on with "
+        "the patterns vote (Korean dates, times, amounts, datelines). auto: the setting label.verify_spans, else on with "
         "the ner prompts v3, v4 (English's default) and v5 (Korean's).",
     )
     prompt_version: int | None = Field(
@@ -999,7 +999,7 @@ class LabelArgs(Args):
         description="The ner prompt version [default: the one pinned for the guideline's language: 4 for English, "
         "5 for Korean, else 2]. 4 answers in compact [name, label] pairs, with the verify pass: 1.2-1.5x faster than 2; "
         "on the English news fixture +0.09 F1 with nothing reviewed, -0.01 on the demo's pages. 5 asks what 2 asks, "
-        "with the verify pass and the number patterns: hand-written Korean news 0.45 -> 0.73 with nothing reviewed "
+        "with the verify pass and the Korean patterns: hand-written Korean news 0.45 -> 0.73 with nothing reviewed "
         "(docs/ner.md).",
     )
 

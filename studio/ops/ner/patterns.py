@@ -1,15 +1,17 @@
-"""Number patterns: a weak source for dates, times and amounts written with digits (`studio label`).
+"""Patterns: a weak source for what Korean news writes in a few regular shapes (`studio label`).
 
-A small model misses most numbers in Korean news: of the amounts, dates and times in the hand-written Korean
-news (`fixtures/ner/wild_ko_*`), the embedded model found fewer than half, while they are written in a few
-regular shapes: "3천400여 명", "2조3천억 원", "35.3%", "24일", "다음 달 2일", "오전 9시 15분", "2시간".
-This source proposes them by pattern, for the guideline's labels whose names say they are dates, times or
-amounts (`automap.kind_of`: DAT / date, TIM / time, QTY / quantity, money, percent); money and percentages
-go to a MONEY or PERCENT label when the guideline has one, else to its quantity label.
+A small model misses most numbers and datelines in Korean news. Of the amounts, dates and times in the hand-written
+Korean news (`fixtures/ner/wild_ko_*`) the embedded model found fewer than half, and it skipped the datelines
+("(워싱턴=연합뉴스) 김동현 특파원 =": a place, an agency, a reporter), while both come in a few regular shapes:
+"3천400여 명", "2조3천억 원", "35.3%", "24일", "다음 달 2일", "오전 9시 15분", "2시간"; "(세종=뉴스1) 윤해솔
+기자 =", "광주=정소윤 기자". This source proposes them by pattern, for the guideline's labels whose names say
+what they are (`automap.kind_of`): dates, times and amounts (DAT / date, TIM / time, QTY / quantity, money,
+percent; money and percentages go to a MONEY or PERCENT label when the guideline has one, else to its quantity
+label), and a dateline's place, agency and reporter (LOC / location / GPE, ORG / organization, PER / person).
 
-Patterns exist for Korean only (English has the pretrained pipeline, which knows dates and amounts); for a
-guideline in another language, or without such labels, `NumberPatterns.for_guideline` gives None. Like the
-pretrained pipeline's, its votes carry a constant probability; the person's finished documents teach the
+Patterns exist for Korean only (English has the pretrained pipeline, which knows dates, amounts and most
+datelines); for a guideline in another language, or without such labels, `Patterns.for_guideline` gives None.
+Like the pretrained pipeline's, its votes carry a constant probability; the person's finished documents teach the
 learned weights how far to trust it per label (`weights.py`). It runs with the verify pass (passes.py), so a
 recording made with ner.v2 proposes on replay what it proposed then.
 """
@@ -21,7 +23,7 @@ import re
 from studio.schema import Guideline, Span, language_code
 
 PROB = 0.9  # the probability each match carries
-KINDS = ("DATE", "TIME", "QUANTITY", "MONEY", "PERCENT")
+KINDS = ("DATE", "TIME", "QUANTITY", "MONEY", "PERCENT", "GPE", "ORG", "PERSON")
 
 # a number as Korean news writes it: digits with separators and the myriad words ("2조3천억", "14만1천300", "3.5")
 _NUM = r"\d[\d,.]*(?:[조억만천백]\d*[\d,.]*)*"
@@ -60,6 +62,13 @@ _TIME = re.compile(
     rf"|(?<!\w)(?:오전|오후|새벽){_END}"
 )
 _ORDER = {"DATE": 0, "TIME": 1, "MONEY": 2, "PERCENT": 2, "QUANTITY": 2}  # of two matches of one length
+_NAME = r"[^\s=()\[\]]{1,12}"
+_REPORTER = r"(?P<per>[가-힣]{2,4})\s?(?:기자|특파원)"
+# "(세종=뉴스1) 윤해솔 기자 =", "[서울=뉴시스] 홍길동 특파원 =", and without brackets "광주=정소윤 기자" (at the text's start)
+_DATELINE = re.compile(
+    rf"^\s*(?:[(\[](?P<loc>{_NAME})=(?P<org>{_NAME})[)\]](?:\s*{_REPORTER}\s*=)?"
+    rf"|(?P<loc2>[가-힣]{{1,6}})=(?P<per2>[가-힣]{{2,4}})\s?(?:기자|특파원))"
+)
 
 
 def korean_matches(text: str) -> list[tuple[int, int, str]]:
@@ -78,23 +87,35 @@ def korean_matches(text: str) -> list[tuple[int, int, str]]:
     return sorted(kept)
 
 
-class NumberPatterns:
-    """Dates, times and amounts by pattern, for the guideline labels of those kinds (the module docstring)."""
+def korean_dateline(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, kind) of the place (GPE), agency (ORG) and reporter (PERSON) of a Korean news dateline at the
+    start of `text`."""
+    m = _DATELINE.match(text)
+    if m is None:
+        return []
+    parts = (("loc", "GPE"), ("org", "ORG"), ("per", "PERSON"), ("loc2", "GPE"), ("per2", "PERSON"))
+    return [(m.start(g), m.end(g), kind) for g, kind in parts if m[g]]
 
-    name = "numbers"
+
+class Patterns:
+    """Dates, times, amounts and datelines by pattern, for the guideline labels of those kinds (the module
+    docstring)."""
+
+    name = "patterns"
 
     def __init__(self, targets: dict[str, str]) -> None:
         self.targets = targets  # pattern kind -> guideline label
 
     @classmethod
-    def for_guideline(cls, guideline: Guideline) -> NumberPatterns | None:
+    def for_guideline(cls, guideline: Guideline) -> Patterns | None:
         from studio.ops.ner.automap import kind_of
 
         if language_code(guideline.language) != "ko":
             return None
         targets: dict[str, str] = {}
         for kind in KINDS:
-            label = next((lab.name for lab in guideline.labels if kind_of(lab.name, (kind,))), None)
+            kinds = ("GPE", "LOC") if kind == "GPE" else (kind,)
+            label = next((lab.name for lab in guideline.labels if kind_of(lab.name, kinds)), None)
             if label is not None:
                 targets[kind] = label
         for kind in ("MONEY", "PERCENT"):
@@ -103,8 +124,9 @@ class NumberPatterns:
         return cls(targets) if targets else None
 
     def predict(self, text: str) -> list[tuple[Span, float]]:
+        found = korean_dateline(text) + korean_matches(text)
         return [
             (Span(start=s, end=e, label=self.targets[kind], text=text[s:e]), PROB)
-            for s, e, kind in korean_matches(text)
+            for s, e, kind in sorted(found)
             if kind in self.targets
         ]
