@@ -54,6 +54,28 @@ def test_an_amount_needs_a_number_and_takes_its_percent_sign() -> None:
     assert shapes["QTY"].needs_number and not shapes["DAT"].needs_number  # "오늘" and "올해" are dates without digits
 
 
+def test_common_nouns_labeled_as_names_are_dropped() -> None:
+    """With Kiwi (the korean extra, installed with local): a name label's span needs a proper noun, or must end like
+    a public body or a place; dates and amounts are not checked."""
+    t = "미국 상무부는 수입 반도체에 관세를 매기고 보건당국은 수도권 초등학교에서 기자간담회를 열어 24일 발표했다."
+    got = _verified(t, [("미국", "LOC"), ("상무부", "ORG"), ("반도체", "ORG"), ("보건당국", "ORG"), ("수도권", "LOC"),
+                        ("초등학교", "LOC"), ("기자간담회", "ORG"), ("24일", "DAT")])  # fmt: skip
+    assert got == [("미국", "LOC"), ("상무부", "ORG"), ("수도권", "LOC"), ("24일", "DAT")]
+
+
+def test_without_kiwi_the_rule_is_off_and_the_run_says_so(korean: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from studio.ops.ner import morph
+
+    monkeypatch.setattr(morph, "tagger", lambda: None)  # as where kiwipiepy is not installed
+    assert morph.name_like("보건당국은", 0, 4) and not morph.available()
+    with OpenAIStub(respond=lambda req: ANSWER) as stub:
+        from studio.ops import registry
+
+        res = registry.run("label", {}, registry.OpContext(store=korean, llm_spec=f"{stub.url}#stub"))
+    assert res.morphology is not None and res.morphology.startswith("off: kiwipiepy is not installed")
+    assert "pip install 'studio[korean]'" in res.summary()
+
+
 @pytest.mark.parametrize(
     ("word", "verb"),
     [("밝혔다", True), ("안착하고", True), ("구조됐으며", True), ("있다", True), ("한다", True), ("하는", True),
@@ -131,7 +153,7 @@ def test_korean_projects_verify_the_answer_and_add_the_patterns(korean: Store) -
         label_documents(korean, open_llm(korean, f"{stub.url}#stub"))
         assert len(stub.hits) == 1  # v2's request: no recall pass
     run = korean.decisions(action="weak_label.run")[-1].payload
-    assert run["prompt"] == "ner.v5"
+    assert run["prompt"] == "ner.v5" and run["morphology"].startswith("kiwipiepy 0.24")
     got = _proposed(korean)
     assert set(got) == {("세종", "LOC"), ("뉴스1", "ORG"), ("윤해솔", "PER"), ("국토교통부", "ORG"), ("수도권", "LOC"),
                         ("21일", "DAT"), ("5만 가구", "QTY")}  # fmt: skip

@@ -102,6 +102,12 @@ class LabelSettings:
     request_extra: dict[str, Any] = field(default_factory=dict)  # passed to the model API (e.g. extra_body)
 
 
+MORPHOLOGY_OFF = (
+    "off: kiwipiepy is not installed, so Korean common nouns labeled as names are not dropped "
+    "(pip install 'studio[korean]', or the local extra, turns it on)"
+)
+
+
 @dataclass
 class LabelReport:
     batch: str
@@ -124,6 +130,7 @@ class LabelReport:
     cascade_bound: float | None = None  # the bound the cascade used
     cascade_bound_evidence: dict[str, Any] | None = None  # how it was chosen (`BoundChoice.logged`)
     student_left_out: str | None = None  # why the student did not vote (`student_behind_pipeline`)
+    morphology: str | None = None  # (Korean, with the verify pass) the analyzer that checked names, or why none did
 
     def as_dict(self) -> dict[str, Any]:
         out = {
@@ -138,7 +145,7 @@ class LabelReport:
                  "retrain_error": self.retrain_error, "llm_skipped": self.llm_skipped,
                  "cascade_scale": self.cascade_scale, "pretrained": self.pretrained,
                  "cascade_bound": self.cascade_bound, "cascade_bound_evidence": self.cascade_bound_evidence,
-                 "student_left_out": self.student_left_out}  # fmt: skip
+                 "student_left_out": self.student_left_out, "morphology": self.morphology}  # fmt: skip
         keep_none = ("cascade_scale", "cascade_bound")  # 0 is a value
         return out | {k: v for k, v in extra.items() if v or (k in keep_none and v is not None)}
 
@@ -302,6 +309,10 @@ def label_documents(
         shapes = passes.guideline_shapes(guideline) if tidy else None
         weak_sources.append(SpacyModelSource(spacy_map, latin_only=s.spacy_auto, tidy=tidy, keep_the=keep_the,
                                              shapes=shapes))  # fmt: skip
+    if verify and language_code(guideline.language) == "ko":
+        from studio.ops.ner import morph
+
+        report.morphology = f"kiwipiepy {morph.version()}" if morph.available() else MORPHOLOGY_OFF
     if verify:
         patterns = Patterns.for_guideline(guideline)  # Korean dates, times, amounts and datelines, by pattern
         if patterns is not None:
@@ -1026,6 +1037,7 @@ class LabelResult(Result):
     pretrained: dict[str, str] | None = None  # the pretrained pipeline's label map, when chosen automatically
     cascade_bound: float | None = None
     cascade_bound_evidence: dict[str, Any] | None = None
+    morphology: str | None = None  # (Korean) the analyzer that checked names, or why none did
 
     def summary(self) -> str:
         line = (
@@ -1047,6 +1059,8 @@ class LabelResult(Result):
         if self.pretrained:
             pairs = ", ".join(f"{k}->{v}" for k, v in self.pretrained.items())
             line += f" The pretrained pipeline voted ({pairs}; --spacy off leaves it out)."
+        if self.morphology and self.morphology.startswith("off"):
+            line += f" Korean morphology is {self.morphology}."
         return line
 
 

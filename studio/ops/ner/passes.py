@@ -25,6 +25,8 @@ capitals, datelines get an empty answer; and it labels what the guideline exclud
     "de", "al" stay);
   - an amount (a label named for quantities, money or percentages whose examples all have a digit) with no
     number in it is dropped ("물가 상승률", "선원" as QTY); a number's "%" just after the span is taken in ("3.1" -> "3.1%");
+  - (Korean, with the `korean` extra installed) a span of a label for names (people, places, organizations) with no
+    proper noun in it is dropped ("반도체", "기자간담회", "정상회담" as ORG; `morph.name_like`);
   - (Korean, where titles and particles follow the name) a label whose rules name titles (직함) cuts the title and
     what follows it ("김태윤 기자" -> "김태윤", `KO_TITLE_WORDS` and the label's negative examples); the predicate a
     small model runs on into ("3일 밝혔다" -> "3일", "2%에 안착하고 있다" -> "2%") is cut, and a number's trailing
@@ -50,6 +52,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from studio.ops.ner import morph
 from studio.schema import Guideline, Span
 
 if TYPE_CHECKING:
@@ -172,6 +175,8 @@ KO_NUMBER_PARTICLES = (
 )  # fmt: skip
 # labels whose spans are amounts (by the label's name, as automap reads names): each needs a number
 AMOUNT_KINDS = ("MONEY", "PERCENT", "QUANTITY")
+# labels whose spans are names of people, places and organizations: in Korean each needs a proper noun (morph.py)
+NAME_KINDS = ("PERSON", "GPE", "LOC", "ORG", "NORP", "FAC")
 _NUMBER_WORDS = frozenset((
     "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "twenty",
     "thirty", "forty", "fifty", "hundred", "hundreds", "thousand", "thousands", "million", "millions", "billion",
@@ -218,6 +223,7 @@ class LabelShape:
     numeric: bool = False  # a label that may hold digits: a "%" after a number is taken in
     suffixes: frozenset[str] = frozenset()  # (Korean) a word starting with one of these, and what follows, is cut
     korean: bool = False  # (Korean) predicates after the name and particles after a number are cut
+    proper: bool = False  # (Korean, a label for names) a span with no proper noun is dropped (morph.py, when installed)
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -264,6 +270,7 @@ def guideline_shapes(guideline: Guideline) -> dict[str, LabelShape]:
             numeric=lab.name in with_digits,
             suffixes=suffixes,
             korean=korean,
+            proper=korean and kind_of(lab.name, NAME_KINDS),
         )
     return out
 
@@ -297,6 +304,8 @@ def verify_spans(text: str, spans: list[Span], shapes: dict[str, LabelShape]) ->
             res.trimmed += 1
         surface = text[cut.start : cut.end]
         reason = _excluded(surface, shape)
+        if reason is None and shape.proper and not morph.name_like(text, cut.start, cut.end):
+            reason = "no proper noun in it (Korean morphology)"
         if reason:
             res.dropped.append((sp, reason))
         else:

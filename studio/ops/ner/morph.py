@@ -1,0 +1,66 @@
+"""Korean morphology for the verify pass (passes.py): which words of a text are proper nouns.
+
+A small model labels Korean common nouns as names ("반도체", "기자간담회", "계열사", "정상회담", "보건당국" as ORG).
+Korean has no capital letters to tell a name from a noun; a morphological analyzer does: Kiwi (`kiwipiepy`, the
+`korean` extra: a 12 MB wheel and an 88 MB model package, both from PyPI, loaded once in about a second, 0.6 ms a
+sentence) tags proper nouns NNP and foreign or Chinese-character words SL / SH. Without it installed the rule is
+off and `studio label` says so (`korean_morphology` in its result).
+
+`name_like(text, start, end)`: the span holds a proper noun, a foreign or Chinese-character word, or ends like a
+public body or a place ("국토교통부", "기상청", "공정거래위원회", "수도권", "중부지방") that Kiwi tags as common nouns.
+"""
+
+from __future__ import annotations
+
+from functools import cache, lru_cache
+from typing import Any
+
+NAME_TAGS = frozenset({"NNP", "SL", "SH"})  # proper noun, foreign word (Latin letters), Chinese characters
+# how the names of public bodies and places end, where Kiwi tags them as common nouns
+NAME_ENDINGS = (
+    "부", "청", "처", "원", "국", "소", "실", "위원회", "공사", "공단", "은행", "법원", "지검", "지법", "협회", "재단", "당",
+    "국회", "권", "지방", "도", "시", "군", "구",
+)  # fmt: skip
+COMMON_ENDINGS = ("당국",)  # "보건당국", "금융당국": the authorities, not a body's name
+
+
+@cache
+def tagger() -> Any | None:
+    """Kiwi, loaded once; None when `kiwipiepy` is not installed."""
+    try:
+        from kiwipiepy import Kiwi
+    except ImportError:
+        return None
+    return Kiwi()
+
+
+def available() -> bool:
+    return tagger() is not None
+
+
+def version() -> str | None:
+    """The installed kiwipiepy's version (what a labeling run records), or None."""
+    if tagger() is None:
+        return None
+    from importlib.metadata import version as installed
+
+    return installed("kiwipiepy")
+
+
+@lru_cache(maxsize=256)
+def name_ranges(text: str) -> tuple[tuple[int, int], ...]:
+    """(start, end) of the proper nouns and foreign or Chinese-character words of `text`."""
+    kiwi = tagger()
+    if kiwi is None:
+        return ()
+    return tuple((t.start, t.start + t.len) for t in kiwi.tokenize(text) if t.tag in NAME_TAGS)
+
+
+def name_like(text: str, start: int, end: int) -> bool:
+    """The span [start, end) of `text` could be a name (module docstring); True when Kiwi is not installed."""
+    if tagger() is None:
+        return True
+    if any(a < end and start < b for a, b in name_ranges(text)):
+        return True
+    surface = text[start:end].strip()
+    return len(surface) >= 2 and surface.endswith(NAME_ENDINGS) and not surface.endswith(COMMON_ENDINGS)
