@@ -66,7 +66,7 @@ def test_common_nouns_labeled_as_names_are_dropped() -> None:
 def test_without_kiwi_the_rule_is_off_and_the_run_says_so(korean: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     from studio.ops.ner import morph
 
-    monkeypatch.setattr(morph, "tagger", lambda: None)  # as where kiwipiepy is not installed
+    monkeypatch.setattr(morph, "_load", lambda: (None, "kiwipiepy is not installed"))  # as where it is not
     assert morph.name_like("보건당국은", 0, 4) and not morph.available()
     with OpenAIStub(respond=lambda req: ANSWER) as stub:
         from studio.ops import registry

@@ -103,7 +103,7 @@ class LabelSettings:
 
 
 MORPHOLOGY_OFF = (
-    "off: kiwipiepy is not installed, so Korean common nouns labeled as names are not dropped "
+    "off: {why}, so Korean common nouns labeled as names are not dropped "
     "(pip install 'studio[korean]', or the local extra, turns it on)"
 )
 
@@ -312,7 +312,9 @@ def label_documents(
     if verify and language_code(guideline.language) == "ko":
         from studio.ops.ner import morph
 
-        report.morphology = f"kiwipiepy {morph.version()}" if morph.available() else MORPHOLOGY_OFF
+        report.morphology = (
+            f"kiwipiepy {morph.version()}" if morph.available() else MORPHOLOGY_OFF.format(why=morph.why_not())
+        )
     if verify:
         patterns = Patterns.for_guideline(guideline)  # Korean dates, times, amounts and datelines, by pattern
         if patterns is not None:

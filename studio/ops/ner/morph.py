@@ -25,13 +25,25 @@ COMMON_ENDINGS = ("당국",)  # "보건당국", "금융당국": the authorities,
 
 
 @cache
-def tagger() -> Any | None:
-    """Kiwi, loaded once; None when `kiwipiepy` is not installed."""
+def _load() -> tuple[Any | None, str]:
     try:
         from kiwipiepy import Kiwi
     except ImportError:
-        return None
-    return Kiwi()
+        return None, "kiwipiepy is not installed"
+    try:
+        return Kiwi(), ""
+    except Exception as exc:  # a broken or missing model package: labeling goes on without the rule
+        return None, f"Kiwi did not load ({type(exc).__name__}: {exc})"
+
+
+def tagger() -> Any | None:
+    """Kiwi, loaded once; None when `kiwipiepy` is not installed or its model does not load (`why_not`)."""
+    return _load()[0]
+
+
+def why_not() -> str:
+    """Why `tagger()` is None ("" when it is not)."""
+    return _load()[1]
 
 
 def available() -> bool:
