@@ -194,11 +194,12 @@ def reverified(g: Guideline, sample: list[LabeledDoc], preds: Preds) -> Preds:
     checks them now (answers kept before a rule was added, or made with ner.v2 for Korean); spans checked before
     are unchanged."""
     from studio.llm.prompts import load_prompt, prompt_version
-    from studio.ops.ner.passes import VERSIONS_WITH_VERIFY, guideline_shapes, verify_spans
+    from studio.ops.ner.passes import LANGUAGE_RULES_VERSIONS, VERSIONS_WITH_VERIFY, guideline_shapes, verify_spans
 
-    if load_prompt("ner", prompt_version("ner", g.language)).version not in VERSIONS_WITH_VERIFY:
+    version = load_prompt("ner", prompt_version("ner", g.language)).version
+    if version not in VERSIONS_WITH_VERIFY:
         return preds
-    shapes = guideline_shapes(g)
+    shapes = guideline_shapes(g, version in LANGUAGE_RULES_VERSIONS)
     out: Preds = []
     for d, doc in zip(sample, preds, strict=True):
         conf = {(s.start, s.end, s.label): c for s, c in doc}

@@ -11,7 +11,7 @@ import yaml
 from studio.llm import open_llm
 from studio.llm.prompts import use_prompts
 from studio.ops.ner import passes
-from studio.ops.ner.label import label_documents
+from studio.ops.ner.label import LabelSettings, label_documents
 from studio.ops.ner.patterns import Patterns, korean_dateline, korean_matches
 from studio.schema import Document, Guideline, Span
 from studio.store import Store
@@ -38,6 +38,31 @@ def test_titles_after_a_name_are_cut_and_a_lone_title_is_dropped() -> None:
     assert got == [("김태윤", "PER"), ("이수현", "PER"), ("한국과학기술원", "ORG"), ("트럼프", "PER"), ("정", "PER")]
 
 
+def test_titles_around_names_that_look_like_titles() -> None:
+    """A title before the name is cut, "전" (former) goes with its title, and 모 / 군 / 양 / 님 are titles only after a
+    one-syllable surname ("모 살라" and "앤드루 양" are names)."""
+    t = "김대중 전 대통령과 김 전 대표, 배우 송강호, 모 살라, 양 감독, 앤드루 양, 정 모 씨를 만났다."
+    spans = [("김대중 전 대통령", "PER"), ("김 전 대표", "PER"), ("배우 송강호", "PER"), ("모 살라", "PER"),
+             ("양 감독", "PER"), ("앤드루 양", "PER"), ("정 모 씨", "PER")]  # fmt: skip
+    assert [s for s, _ in _verified(t, spans)] == ["김대중", "김", "송강호", "모 살라", "양", "앤드루 양", "정"]
+    # a title in a definition of another kind of label is not a person's title: a work of art keeps its words
+    work = KO.model_copy(update={"labels": [*KO.labels, KO.labels[0].model_copy(
+        update={"name": "WORK_OF_ART", "definition": "영화, 책의 제목 (title)", "negative_examples": []})]})  # fmt: skip
+    t = "영화 대통령의 7시간 개봉"
+    res = passes.verify_spans(t, [_span(t, "대통령의 7시간", "WORK_OF_ART")], passes.guideline_shapes(work))
+    assert [s.text for s in res.spans] == ["대통령의 7시간"]
+
+
+def test_a_particle_is_cut_only_after_a_number_or_unit_of_a_date_time_or_amount() -> None:
+    t = "3% 증가했고 30개 국가, 1~3일 사이, 20회를 열었다. G20 정상회의는 종로3가에서."
+    got = _verified(t, [("3% 증가", "QTY"), ("30개 국가", "QTY"), ("1~3일 사이", "DAT"), ("20회를", "QTY")])
+    assert got == [("3% 증가", "QTY"), ("30개 국가", "QTY"), ("1~3일 사이", "DAT"), ("20회", "QTY")]
+    # labels of other kinds keep their last syllable
+    event = KO.model_copy(update={"labels": [*KO.labels, KO.labels[1].model_copy(update={"name": "EVENT"})]})
+    res = passes.verify_spans(t, [_span(t, "G20 정상회의", "EVENT")], passes.guideline_shapes(event))
+    assert [s.text for s in res.spans] == ["G20 정상회의"]
+
+
 def test_predicates_and_a_numbers_particle_are_cut() -> None:
     t = "물가 상승률이 2%에 안착하고 있다며 개인은 2조3천억 원어치를 3일 밝혔다. 캐나다 토론토와 우간다."
     got = _verified(t, [("2%에 안착하고 있다", "QTY"), ("2조3천억 원어치", "QTY"), ("3일 밝혔다", "DAT"),
@@ -47,9 +72,11 @@ def test_predicates_and_a_numbers_particle_are_cut() -> None:
 
 
 def test_an_amount_needs_a_number_and_takes_its_percent_sign() -> None:
-    t = "선원 8명 가운데 5명이 구조됐으며 출생아는 3.1% 늘었고 세 명이 다쳤다."
-    got = _verified(t, [("선원", "QTY"), ("구조됐으며", "QTY"), ("8명", "QTY"), ("3.1", "QTY"), ("세 명", "QTY")])
-    assert got == [("8명", "QTY"), ("3.1%", "QTY"), ("세 명", "QTY")]
+    t = "선원 8명 가운데 5명이 구조됐으며 출생아는 3.1% 늘었고 세 명, 열두 명, 십여 명, 수조 원대가 오갔다."
+    got = _verified(t, [("선원", "QTY"), ("구조됐으며", "QTY"), ("8명", "QTY"), ("3.1", "QTY"), ("세 명", "QTY"),
+                        ("열두 명", "QTY"), ("십여 명", "QTY"), ("수조 원대", "QTY")])  # fmt: skip
+    assert got == [("8명", "QTY"), ("3.1%", "QTY"), ("세 명", "QTY"), ("열두 명", "QTY"), ("십여 명", "QTY"),
+                   ("수조 원대", "QTY")]  # fmt: skip
     shapes = passes.guideline_shapes(KO)
     assert shapes["QTY"].needs_number and not shapes["DAT"].needs_number  # "오늘" and "올해" are dates without digits
 
@@ -101,6 +128,10 @@ def test_number_patterns_find_korean_dates_times_and_amounts() -> None:
     assert _matches(t) == [("2026년", "DATE"), ("다음 달 말", "DATE"), ("12년", "QUANTITY"), ("새벽", "TIME"),
                            ("50∼150㎜", "QUANTITY")]  # fmt: skip
     assert _matches("삼성전자와 한국은행은 천안에서 만났다.") == []  # 천 in a place name is not a thousand
+    # a unit must end its word: not "2주택자", "1세대", "5원칙", "2시즌", "주 4일제"; nor a fraction, "3분의 2"
+    assert _matches("2주택자와 1세대 1주택자, 평화 5원칙, 2시즌, 주 4일제, 3분의 2 이상") == []
+    assert _matches("20개국 50주년에 3만 원대 30%대") == [("20개국", "QUANTITY"), ("50주년", "QUANTITY"),
+                                                       ("3만 원", "MONEY"), ("30%", "PERCENT")]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -109,6 +140,9 @@ def test_number_patterns_find_korean_dates_times_and_amounts() -> None:
      ("[세종=뉴스1] 윤해솔 기자 = 국토교통부는", [("세종", "GPE"), ("뉴스1", "ORG"), ("윤해솔", "PERSON")]),
      ("(도쿄=뉴시스) 일본 도요타자동차는", [("도쿄", "GPE"), ("뉴시스", "ORG")]),
      ("광주=정소윤 기자 광주 북구의 한 초등학교에서", [("광주", "GPE"), ("정소윤", "PERSON")]),
+     ("(워싱턴·서울=연합뉴스) 김동현 특파원 =", [("워싱턴", "GPE"), ("서울", "GPE"), ("연합뉴스", "ORG"),
+                                            ("김동현", "PERSON")]),
+     ("(사진=연합뉴스) 설명", []), ("[그래픽=뉴스1]", []), ("(1=2) 수식", []),
      ("국토교통부는 (세종=뉴스1) 뒤에", []), ("2+2=4 라고 말했다", [])],
 )  # fmt: skip
 def test_korean_datelines(text: str, found: list[tuple[str, str]]) -> None:
@@ -162,6 +196,18 @@ def test_korean_projects_verify_the_answer_and_add_the_patterns(korean: Store) -
     assert got[("5만 가구", "QTY")]["patterns"] > 0.5 and got[("5만 가구", "QTY")].get("llm", 0.0) == 0.0
     conf = {(p.payload["span"]["text"]): p.confidence for p in korean.proposals(kind="span")}
     assert conf["5만 가구"] > 0.5 and conf["21일"] > conf["5만 가구"]  # the patterns alone still pass the default 0.5
+
+
+def test_a_korean_run_with_ner_v4_and_the_verify_pass_keeps_its_rules(korean: Store) -> None:
+    """The Korean rules and patterns come with ner.v5: a run made with v3 or v4 (verify on) replays as it was."""
+    pairs = json.dumps(
+        {"names": [["윤해솔 기자", "PER"], ["국토교통부", "ORG"], ["21일 밝혔다", "DAT"]]}, ensure_ascii=False
+    )
+    with OpenAIStub(respond=lambda req: pairs) as stub:
+        label_documents(korean, open_llm(korean, f"{stub.url}#stub"), settings=LabelSettings(prompt_version=4))
+    run = korean.decisions(action="weak_label.run")[-1].payload
+    assert run["prompt"] == "ner.v4" and "morphology" not in run
+    assert set(_proposed(korean)) == {("윤해솔 기자", "PER"), ("국토교통부", "ORG"), ("21일 밝혔다", "DAT")}
 
 
 def test_ner_v5_asks_what_ner_v2_asks() -> None:

@@ -292,6 +292,7 @@ def label_documents(
     few = FewShot(store, labels, s.few_shot, s.few_shot_mode, guideline=guideline)
     report.few_shot_similarity = few.similarity.name if few.similarity else None
     verify = passes.pass_settings(store, prompt, s.recall_pass, s.verify_spans).verify
+    language_rules = prompt.version in passes.LANGUAGE_RULES_VERSIONS  # Korean: ner.v5
     gazetteer = Gazetteer.build(guideline, store)
     weak_sources: list[Any] = [gazetteer] if len(gazetteer) else []
     spacy_map = s.spacy_map if s.spacy_model else {}
@@ -306,16 +307,16 @@ def label_documents(
         # it (a recording made before: ner.v2) proposes what it proposed then
         tidy = verify
         keep_the = any(ex.lower().startswith("the ") for lab in guideline.labels for ex in lab.positive_examples)
-        shapes = passes.guideline_shapes(guideline) if tidy else None
+        shapes = passes.guideline_shapes(guideline, language_rules) if tidy else None
         weak_sources.append(SpacyModelSource(spacy_map, latin_only=s.spacy_auto, tidy=tidy, keep_the=keep_the,
                                              shapes=shapes))  # fmt: skip
-    if verify and language_code(guideline.language) == "ko":
+    if verify and language_rules and language_code(guideline.language) == "ko":
         from studio.ops.ner import morph
 
         report.morphology = (
             f"kiwipiepy {morph.version()}" if morph.available() else MORPHOLOGY_OFF.format(why=morph.why_not())
         )
-    if verify:
+    if verify and language_rules:
         patterns = Patterns.for_guideline(guideline)  # Korean dates, times, amounts and datelines, by pattern
         if patterns is not None:
             weak_sources.append(patterns)
@@ -471,7 +472,8 @@ def _label_batch(
                 first_word[sp.start].model_copy(update={"span": sp}) for sp in kept[len(answers[i]) :]
             ]
             recalled |= {(i, *key) for key in new}
-    shapes = passes.guideline_shapes(guideline) if use.verify else {}
+    language_rules = prompt.version in passes.LANGUAGE_RULES_VERSIONS
+    shapes = passes.guideline_shapes(guideline, language_rules) if use.verify else {}
     # verify also drops a model span the pretrained pipeline calls a person or a place where no label is for them
     pipeline = next((w for w in weak_sources if isinstance(w, SpacyModelSource)), None)
     unlabelled = pipeline.unlabelled_names([d.text for d in docs]) if use.verify and pipeline else None

@@ -4,7 +4,7 @@ A small model labels Korean common nouns as names ("반도체", "기자간담회
 Korean has no capital letters to tell a name from a noun; a morphological analyzer does: Kiwi (`kiwipiepy`, the
 `korean` extra: a 12 MB wheel and an 88 MB model package, both from PyPI, loaded once in about a second, 0.6 ms a
 sentence) tags proper nouns NNP and foreign or Chinese-character words SL / SH. Without it installed the rule is
-off and `studio label` says so (`korean_morphology` in its result).
+off and `studio label` says so (`morphology` in its result).
 
 `name_like(text, start, end)`: the span holds a proper noun, a foreign or Chinese-character word, or ends like a
 public body or a place ("국토교통부", "기상청", "공정거래위원회", "수도권", "중부지방") that Kiwi tags as common nouns.
@@ -18,8 +18,8 @@ from typing import Any
 NAME_TAGS = frozenset({"NNP", "SL", "SH"})  # proper noun, foreign word (Latin letters), Chinese characters
 # how the names of public bodies and places end, where Kiwi tags them as common nouns
 NAME_ENDINGS = (
-    "부", "청", "처", "원", "국", "소", "실", "위원회", "공사", "공단", "은행", "법원", "지검", "지법", "협회", "재단", "당",
-    "국회", "권", "지방", "도", "시", "군", "구",
+    "부", "청", "처", "원", "국", "소", "실", "위", "대", "위원회", "협의회", "연대", "공사", "공단", "은행", "법원", "지검",
+    "지법", "협회", "재단", "당", "국회", "검찰", "경찰", "해경", "의힘", "권", "지방", "도", "시", "군", "구",
 )  # fmt: skip
 COMMON_ENDINGS = ("당국",)  # "보건당국", "금융당국": the authorities, not a body's name
 

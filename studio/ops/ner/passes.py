@@ -23,14 +23,16 @@ capitals, datelines get an empty answer; and it labels what the guideline exclud
   - (English) where every example of the label is capitalized, lower-case words at its edges are cut
     ("Arab League spokesman" -> "Arab League", "residents of Vienna" -> "Vienna"; name particles like "van",
     "de", "al" stay);
-  - an amount (a label named for quantities, money or percentages whose examples all have a digit) with no
-    number in it is dropped ("물가 상승률", "선원" as QTY); a number's "%" just after the span is taken in ("3.1" -> "3.1%");
-  - (Korean, with the `korean` extra installed) a span of a label for names (people, places, organizations) with no
-    proper noun in it is dropped ("반도체", "기자간담회", "정상회담" as ORG; `morph.name_like`);
-  - (Korean, where titles and particles follow the name) a label whose rules name titles (직함) cuts the title and
-    what follows it ("김태윤 기자" -> "김태윤", `KO_TITLE_WORDS` and the label's negative examples); the predicate a
-    small model runs on into ("3일 밝혔다" -> "3일", "2%에 안착하고 있다" -> "2%") is cut, and a number's trailing
-    particle ("20회를" -> "20회", "2조 원어치" -> "2조 원");
+  - (Korean, with ner.v5: `LANGUAGE_RULES_VERSIONS`) an amount (a label named for quantities, money or percentages
+    whose examples all have a digit) with no number in it is dropped ("물가 상승률", "선원" as QTY; number words such
+    as "세 명", "열두 명", "십여 명" count), and a "%" right after a number is taken in ("3.1" -> "3.1%");
+  - (Korean, with the `korean` extra installed) a span of a label for places or organizations with no proper noun
+    in it is dropped ("반도체", "기자간담회", "정상회담" as ORG; `morph.name_like`);
+  - (Korean, where titles and particles follow the name) a person label whose rules name titles (직함) cuts the title
+    and what follows it, and a title before the name ("김태윤 기자" -> "김태윤", "김대중 전 대통령" -> "김대중", "배우
+    송강호" -> "송강호"; `KO_TITLE_WORDS`, the label's negative examples; 모 / 군 / 양 / 님 only after a one-syllable
+    surname); the predicate a small model runs on into is cut ("3일 밝혔다" -> "3일", "2%에 안착하고 있다" -> "2%");
+    and a date's, time's or amount's particle after its number or unit ("20회를" -> "20회", "2조 원어치" -> "2조 원");
   - (in `label.py`, where the pretrained pipeline votes) the pipeline calls it a person or a place of two
     words or more and the guideline has no label for people or places ("Tim Cook" as ORG).
 - **recall** (a second request, only where it may help): when a chunk's answer is empty, or
@@ -53,6 +55,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from studio.ops.ner import morph
+from studio.ops.ner.patterns import UNITS
 from studio.schema import Guideline, Span
 
 if TYPE_CHECKING:
@@ -65,6 +68,9 @@ VERIFY_SETTING = "label.verify_spans"
 RECALL_PROMPT = ("ner_recall", 1)
 VERSIONS_WITH_RECALL = frozenset({3})  # the ner prompt versions with which each pass is on by default
 VERSIONS_WITH_VERIFY = frozenset({3, 4, 5})
+# the ner prompt versions with which the verify pass adds the Korean rules and `studio label` the Korean patterns, so
+# a Korean run made with v3 or v4 replays as it was made
+LANGUAGE_RULES_VERSIONS = frozenset({5})
 MAX_RECALL_WORDS = 12  # words named in one recall request (the rest are still in the text)
 _BRACKETS = re.compile(r"\(([^()]*)\)")
 _WORD = re.compile(r"\w+(?:[.'’]\w+)*\.?|[^\w\s]", re.UNICODE)
@@ -162,28 +168,43 @@ NAME_PARTICLES = frozenset(
     ]
 )
 
-# Korean titles and roles written after a name ("김태윤 기자", "이수현 교수", "정 모 씨": 모 is "so-and-so"), cut where a
-# label's rules name titles (직함)
+# Korean titles and roles written after a name ("김태윤 기자", "이수현 교수"), cut where a person label's rules name
+# titles (직함)
 KO_TITLE_WORDS = frozenset((
     "씨", "기자", "특파원", "대표", "의원", "교수", "대통령", "총리", "장관", "차관", "회장", "부회장", "사장", "위원장", "원장",
     "감독", "선수", "총재", "원내대표", "대변인", "위원", "지사", "청장", "국장", "실장", "의장", "총장", "대사", "검사", "판사",
-    "변호사", "박사", "연구원", "연구팀", "팀장", "작가", "배우", "코치", "여사", "군", "양", "님", "모",
+    "변호사", "박사", "연구원", "연구팀", "팀장", "작가", "배우", "코치", "여사",
 ))  # fmt: skip
-# particles a number's last word may carry ("20회를", "2%에", "2조 원어치"), longest first
-KO_NUMBER_PARTICLES = (
+# after a surname alone only ("정 모 씨": 모 is "so-and-so"; "김 군", "이 양"): "앤드루 양" and "모 살라" are names
+KO_SURNAME_TITLES = frozenset(("모", "군", "양", "님"))
+# words before a title that go with it ("김대중 전 대통령": former; "신임 대표": new)
+KO_TITLE_MODIFIERS = frozenset(("전", "현", "前", "現", "신임", "차기", "초대", "당시", "故", "고"))
+# particles ("20회를", "2%에", "2조 원어치", "교수로"), longest first
+KO_PARTICLES = (
     "에서", "에게", "으로", "까지", "부터", "에는", "에도", "어치", "에", "의", "을", "를", "은", "는", "이", "가", "과", "와", "씩",
+    "로",
 )  # fmt: skip
-# labels whose spans are amounts (by the label's name, as automap reads names): each needs a number
+# labels whose spans are amounts (by the label's name, as automap reads names): in Korean each needs a number
 AMOUNT_KINDS = ("MONEY", "PERCENT", "QUANTITY")
-# labels whose spans are names of people, places and organizations: in Korean each needs a proper noun (morph.py)
-NAME_KINDS = ("PERSON", "GPE", "LOC", "ORG", "NORP", "FAC")
+# labels of dates, times and amounts: in Korean a number's particle is cut from them ("20회를" -> "20회")
+NUMBER_KINDS = ("DATE", "TIME", *AMOUNT_KINDS)
+# labels for names of places and organizations: in Korean each needs a proper noun (morph.py); not people, whose
+# given names are often common nouns too ("한결", "하늘")
+NAME_KINDS = ("GPE", "LOC", "ORG", "NORP", "FAC")
+PERSON_KINDS = ("PERSON",)
 _NUMBER_WORDS = frozenset((
-    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "twenty",
-    "thirty", "forty", "fifty", "hundred", "hundreds", "thousand", "thousands", "million", "millions", "billion",
-    "billions", "trillion", "dozen", "dozens", "half",
-    "한", "두", "세", "네", "열", "몇", "다섯", "여섯", "일곱", "여덟", "아홉", "스무", "수십", "수백", "수천", "수만", "수억",
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen",
+    "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty", "forty", "fifty",
+    "sixty", "seventy", "eighty", "ninety", "hundred", "hundreds", "thousand", "thousands", "million", "millions",
+    "billion", "billions", "trillion", "dozen", "dozens", "half", "third", "thirds", "quarter", "quarters",
+    "한", "두", "세", "네", "석", "넉", "몇", "절반",
 ))  # fmt: skip
-_NUMBER_PREFIXES = ("다섯", "여섯", "일곱", "여덟", "아홉", "스무", "수십", "수백", "수천", "수만", "수억")
+# Korean number words at a word's start ("열두", "스물두", "서른", "수조", "한두", "십여", "백만")
+_NUMBER_PREFIXES = (
+    "다섯", "여섯", "일곱", "여덟", "아홉", "열", "스무", "스물", "서른", "마흔", "쉰", "예순", "일흔", "여든", "아흔", "수십",
+    "수백", "수천", "수만", "수억", "수조", "한두", "두세", "서너", "대여섯",
+)  # fmt: skip
+_SINO_NUMBER = re.compile(r"^[일이삼사오육칠팔구]?[십백천만억조][일이삼사오육칠팔구십백천만억조]*여?$")
 _PERCENT = frozenset("%％")
 
 
@@ -219,20 +240,22 @@ class LabelShape:
     negatives: frozenset[str] = frozenset()  # casefolded surface forms that are never this label
     prefixes: tuple[tuple[str, ...], ...] = ()  # word sequences cut off the start of a span
     edge_lower: bool = False  # lower-case words at a span's edges are cut (English, every example capitalized)
-    needs_number: bool = False  # an amount: a span without a digit or a number word is dropped
-    numeric: bool = False  # a label that may hold digits: a "%" after a number is taken in
-    suffixes: frozenset[str] = frozenset()  # (Korean) a word starting with one of these, and what follows, is cut
-    korean: bool = False  # (Korean) predicates after the name and particles after a number are cut
-    proper: bool = False  # (Korean, a label for names) a span with no proper noun is dropped (morph.py, when installed)
+    needs_number: bool = False  # (Korean) an amount: a span without a digit or a number word is dropped
+    numeric: bool = False  # (Korean) a label that may hold digits: a "%" after a number is taken in
+    suffixes: frozenset[str] = frozenset()  # (Korean, people) a title word, and what follows it, is cut
+    korean: bool = False  # (Korean) predicates after the name are cut
+    number_particles: bool = False  # (Korean, dates, times and amounts) a number's last particle is cut
+    proper: bool = False  # (Korean, places and organizations) a span with no proper noun is dropped (morph.py)
 
 
 def _words(text: str) -> tuple[str, ...]:
     return tuple(w.casefold().rstrip(".") for w in _WORD.findall(text) if w.strip("."))
 
 
-def guideline_shapes(guideline: Guideline) -> dict[str, LabelShape]:
+def guideline_shapes(guideline: Guideline, language_rules: bool = True) -> dict[str, LabelShape]:
     """Per label, the shape rules its examples support (see the module docstring). A rule needs at
-    least two examples of the label to hold, so one odd example does not make a rule."""
+    least two examples of the label to hold, so one odd example does not make a rule. `language_rules` False leaves
+    the Korean rules out (a run with a prompt before ner.v5: `LANGUAGE_RULES_VERSIONS`)."""
     from studio.ops.ner.automap import digits_allowed, kind_of
     from studio.schema import language_code
 
@@ -240,7 +263,7 @@ def guideline_shapes(guideline: Guideline) -> dict[str, LabelShape]:
     with_digits = digits_allowed(guideline)
     amounts = {lab.name for lab in guideline.labels if kind_of(lab.name, AMOUNT_KINDS)}
     english = language_code(guideline.language) == "en"
-    korean = language_code(guideline.language) == "ko"
+    korean = language_rules and language_code(guideline.language) == "ko"
     for lab in guideline.labels:
         pos = [e for e in lab.positive_examples if e.strip()]
         # sentences given as examples (some guidelines do) say nothing about the shape of a name
@@ -256,20 +279,29 @@ def guideline_shapes(guideline: Guideline) -> dict[str, LabelShape]:
             phrases |= {(w,) for w in TITLE_WORDS}
         suffixes: frozenset[str] = frozenset()
         if korean:  # titles follow the name: they are cut from the end, not the start
-            suffixes = frozenset(p[0] for p in phrases if len(p) == 1)
-            if any("직함" in rule or "title" in rule.casefold() for rule in [lab.definition, *lab.exclude]):
-                suffixes |= KO_TITLE_WORDS
-            phrases = set()
+            person = kind_of(lab.name, PERSON_KINDS)
+            if person:
+                suffixes = frozenset(p[0] for p in phrases if len(p) == 1)
+            titles = any("직함" in rule for rule in [lab.definition, *lab.exclude]) or any(
+                "title" in rule.casefold() for rule in lab.exclude
+            )
+            if person and titles:
+                suffixes |= KO_TITLE_WORDS | KO_SURNAME_TITLES
+            phrases = {p for p in phrases if not person or len(p) > 1}
         out[lab.name] = LabelShape(
             needs_upper=needs_upper,
             no_digits=no_digits,
             negatives=frozenset(n.strip().casefold() for n in lab.negative_examples if n.strip()),
             prefixes=tuple(sorted((p for p in phrases if p), key=lambda p: (-len(p), p))),
             edge_lower=english and needs_upper,
-            needs_number=lab.name in amounts and bool(names) and all(any(c.isdigit() for c in e) for e in names),
-            numeric=lab.name in with_digits,
+            needs_number=korean
+            and lab.name in amounts
+            and bool(names)
+            and all(any(c.isdigit() for c in e) for e in names),
+            numeric=korean and lab.name in with_digits,
             suffixes=suffixes,
             korean=korean,
+            number_particles=korean and kind_of(lab.name, NUMBER_KINDS),
             proper=korean and kind_of(lab.name, NAME_KINDS),
         )
     return out
@@ -354,7 +386,7 @@ def _has_number(surface: str) -> bool:
     if any(c.isdigit() for c in surface):
         return True
     words = [w.strip(".,;:()").casefold() for w in surface.split()]
-    return any(w in _NUMBER_WORDS or w.startswith(_NUMBER_PREFIXES) for w in words)
+    return any(w in _NUMBER_WORDS or w.startswith(_NUMBER_PREFIXES) or _SINO_NUMBER.match(w) for w in words)
 
 
 _HANGUL_FIRST, _HANGUL_LAST = 0xAC00, 0xD7A3
@@ -373,8 +405,11 @@ def korean_predicate(word: str) -> bool:
     if len(w) < 2:
         return False
     last, prev = w[-1], w[-2]
-    if w.endswith("으며") or w.endswith("습니다") or w.endswith("니다"):
+    if w.endswith(("으며", "습니다", "니다")):
         return True
+    if w.endswith("다며") and len(w) >= 3:  # "밝혔다며", "있다며"
+        w = w[:-1]
+        last, prev = w[-1], w[-2]
     if last == "다":
         return _final_ss(prev) or prev in "있없한된는"
     if last in "고며는":
@@ -383,34 +418,51 @@ def korean_predicate(word: str) -> bool:
 
 
 def _title_word(word: str, titles: frozenset[str]) -> bool:
-    """`word` is a title with at most a plural and a particle after it ("기자", "기자들과", "교수는")."""
+    """`word` is a title with at most a plural and a particle after it ("기자", "기자들과", "교수로")."""
     w = word.rstrip(".,;:!?")
     for t in titles:
         if w.startswith(t):
             rest = w[len(t) :].removeprefix("들")
-            if not rest or rest in KO_NUMBER_PARTICLES:
+            if not rest or rest in KO_PARTICLES:
                 return True
     return False
+
+
+def _title_at(words: list[str], j: int, titles: frozenset[str]) -> bool:
+    """words[j] is a title after a name: a surname title (모, 군, 양, 님) only right after a one-syllable surname."""
+    if not _title_word(words[j], titles):
+        return False
+    bare = words[j].rstrip(".,;:!?")
+    if any(bare.startswith(t) for t in titles - KO_SURNAME_TITLES):
+        return True
+    return j >= 1 and len(words[j - 1]) == 1
 
 
 def _strip_korean_tail(text: str, sp: Span, shape: LabelShape) -> Span | None:
     """(Korean) the span without a title after the name and what follows it, without trailing predicates
     (keeping one word), and a number's last word without its particle; None when the span is only a title."""
-    words = list(re.finditer(r"\S+", text[sp.start : sp.end]))
-    if not words:
+    found = list(re.finditer(r"\S+", text[sp.start : sp.end]))
+    if not found:
         return sp
-    if shape.suffixes and _title_word(words[0].group(), shape.suffixes):
-        return None
-    b = len(words)
+    words = [m.group() for m in found]
+    a, b = 0, len(words)
     if shape.suffixes:
-        b = next((j for j in range(1, b) if _title_word(words[j].group(), shape.suffixes)), b)
-    while b > 1 and korean_predicate(words[b - 1].group()):
+        lead = shape.suffixes - KO_SURNAME_TITLES  # a title before the name ("배우 송강호") is cut too
+        while a < b and (_title_word(words[a], lead) or words[a] in KO_TITLE_MODIFIERS):
+            a += 1
+        if a == b:
+            return None  # only a title ("기자들과")
+        b = next((j for j in range(a + 1, b) if _title_at(words, j, shape.suffixes)), b)
+        while b - a > 1 and words[b - 1] in KO_TITLE_MODIFIERS:  # "김대중 전 대통령" -> "김대중"
+            b -= 1
+    while b - a > 1 and korean_predicate(words[b - 1]):
         b -= 1
-    start, end = sp.start, sp.start + words[b - 1].end()
-    if shape.numeric and any(c.isdigit() for c in text[start:end]):
-        last = text[sp.start + words[b - 1].start() : end]
-        for p in KO_NUMBER_PARTICLES:
-            if last.endswith(p) and len(last) > len(p):
+    start, end = sp.start + found[a].start(), sp.start + found[b - 1].end()
+    if shape.number_particles and any(c.isdigit() for c in text[start:end]):
+        last = text[sp.start + found[b - 1].start() : end]
+        for p in KO_PARTICLES:
+            rest = last[: -len(p)]
+            if last.endswith(p) and rest and (rest[-1].isdigit() or rest[-1] in _PERCENT or rest.endswith(UNITS)):
                 end -= len(p)
                 break
     return sp if (start, end) == (sp.start, sp.end) else _replace(text, sp, start, end)

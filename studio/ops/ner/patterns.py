@@ -33,32 +33,40 @@ _PERCENT_UNITS = ("%포인트", "%p", "퍼센트", "%")
 _COUNT_UNITS = (
     "명", "개", "대", "곳", "건", "가구", "회", "차례", "배", "도움", "도", "㎞", "㎜", "㎝", "㎡", "㎏", "km", "kg",
     "톤", "킬로미터", "미터", "세", "살", "경기", "골", "이닝", "안타", "홈런", "타점", "타수", "연승", "연패", "승",
-    "패", "선", "종", "채", "척", "마리", "표", "석", "층", "개월", "년간", "년", "주", "초", "일간",
+    "패", "선", "종", "채", "척", "마리", "표", "석", "층", "개월", "년간", "년", "주", "초", "일간", "개국", "주년",
 )  # fmt: skip
+# every unit a number may carry, dates' and times' too (passes.py cuts a particle after one: "20회를" -> "20회")
+UNITS = (*_MONEY_UNITS, *_PERCENT_UNITS, *_COUNT_UNITS, "월", "일", "시", "분", "시간", "분기", "세기")
 
 
 def _alternation(words: tuple[str, ...]) -> str:
     return "|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w)))  # the longest unit first
 
 
-_AMOUNT = re.compile(
-    rf"(?<![\w.]){_RANGE}\s?(?:(?P<money>{_alternation(_MONEY_UNITS)})|(?P<percent>{_alternation(_PERCENT_UNITS)})"
-    rf"|(?P<count>{_alternation(_COUNT_UNITS)}))"
-)
 # where a word ends: a space, punctuation, the text's end, a particle ("올해에만", "새벽에"), or 께 / 쯤 / 경 ("about")
-# and 인 ("토요일인 23일")
-_END = r"(?=$|[^\w]|(?:께|쯤|경|인|에서|에는|에도|까지|부터|보다|으로|에|의|은|는|이|가|을|를|도|만|와|과|로))"
+# and 인 ("토요일인 23일"); so "2주택자", "5원칙", "2시즌", "주 4일제" are not amounts, times or dates
+_AFTER = "께|쯤|경|인|에서|에는|에도|까지|부터|보다|으로|에|의|은|는|이|가|을|를|도|만|와|과|로"
+_END = rf"(?=$|[^\w]|{_AFTER})"
+# an amount's unit may also have 씩 ("each"), 꼴 ("rate") or 어치 ("worth") after it; money and percentages also 대
+# ("3만 원대", "30%대"; not "1세대")
+_COUNT_END = rf"(?=$|[^\w]|씩|꼴|어치|{_AFTER})"
+_MONEY_END = rf"(?=$|[^\w]|씩|꼴|어치|대|{_AFTER})"
+_AMOUNT = re.compile(
+    rf"(?<![\w.]){_RANGE}\s?(?:(?:(?P<money>{_alternation(_MONEY_UNITS)})|(?P<percent>{_alternation(_PERCENT_UNITS)}))"
+    rf"{_MONEY_END}|(?P<count>{_alternation(_COUNT_UNITS)}){_COUNT_END})"
+)
 _DAYS = "월요일|화요일|수요일|목요일|금요일|토요일|일요일"
 _RELATIVE = "올해|지난해|내년|작년|이번|다음|지난|오는|이달|지난달|다음 달"
 _DATE = re.compile(
     rf"(?<!\w)(?:(?:{_RELATIVE})\s?)?(?:\d{{4}}년(?:\s?\d{{1,2}}월)?(?:\s?\d{{1,2}}일)?|\d{{4}}학년도"
     rf"|\d{{1,2}}\s?[∼~]\s?\d{{1,2}}월|\d{{1,2}}월(?:\s?\d{{1,2}}일)?(?:\s?[초중말])?|\d{{1,2}}일|\d분기|[상하]반기"
-    rf"|\d{{1,2}}세기)"
+    rf"|\d{{1,2}}세기){_END}"
     rf"|(?<!\w)(?:지난해 같은 기간|오늘|어제|내일|올해|지난해|내년|작년|지난주|이번 주말?|다음 주말?|지난달|이달"
     rf"|다음 달(?: [초말])?|전날|전년|연내|올여름|올겨울|올봄|올가을|{_DAYS}){_END}"
 )
-_TIME = re.compile(
-    rf"(?<!\w)\d{{1,3}}(?:시간|분){_END}|(?<!\w)(?:(?:오전|오후|새벽|밤|낮|저녁|아침)\s?)?\d{{1,2}}시(?:\s?\d{{1,2}}분)?"
+_TIME = re.compile(  # not a fraction: "3분의 2"
+    rf"(?<!\w)\d{{1,3}}(?:시간|분)(?!의\s?\d){_END}"
+    rf"|(?<!\w)(?:(?:오전|오후|새벽|밤|낮|저녁|아침)\s?)?\d{{1,2}}시(?:\s?\d{{1,2}}분)?{_END}"
     rf"|(?<!\w)(?:오전|오후|새벽){_END}"
 )
 _ORDER = {"DATE": 0, "TIME": 1, "MONEY": 2, "PERCENT": 2, "QUANTITY": 2}  # of two matches of one length
@@ -87,14 +95,30 @@ def korean_matches(text: str) -> list[tuple[int, int, str]]:
     return sorted(kept)
 
 
+# what a photo or source credit writes where a dateline has its place: "(사진=연합뉴스)", "[그래픽=뉴스1]", "(자료=통계청)"
+CREDIT_WORDS = frozenset(
+    ("사진", "그래픽", "자료", "출처", "제공", "영상", "편집", "디자인", "표", "그림", "일러스트", "촬영")
+)
+
+
 def korean_dateline(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, kind) of the place (GPE), agency (ORG) and reporter (PERSON) of a Korean news dateline at the
-    start of `text`."""
+    """(start, end, kind) of the place (GPE; places joined by "·" each), agency (ORG) and reporter (PERSON) of a
+    Korean news dateline at the start of `text`; not a photo or source credit."""
     m = _DATELINE.match(text)
     if m is None:
         return []
-    parts = (("loc", "GPE"), ("org", "ORG"), ("per", "PERSON"), ("loc2", "GPE"), ("per2", "PERSON"))
-    return [(m.start(g), m.end(g), kind) for g, kind in parts if m[g]]
+    place = m["loc"] or m["loc2"]
+    if place in CREDIT_WORDS or not any(c.isalpha() for c in place):
+        return []
+    out: list[tuple[int, int, str]] = []
+    g = "loc" if m["loc"] else "loc2"
+    start = m.start(g)
+    for part in place.split("·"):  # "(워싱턴·서울=연합뉴스)"
+        if part.strip():
+            out.append((start, start + len(part), "GPE"))
+        start += len(part) + 1
+    return out + [(m.start(g), m.end(g), kind) for g, kind in (("org", "ORG"), ("per", "PERSON"), ("per2", "PERSON"))
+                  if m[g]]  # fmt: skip
 
 
 class Patterns:
