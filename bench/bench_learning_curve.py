@@ -202,12 +202,7 @@ def reverified(g: Guideline, sample: list[LabeledDoc], preds: Preds) -> Preds:
     shapes = guideline_shapes(g, version in LANGUAGE_RULES_VERSIONS)
     out: Preds = []
     for d, doc in zip(sample, preds, strict=True):
-        conf = {(s.start, s.end, s.label): c for s, c in doc}
-        kept = []
-        for s, c in doc:
-            for v in verify_spans(d.text, [s], shapes).spans:
-                kept.append((v, conf.get((v.start, v.end, v.label), c)))
-        out.append(kept)
+        out.append([(v, c) for s, c in doc for v in verify_spans(d.text, [s], shapes).spans])
     return out
 
 

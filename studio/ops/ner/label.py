@@ -291,8 +291,11 @@ def label_documents(
     labels = guideline.label_names()
     few = FewShot(store, labels, s.few_shot, s.few_shot_mode, guideline=guideline)
     report.few_shot_similarity = few.similarity.name if few.similarity else None
-    verify = passes.pass_settings(store, prompt, s.recall_pass, s.verify_spans).verify
+    # the passes around the model's answer and the guideline's shape rules, read once for the run
+    use = passes.pass_settings(store, prompt, s.recall_pass, s.verify_spans)
+    verify = use.verify
     language_rules = prompt.version in passes.LANGUAGE_RULES_VERSIONS  # Korean: ner.v5
+    shapes = passes.guideline_shapes(guideline, language_rules) if verify else {}
     gazetteer = Gazetteer.build(guideline, store)
     weak_sources: list[Any] = [gazetteer] if len(gazetteer) else []
     spacy_map = s.spacy_map if s.spacy_model else {}
@@ -305,11 +308,9 @@ def label_documents(
     if spacy_map:
         # the pipeline's names are tidied (SpacyModelSource._tidy) as part of the verify pass, so a run without
         # it (a recording made before: ner.v2) proposes what it proposed then
-        tidy = verify
         keep_the = any(ex.lower().startswith("the ") for lab in guideline.labels for ex in lab.positive_examples)
-        shapes = passes.guideline_shapes(guideline, language_rules) if tidy else None
-        weak_sources.append(SpacyModelSource(spacy_map, latin_only=s.spacy_auto, tidy=tidy, keep_the=keep_the,
-                                             shapes=shapes))  # fmt: skip
+        weak_sources.append(SpacyModelSource(spacy_map, latin_only=s.spacy_auto, tidy=verify, keep_the=keep_the,
+                                             shapes=shapes or None))  # fmt: skip
     if verify and language_rules and language_code(guideline.language) == "ko":
         from studio.ops.ner import morph
 
@@ -348,7 +349,7 @@ def label_documents(
         docs = [store.document(i) for i in batch_ids]
         _label_batch(
             store, llm, docs, guideline, version, prompt, labels, few, weak_sources, accuracies, weights,
-            batch_settings, report,
+            batch_settings, report, use, shapes,
         )  # fmt: skip
         if on_progress:
             on_progress(
@@ -363,7 +364,7 @@ def label_documents(
 def _label_batch(
     store: Store, llm: LLM, docs: list[Document], guideline: Guideline, version: int, prompt: Prompt,
     labels: list[str], few: FewShot, weak_sources: list[Any], accuracies: dict[str, float], weights: Weights | None,
-    s: LabelSettings, report: LabelReport,
+    s: LabelSettings, report: LabelReport, use: passes.PassSettings, shapes: dict[str, passes.LabelShape],
 ) -> None:  # fmt: skip
     from studio.llm import Request
     from studio.ops.ner.parse import answer_format, compact_answer, pairs_json_schema, parse_pairs
@@ -432,7 +433,6 @@ def _label_batch(
         )
         report.hallucinated += len(aligned.hallucinated)
         answers[i] = aligned.spans
-    use = passes.pass_settings(store, prompt, s.recall_pass, s.verify_spans)
     recalled: set[tuple[int, int, int, str]] = set()  # (request position, start, end, label) found by the recall pass
     if use.recall:
         from studio.llm.prompts import load_prompt
@@ -472,8 +472,6 @@ def _label_batch(
                 first_word[sp.start].model_copy(update={"span": sp}) for sp in kept[len(answers[i]) :]
             ]
             recalled |= {(i, *key) for key in new}
-    language_rules = prompt.version in passes.LANGUAGE_RULES_VERSIONS
-    shapes = passes.guideline_shapes(guideline, language_rules) if use.verify else {}
     # verify also drops a model span the pretrained pipeline calls a person or a place where no label is for them
     pipeline = next((w for w in weak_sources if isinstance(w, SpacyModelSource)), None)
     unlabelled = pipeline.unlabelled_names([d.text for d in docs]) if use.verify and pipeline else None

@@ -374,8 +374,7 @@ def _strip_lower_edges(text: str, sp: Span) -> Span:
         a += 1
     if (a, b) == (0, len(words)):
         return sp
-    start, end = sp.start + words[a].start(), sp.start + words[b - 1].end()
-    return sp.model_copy(update={"start": start, "end": end, "text": text[start:end]})
+    return _replace(text, sp, sp.start + words[a].start(), sp.start + words[b - 1].end())
 
 
 def _replace(text: str, sp: Span, start: int, end: int) -> Span:
