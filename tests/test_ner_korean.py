@@ -224,3 +224,40 @@ def test_a_korean_recording_made_with_ner_v2_replays_without_them(korean: Store)
     assert korean.decisions(action="weak_label.run")[-1].payload["prompt"] == "ner.v2"
     assert set(_proposed(korean)) == {("윤해솔 기자", "PER"), ("국토교통부", "ORG"), ("수도권", "LOC"),
                                       ("21일 밝혔다", "DAT")}  # fmt: skip
+
+
+KO_REVIEW = "미국 상무부는 3일(현지시간) 한국과학기술원(KAIST)과 협력한다고 밝혔다."
+
+
+def test_review_words_in_korean_are_names_numbers_and_particles_not_syllables(monkeypatch: pytest.MonkeyPatch) -> None:
+    from studio.ops.ner import morph
+    from studio.ops.review.document import review_words, tokenize
+
+    tokens = tokenize(KO_REVIEW, "ko")
+    assert [t.text for t in tokens][:3] == ["미", "국", "상"]  # the alignment reads Korean by syllable
+    words = review_words(KO_REVIEW, "ko", tokens)
+    assert [w.text for w in words] == ["미국", "상무부", "는", "3일", "(", "현지시간", ")", "한국과학기술원", "(", "KAIST",
+                                       ")", "과", "협력", "한다고", "밝혔다", "."]  # fmt: skip
+    assert all(KO_REVIEW[w.start : w.end] == w.text for w in words)
+    starts, ends = {t.start for t in tokens}, {t.end for t in tokens}
+    assert all(w.start in starts and w.end in ends for w in words)  # a word is a run of tokens: no snapping
+    english = "Apple hired Tim Cook."
+    assert review_words(english, "en", tokenize(english, "en")) == tokenize(english, "en")
+    # Without Kiwi: a space-delimited word, with its punctuation apart (the particles stay on).
+    monkeypatch.setattr(morph, "_load", lambda: (None, "kiwipiepy is not installed"))
+    morph.word_cuts.cache_clear()
+    words = review_words(KO_REVIEW, "ko", tokens)
+    assert [w.text for w in words][:6] == ["미국", "상무부는", "3일", "(", "현지시간", ")"]
+    morph.word_cuts.cache_clear()
+
+
+def test_moving_an_edge_in_korean_goes_by_a_word(korean: Store) -> None:
+    from studio.ops import review as rv
+
+    [(doc, _)] = korean.add_documents([Document(text=KO_REVIEW, source="test", lang="ko")])
+    ch = rv.add_span(korean, doc, 0, 6, "ORG", "human:ann")  # "미국 상무부", the two as one
+    assert ch.span is not None and ch.span.text == "미국 상무부"
+    moved = rv.move_boundary(korean, doc, "l:0:6:ORG", "start", 1, "human:ann")
+    assert moved.span is not None and moved.span.text == "상무부"  # one word, not the syllable "국"
+    wider = rv.move_boundary(korean, doc, "l:3:6:ORG", "end", 1, "human:ann")
+    assert wider.span is not None and wider.span.text == "상무부는"

@@ -300,3 +300,31 @@ async def test_withdraw_asks_first_and_undo_brings_the_document_back(tmp_path: P
         assert screen.view.document_id == doc and screen.view.status != "withdrawn"  # type: ignore[union-attr]
         assert status_counts(app.store)["withdrawn"] == 0 and screen.pending_total == before
         assert app.store.decisions(action="document.undo")[-1].actor == "human:ann"
+
+
+async def test_korean_word_keys_move_by_word_not_by_syllable(tmp_path: Path) -> None:
+    text = "미국 상무부는 3일(현지시간) 한국과학기술원(KAIST)과 협력한다고 밝혔다."
+    root = build_project(tmp_path / "p")
+    with Store.open(root) as store:
+        [(doc, _)] = store.add_documents([Document(text=text, source="fixture", lang="ko")])
+        merged = {"start": 0, "end": 6, "label": "ORG", "text": "미국 상무부"}  # a place and a body as one span
+        store.add_proposals([Proposal(kind="span", document_id=doc, payload={"span": merged}, source="llm:ner.v5",
+                                      confidence=0.8)], actor="tool")  # fmt: skip
+    app = make_app(root, user="ann", screen="review")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = _review(app)
+        screen.open_document(doc)
+        await _words_ready(app, pilot)
+        assert _text(screen) == "미국 상무부"
+        await _press(app, pilot, "e", "right")  # the start moves one word: past "미국", not one syllable
+        assert screen.draft is not None and text[screen.draft.start : screen.draft.end] == "상무부"
+        await _press(app, pilot, "enter")
+        assert _labels(app, doc) == [("상무부", "ORG")]
+        await _press(app, pilot, "escape", "shift+tab")  # back on 상무부; the word before it is 미국
+        await _press(app, pilot, "left")
+        assert screen.draft is not None and text[screen.draft.start : screen.draft.end] == "미국"
+        await _press(app, pilot, "3")
+        await _press(app, pilot, *["right"] * 9)  # 상무부 는 3일 ( 현지시간 ) 한국과학기술원 ( KAIST
+        assert screen.draft is not None and text[screen.draft.start : screen.draft.end] == "KAIST"
+        await _press(app, pilot, "1")
+        assert sorted(_labels(app, doc)) == [("KAIST", "ORG"), ("미국", "LOC"), ("상무부", "ORG")]

@@ -6,6 +6,9 @@ Korean has no capital letters to tell a name from a noun; a morphological analyz
 sentence) tags proper nouns NNP and foreign or Chinese-character words SL / SH. Without it installed the rule is
 off and `studio label` says so (`morphology` in its result).
 
+`word_cuts(text)`: where the review's words start in Korean text (the word keys of the Labels screen move by
+them): a name, a number with its unit, a particle, a verb with its endings, each punctuation mark.
+
 `name_like(text, start, end)`: the span holds a proper noun, a foreign or Chinese-character word, or ends like a
 public body or a place ("국토교통부", "기상청", "공정거래위원회", "수도권", "중부지방") that Kiwi tags as common nouns.
 """
@@ -76,3 +79,32 @@ def name_like(text: str, start: int, end: int) -> bool:
         return True
     surface = text[start:end].strip()
     return len(surface) >= 2 and surface.endswith(NAME_ENDINGS) and not surface.endswith(COMMON_ENDINGS)
+
+
+# the review's words (word_cuts): morphemes of one class within a space-delimited word are one review word
+_TAIL = ("J", "E", "VC", "VV", "VA", "VX", "XSV", "XSA")  # particles, endings, copulas, verbs and their suffixes
+
+
+def _word_class(tag: str) -> str:
+    if tag.startswith("S") and tag not in ("SN", "SL", "SH"):
+        return "mark"  # punctuation: each mark is a word of its own
+    return "tail" if tag.startswith(_TAIL) else "stem"
+
+
+@lru_cache(maxsize=256)
+def word_cuts(text: str) -> frozenset[int]:
+    """Offsets where a review word starts inside a space-delimited word of Korean `text` ("이정후|는",
+    "상무부|는", "협력|한다고", "(|KAIST|)|과"); empty when Kiwi is not installed."""
+    kiwi = tagger()
+    if kiwi is None:
+        return frozenset()
+    cuts: set[int] = set()
+    prev_class, prev_end = "", -1
+    for t in kiwi.tokenize(text):
+        cls = _word_class(t.tag)
+        if cls == "mark" or cls != prev_class or t.start > prev_end:
+            cuts.add(t.start)
+        if cls == "mark":
+            cuts.add(t.start + t.len)
+        prev_class, prev_end = cls, max(prev_end, t.start + t.len)
+    return frozenset(cuts)

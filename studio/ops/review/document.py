@@ -106,6 +106,7 @@ class DocumentView(BaseModel):
     lang: str
     status: DocStatus
     tokens: list[Token]
+    words: list[Token] = Field(default_factory=list)  # what the word keys move by (`review_words`)
     approved: list[ViewSpan] = Field(default_factory=list)
     pending: list[ViewSpan] = Field(default_factory=list)
     labels: list[str] = Field(default_factory=list)  # the approved guideline's labels, in order
@@ -162,6 +163,36 @@ def tokenize(text: str, lang: str) -> list[Token]:
 
     doc = get_nlp(lang).make_doc(text)
     return [Token(start=t.idx, end=t.idx + len(t.text), text=t.text) for t in doc if not t.is_space]
+
+
+def review_words(text: str, lang: str, tokens: Sequence[Token]) -> list[Token]:
+    """The words the Labels screen's word keys move by: each a run of `tokens`, so a word's edges are token edges.
+
+    The alignment tokens are the words, except in Korean, where they are single syllables: there a word is a
+    name, a number with its unit, a particle or a verb with its endings, as Kiwi reads the text (`morph.word_cuts`,
+    the `korean` extra), and without Kiwi a space-delimited word with its punctuation apart."""
+    if not lang.lower().startswith("ko") or not tokens:
+        return list(tokens)
+    from studio.ops.ner import morph
+
+    cuts = morph.word_cuts(text)
+    words: list[Token] = []
+    prev: Token | None = None
+    for t in tokens:
+        joined = (
+            prev is not None
+            and prev.end == t.start
+            and t.start not in cuts
+            and prev.text[-1].isalnum()
+            and t.text[0].isalnum()
+        )
+        if joined and words:
+            last = words[-1]
+            words[-1] = Token(start=last.start, end=t.end, text=text[last.start : t.end])
+        else:
+            words.append(Token(start=t.start, end=t.end, text=t.text))
+        prev = t
+    return words
 
 
 def guideline_labels(store: Store) -> list[str]:
@@ -233,12 +264,14 @@ def document_view(store: Store, doc_id: int, actor: str | None = None, with_toke
         )  # fmt: skip
     pending.sort(key=lambda v: (v.start, v.end, v.proposal_id or 0))
     approved_g = store.approved_guideline()
+    tokens = tokenize(doc.text, doc.lang) if with_tokens else []
     return DocumentView(
         document_id=doc_id,
         text=doc.text,
         lang=doc.lang,
         status=document_status(store, doc_id, actor),
-        tokens=tokenize(doc.text, doc.lang) if with_tokens else [],
+        tokens=tokens,
+        words=review_words(doc.text, doc.lang, tokens),
         approved=approved,
         pending=pending,
         labels=approved_g[0].label_names() if approved_g else [],
@@ -399,8 +432,8 @@ def relabel(store: Store, doc_id: int, key: str, label: str, actor: str) -> Chan
 
 def move_boundary(store: Store, doc_id: int, key: str, edge: Literal["start", "end"], delta: int, actor: str,
                   unit: Literal["token", "char"] = "token") -> Change:  # fmt: skip
-    """Move one edge of a span by `delta` tokens (or characters); refused rather than clamped
-    when the span would become empty or leave the text."""
+    """Move one edge of a span by `delta` words (`DocumentView.words`: the tokens, except in Korean) or
+    characters; refused rather than clamped when the span would become empty or leave the text."""
     view = _open_view(store, doc_id, actor)
     v = view.item(key)
     start, end = v.start, v.end
@@ -413,7 +446,7 @@ def move_boundary(store: Store, doc_id: int, key: str, edge: Literal["start", "e
             raise BadSpan(f"moving the {edge} by {delta:+d} character(s) would make {_show_view(v)} start or end "
                           "with a space; move by more")  # fmt: skip
     else:
-        toks = view.tokens
+        toks = view.words or view.tokens  # Korean: words, not syllables (`review_words`)
         if edge == "start":
             i = next((k for k, t in enumerate(toks) if t.end > start), len(toks) - 1)
             j = i + delta

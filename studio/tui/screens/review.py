@@ -582,8 +582,12 @@ class ReviewScreen(StudioScreen):
             return False
         return True
 
+    def _words(self) -> list[rv.Token]:
+        """What the word keys move by: the view's words (Korean: Kiwi's morphemes grouped), else its tokens."""
+        return (self.view.words or self.view.tokens) if self.view else []
+
     def _word_beside(self, it: rv.ViewSpan | None, step: int) -> int:
-        toks = self.view.tokens if self.view else []
+        toks = self._words()
         if step > 0:
             at = it.end if it else 0
             return next((i for i, t in enumerate(toks) if t.start >= at), len(toks) - 1)
@@ -591,11 +595,11 @@ class ReviewScreen(StudioScreen):
         return next((i for i in range(len(toks) - 1, -1, -1) if toks[i].end <= at), 0)
 
     def _token_at(self, pos: int) -> int:
-        toks = self.view.tokens if self.view else []
+        toks = self._words()
         return next((i for i, t in enumerate(toks) if t.end > pos), max(0, len(toks) - 1))
 
     def _select(self, anchor: int, caret: int) -> None:
-        toks = self.view.tokens if self.view else []
+        toks = self._words()
         lo, hi = min(anchor, caret), max(anchor, caret)
         self.draft = Draft(toks[lo].start, toks[hi].end, anchor=anchor, caret=caret)
 
@@ -607,7 +611,7 @@ class ReviewScreen(StudioScreen):
             self._move_edge("start", step, by_token=True)
             return
         # the word just after (or before) the current span, or the next one of the selection
-        toks = self.view.tokens  # type: ignore[union-attr]
+        toks = self._words()
         i = self._word_beside(it, step) if d is None else min(max(0, d.caret + step), len(toks) - 1)
         self._select(i, i)
         self.show()
@@ -622,7 +626,7 @@ class ReviewScreen(StudioScreen):
         if d is None:
             i = self._token_at(it.start if it else 0)
             self._select(i, i)
-        elif not 0 <= d.caret + step < len(self.view.tokens):  # type: ignore[union-attr]
+        elif not 0 <= d.caret + step < len(self._words()):
             self.say("The selection cannot go past the edge of the document.", error=True)
             return
         else:
