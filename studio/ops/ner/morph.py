@@ -9,6 +9,9 @@ off and `studio label` says so (`morphology` in its result).
 `word_cuts(text)`: where the review's words start in Korean text (the word keys of the Labels screen move by
 them): a name, a number with its unit, a particle, a verb with its endings, each punctuation mark.
 
+`morphemes(text)`: the text as Kiwi's morphemes, the Korean student's tokens (train.py): a proper noun, a number,
+a particle, an ending each a token, where the alignment's tokens are single syllables.
+
 `name_like(text, start, end)`: the span holds a proper noun, a foreign or Chinese-character word, or ends like a
 public body or a place ("국토교통부", "기상청", "공정거래위원회", "수도권", "중부지방") that Kiwi tags as common nouns.
 """
@@ -108,3 +111,39 @@ def word_cuts(text: str) -> frozenset[int]:
             cuts.add(t.start + t.len)
         prev_class, prev_end = cls, max(prev_end, t.start + t.len)
     return frozenset(cuts)
+
+
+@lru_cache(maxsize=1024)
+def morphemes(text: str) -> tuple[tuple[str, ...], tuple[bool, ...]] | None:
+    """`text` as spaCy words and spaces (`Doc(vocab, words, spaces)` gives back `text` exactly), one word per
+    morpheme (overlapping morphemes, as Kiwi gives a contracted ending with its stem, are one word; what Kiwi
+    leaves out, e.g. a line break or two spaces, is a word of its own); None when Kiwi is not installed."""
+    kiwi = tagger()
+    if kiwi is None:
+        return None
+    words: list[str] = []
+    spaces: list[bool] = []
+    pos = 0
+
+    def gap(upto: int) -> None:
+        between = text[pos:upto]
+        if between == " " and words and not spaces[-1]:
+            spaces[-1] = True
+        elif between:
+            words.append(between)
+            spaces.append(False)
+
+    for t in kiwi.tokenize(text):
+        a, b = max(t.start, pos), t.start + t.len
+        if b <= a:
+            continue
+        if a > pos:
+            gap(a)
+        if t.start < pos and words and not spaces[-1]:  # overlaps the word before: one word
+            words[-1] += text[pos:b]
+        else:
+            words.append(text[a:b])
+            spaces.append(False)
+        pos = b
+    gap(len(text))
+    return tuple(words), tuple(spaces)
