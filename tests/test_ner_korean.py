@@ -261,3 +261,20 @@ def test_moving_an_edge_in_korean_goes_by_a_word(korean: Store) -> None:
     assert moved.span is not None and moved.span.text == "상무부"  # one word, not the syllable "국"
     wider = rv.move_boundary(korean, doc, "l:3:6:ORG", "end", 1, "human:ann")
     assert wider.span is not None and wider.span.text == "상무부는"
+
+
+def test_a_person_needs_a_proper_noun_or_the_shape_of_a_name() -> None:
+    t = "실종자 가족과 안하린 씨, 트럼프 대통령, 이창용 총재가 국내총생산을 논의했다."
+    got = _verified(
+        t, [("실종자", "PER"), ("안하린", "PER"), ("트럼프", "PER"), ("이창용", "PER"), ("국내총생산", "PER")]
+    )
+    assert got == [("안하린", "PER"), ("트럼프", "PER"), ("이창용", "PER")]  # 안하린: unknown to Kiwi, cut into odd pieces
+
+
+def test_a_korean_students_names_are_checked_like_the_models() -> None:
+    from studio.ops.ner.train import _name_like
+
+    t = "실종자 가족과 안하린 씨가 기자간담회에서 서울시와 만났다."
+    assert not _name_like(t, _span(t, "실종자", "PER")) and _name_like(t, _span(t, "안하린", "PER"))
+    assert not _name_like(t, _span(t, "기자간담회", "ORG")) and _name_like(t, _span(t, "서울시", "LOC"))
+    assert _name_like(t, _span(t, "가족", "QTY"))  # not a name's label: not checked

@@ -1,4 +1,5 @@
-"""Korean morphology for the verify pass (passes.py): which words of a text are proper nouns.
+"""Korean morphology (Kiwi): which words of a text are proper nouns (the verify pass, passes.py), the review's words
+and the Korean student's tokens.
 
 A small model labels Korean common nouns as names ("반도체", "기자간담회", "계열사", "정상회담", "보건당국" as ORG).
 Korean has no capital letters to tell a name from a noun; a morphological analyzer does: Kiwi (`kiwipiepy`, the
@@ -14,6 +15,7 @@ a particle, an ending each a token, where the alignment's tokens are single syll
 
 `name_like(text, start, end)`: the span holds a proper noun, a foreign or Chinese-character word, or ends like a
 public body or a place ("국토교통부", "기상청", "공정거래위원회", "수도권", "중부지방") that Kiwi tags as common nouns.
+`person_like(text, start, end)`: the span is not made only of common nouns Kiwi knows ("실종자", "위원회").
 """
 
 from __future__ import annotations
@@ -72,6 +74,24 @@ def name_ranges(text: str) -> tuple[tuple[int, int], ...]:
     if kiwi is None:
         return ()
     return tuple((t.start, t.start + t.len) for t in kiwi.tokenize(text) if t.tag in NAME_TAGS)
+
+
+@lru_cache(maxsize=256)
+def _morphs(text: str) -> tuple[tuple[int, int, str], ...]:
+    kiwi = tagger()
+    return tuple((t.start, t.start + t.len, t.tag) for t in kiwi.tokenize(text)) if kiwi is not None else ()
+
+
+def person_like(text: str, start: int, end: int) -> bool:
+    """The span [start, end) could be a person's name: it is not made only of common nouns Kiwi knows, each of two
+    syllables or more ("실종자", "위원회", "소설가", "국내총생산" as a person are not). A name Kiwi does not know is
+    cut into odd short pieces ("안|하|린", "권|하|은") or tagged a proper noun ("이창용", "살라"): kept. True
+    without Kiwi."""
+    if tagger() is None:
+        return True
+    inside = [(a, b, tag) for a, b, tag in _morphs(text) if a < end and start < b]
+    words = [(a, b, tag) for a, b, tag in inside if not tag.startswith(("S", "J"))]  # marks and particles aside
+    return not words or not all(tag == "NNG" and b - a >= 2 for a, b, tag in words)
 
 
 def name_like(text: str, start: int, end: int) -> bool:

@@ -246,6 +246,7 @@ class LabelShape:
     korean: bool = False  # (Korean) predicates after the name are cut
     number_particles: bool = False  # (Korean, dates, times and amounts) a number's last particle is cut
     proper: bool = False  # (Korean, places and organizations) a span with no proper noun is dropped (morph.py)
+    person: bool = False  # (Korean, people) a span with no proper noun and not shaped like a name is dropped
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -303,6 +304,7 @@ def guideline_shapes(guideline: Guideline, language_rules: bool = True) -> dict[
             korean=korean,
             number_particles=korean and kind_of(lab.name, NUMBER_KINDS),
             proper=korean and kind_of(lab.name, NAME_KINDS),
+            person=korean and kind_of(lab.name, PERSON_KINDS),
         )
     return out
 
@@ -338,6 +340,8 @@ def verify_spans(text: str, spans: list[Span], shapes: dict[str, LabelShape]) ->
         reason = _excluded(surface, shape)
         if reason is None and shape.proper and not morph.name_like(text, cut.start, cut.end):
             reason = "no proper noun in it (Korean morphology)"
+        if reason is None and shape.person and not morph.person_like(text, cut.start, cut.end):
+            reason = "neither a proper noun nor a family name and a given name (Korean morphology)"
         if reason:
             res.dropped.append((sp, reason))
         else:
