@@ -132,7 +132,7 @@ def test_relabel_move_and_undo(store: Store, doc: int) -> None:
     assert ch.span is not None and ch.span.text == "Tim Cook"
     key = rv.document_view(store, doc).approved[0].key
     assert key == f"l:{ch.span.start}:{ch.span.end}:PERSON"
-    with pytest.raises(rv.BadSpan, match="keeps at least one token"):
+    with pytest.raises(rv.BadSpan, match="keeps at least one word"):
         rv.move_boundary(store, doc, key, "end", -2, ACTOR)
     ch2 = rv.move_boundary(store, doc, key, "end", -1, ACTOR, unit="char")
     assert ch2.span is not None and ch2.span.text == "Tim Coo"

@@ -451,15 +451,15 @@ def move_boundary(store: Store, doc_id: int, key: str, edge: Literal["start", "e
             i = next((k for k, t in enumerate(toks) if t.end > start), len(toks) - 1)
             j = i + delta
             if not 0 <= j < len(toks) or toks[j].start >= end:
-                raise BadSpan(f"cannot move the start of {_show_view(v)} by {delta:+d} token(s): a span keeps at "
-                              "least one token and stays inside the text; not changed")  # fmt: skip
+                raise BadSpan(f"cannot move the start of {_show_view(v)} by {delta:+d} word(s): a span keeps at "
+                              "least one word and stays inside the text; not changed")  # fmt: skip
             start = toks[j].start
         else:
             i = max((k for k, t in enumerate(toks) if t.start < end), default=0)
             j = i + delta
             if not 0 <= j < len(toks) or toks[j].end <= start:
-                raise BadSpan(f"cannot move the end of {_show_view(v)} by {delta:+d} token(s): a span keeps at "
-                              "least one token and stays inside the text; not changed")  # fmt: skip
+                raise BadSpan(f"cannot move the end of {_show_view(v)} by {delta:+d} word(s): a span keeps at "
+                              "least one word and stays inside the text; not changed")  # fmt: skip
             end = toks[j].end
     return set_span(store, doc_id, key, start, end, v.label, actor, view=view, action="move",
                     exact=unit == "char")  # fmt: skip
