@@ -268,7 +268,8 @@ def test_a_person_needs_a_proper_noun_or_the_shape_of_a_name() -> None:
     got = _verified(
         t, [("실종자", "PER"), ("안하린", "PER"), ("트럼프", "PER"), ("이창용", "PER"), ("국내총생산", "PER")]
     )
-    assert got == [("안하린", "PER"), ("트럼프", "PER"), ("이창용", "PER")]  # 안하린: unknown to Kiwi, cut into odd pieces
+    # 안하린: unknown to Kiwi, cut into odd pieces
+    assert got == [("안하린", "PER"), ("트럼프", "PER"), ("이창용", "PER")]
 
 
 def test_a_korean_students_names_are_checked_like_the_models() -> None:
@@ -278,3 +279,11 @@ def test_a_korean_students_names_are_checked_like_the_models() -> None:
     assert not _name_like(t, _span(t, "실종자", "PER")) and _name_like(t, _span(t, "안하린", "PER"))
     assert not _name_like(t, _span(t, "기자간담회", "ORG")) and _name_like(t, _span(t, "서울시", "LOC"))
     assert _name_like(t, _span(t, "가족", "QTY"))  # not a name's label: not checked
+
+
+def test_a_place_before_a_body_is_split_off() -> None:
+    t = "미국 상무부는 광주 북구와 서울 방향 도로, 샌프란시스코 자이언츠와 부산 KCC를 언급했다."
+    spans = [("미국 상무부", "ORG"), ("광주 북구", "LOC"), ("서울 방향", "LOC"), ("샌프란시스코 자이언츠", "ORG"),
+             ("부산 KCC", "ORG")]  # fmt: skip
+    assert _verified(t, spans) == [("미국", "LOC"), ("상무부", "ORG"), ("광주", "LOC"), ("북구", "LOC"), ("서울", "LOC"),
+                                   ("샌프란시스코 자이언츠", "ORG"), ("부산 KCC", "ORG")]  # fmt: skip

@@ -27,7 +27,10 @@ capitals, datelines get an empty answer; and it labels what the guideline exclud
     whose examples all have a digit) with no number in it is dropped ("물가 상승률", "선원" as QTY; number words such
     as "세 명", "열두 명", "십여 명" count), and a "%" right after a number is taken in ("3.1" -> "3.1%");
   - (Korean, with the `korean` extra installed) a span of a label for places or organizations with no proper noun
-    in it is dropped ("반도체", "기자간담회", "정상회담" as ORG; `morph.name_like`);
+    in it is dropped ("반도체", "기자간담회", "정상회담" as ORG; `morph.name_like`), a person's span made only of
+    common nouns Kiwi knows too ("실종자", "위원회"; `morph.person_like`);
+  - (Korean) a place before a body's or district's name is split off into the guideline's place label ("미국 상무부"
+    -> "미국" LOC and "상무부" ORG, "광주 북구" -> "광주", "북구"; "서울 방향" -> "서울"; `_split_place`, `KO_PLACES`);
   - (Korean, where titles and particles follow the name) a person label whose rules name titles (직함) cuts the title
     and what follows it, and a title before the name ("김태윤 기자" -> "김태윤", "김대중 전 대통령" -> "김대중", "배우
     송강호" -> "송강호"; `KO_TITLE_WORDS`, the label's negative examples; 모 / 군 / 양 / 님 only after a one-syllable
@@ -192,6 +195,20 @@ NUMBER_KINDS = ("DATE", "TIME", *AMOUNT_KINDS)
 # given names are often common nouns too ("한결", "하늘")
 NAME_KINDS = ("GPE", "LOC", "ORG", "NORP", "FAC")
 PERSON_KINDS = ("PERSON",)
+PLACE_KINDS = ("GPE", "LOC")
+# Places a Korean news sentence puts before a body's or a district's name ("미국 상무부", "광주 북구", "서울 방향"): a
+# small model labels the two as one; the gold splits them (`_split_place`)
+_KO_PLACE_NAMES = (
+    "미국 중국 일본 러시아 북한 남한 한국 영국 프랑스 독일 이탈리아 스페인 캐나다 호주 인도 베트남 태국 대만 홍콩 싱가포르 "
+    "인도네시아 필리핀 말레이시아 브라질 멕시코 아르헨티나 이란 이라크 이스라엘 이집트 사우디 사우디아라비아 튀르키예 터키 "
+    "우크라이나 폴란드 네덜란드 벨기에 스위스 스웨덴 노르웨이 핀란드 덴마크 오스트리아 그리스 몽골 유럽 미 중 일 "
+    "美 中 日 北 韓 英 佛 獨 露 "
+    "서울 부산 대구 인천 광주 대전 울산 세종 경기 강원 충북 충남 전북 전남 경북 경남 제주 경기도 강원도 제주도 "
+    "충청북도 충청남도 전라북도 전라남도 경상북도 경상남도 수원 성남 고양 용인 창원 청주 천안 전주 포항 김해 평택 안산 안양 "
+    "화성 여수 순천 목포 구미 경주 강릉 춘천 원주 충주 군산 익산 진주 통영 거제 양산 파주 김포 의정부 부천 "
+    "워싱턴 뉴욕 도쿄 베이징 상하이 런던 파리 베를린 모스크바"
+)
+KO_PLACES = frozenset(_KO_PLACE_NAMES.split())
 _NUMBER_WORDS = frozenset((
     "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen",
     "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty", "forty", "fifty",
@@ -246,7 +263,8 @@ class LabelShape:
     korean: bool = False  # (Korean) predicates after the name are cut
     number_particles: bool = False  # (Korean, dates, times and amounts) a number's last particle is cut
     proper: bool = False  # (Korean, places and organizations) a span with no proper noun is dropped (morph.py)
-    person: bool = False  # (Korean, people) a span with no proper noun and not shaped like a name is dropped
+    person: bool = False  # (Korean, people) a span made only of known common nouns is dropped (morph.py)
+    place_label: str = ""  # (Korean, places and organizations) the label a leading place is split off into
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -265,6 +283,7 @@ def guideline_shapes(guideline: Guideline, language_rules: bool = True) -> dict[
     amounts = {lab.name for lab in guideline.labels if kind_of(lab.name, AMOUNT_KINDS)}
     english = language_code(guideline.language) == "en"
     korean = language_rules and language_code(guideline.language) == "ko"
+    place_label = next((lab.name for lab in guideline.labels if kind_of(lab.name, PLACE_KINDS)), "")
     for lab in guideline.labels:
         pos = [e for e in lab.positive_examples if e.strip()]
         # sentences given as examples (some guidelines do) say nothing about the shape of a name
@@ -305,6 +324,7 @@ def guideline_shapes(guideline: Guideline, language_rules: bool = True) -> dict[
             number_particles=korean and kind_of(lab.name, NUMBER_KINDS),
             proper=korean and kind_of(lab.name, NAME_KINDS),
             person=korean and kind_of(lab.name, PERSON_KINDS),
+            place_label=place_label if korean and kind_of(lab.name, NAME_KINDS) else "",
         )
     return out
 
@@ -341,12 +361,35 @@ def verify_spans(text: str, spans: list[Span], shapes: dict[str, LabelShape]) ->
         if reason is None and shape.proper and not morph.name_like(text, cut.start, cut.end):
             reason = "no proper noun in it (Korean morphology)"
         if reason is None and shape.person and not morph.person_like(text, cut.start, cut.end):
-            reason = "neither a proper noun nor a family name and a given name (Korean morphology)"
+            reason = "only common nouns (Korean morphology)"
         if reason:
             res.dropped.append((sp, reason))
-        else:
+            continue
+        parts = _split_place(text, cut, shape.place_label) if shape.place_label else None
+        if parts is None:
             res.spans.append(cut)
+        else:
+            res.spans.extend(parts)
+            res.trimmed += 1
     return res
+
+
+def _split_place(text: str, sp: Span, place_label: str) -> list[Span] | None:
+    """A Korean span that starts with a place (`KO_PLACES`) and goes on: "미국 상무부" -> "미국" (the place label) and
+    "상무부"; "광주 북구" -> "광주", "북구"; "서울 방향" -> "서울" (the rest is no name). None (kept whole) when the rest
+    is a name that does not end like a body or a place: "샌프란시스코 자이언츠", "부산 KCC", "울산 현대"."""
+    surface = text[sp.start : sp.end]
+    first, _, rest = surface.partition(" ")
+    rest = rest.strip()
+    if not rest or first not in KO_PLACES:
+        return None
+    r_start = sp.end - len(rest)
+    place = Span(start=sp.start, end=sp.start + len(first), label=place_label, text=first)
+    if not morph.name_like(text, r_start, sp.end):
+        return [place]  # "서울 방향", "천안 분기점": the place alone
+    if not rest.endswith(morph.NAME_ENDINGS) or rest.endswith(morph.COMMON_ENDINGS):
+        return None
+    return [place, _replace(text, sp, r_start, sp.end)]
 
 
 def _excluded(surface: str, shape: LabelShape) -> str | None:
