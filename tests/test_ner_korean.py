@@ -287,3 +287,21 @@ def test_a_place_before_a_body_is_split_off() -> None:
              ("부산 KCC", "ORG")]  # fmt: skip
     assert _verified(t, spans) == [("미국", "LOC"), ("상무부", "ORG"), ("광주", "LOC"), ("북구", "LOC"), ("서울", "LOC"),
                                    ("샌프란시스코 자이언츠", "ORG"), ("부산 KCC", "ORG")]  # fmt: skip
+
+
+def test_studio_train_on_korean_reads_morphemes_and_says_so(korean: Store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from studio.ops import registry
+    from studio.ops.ner.sources import newest_student
+    from tests.ner_helpers import read_news
+
+    data = tmp_path / "gold.jsonl"
+    data.write_text("\n".join(json.dumps(d, ensure_ascii=False) for d in read_news("news_ko_train", 12)), "utf-8")
+    args = {"base": "blank", "max_epochs": 2, "patience": 2, "cv_folds": 2, "data": str(data)}
+    res = registry.run("train", args, registry.OpContext(store=korean))
+    assert res.tokens == "morphemes" and "from blank (on Kiwi morphemes)" in res.summary()
+    student = newest_student(korean.root)
+    assert student is not None and student.card["tokens"] == "morphemes"
+    assert student.nlp.meta["studio_tokens"] == "morphemes"  # what `predict` reads back after loading
+    text = "이정후는 3일 샌프란시스코에서 기자들과 만났다."
+    for span, _ in student.predict(text):
+        assert text[span.start : span.end] == span.text  # offsets into the text, whatever it finds after 2 epochs

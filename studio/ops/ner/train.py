@@ -539,11 +539,13 @@ class TrainResult(Result):
     curve: list[CurvePoint] = Field(default_factory=list)
     more_labels_help: bool | None = None
     refit_epochs: int | None = None  # the saved model learned every document for this many epochs
+    tokens: str | None = None  # "morphemes": a Korean model reading Kiwi's morphemes (else the alignment's tokens)
 
     def summary(self) -> str:
         per = ", ".join(f"{k} {v['f1']:.2f}" for k, v in self.scores.get("per_label", {}).items())
         lines = [
-            f"Trained {self.model_dir} from {self.base} on {self.train_docs} documents ({self.epochs} epochs, best "
+            f"Trained {self.model_dir} from {self.base}{' (on Kiwi morphemes)' if self.tokens else ''} on "
+            f"{self.train_docs} documents ({self.epochs} epochs, best "
             f"{self.best_epoch}); held-out ({self.dev_docs} documents) strict F1 {self.scores.get('f1', 0):.3f}"
             + (f" ({per})" if per else "")
         ]
@@ -632,6 +634,7 @@ def train(ctx: OpContext, args: TrainArgs) -> TrainResult:
         model_dir=rel, base=base_name, language=lang, labels=labels, documents=len(docs), train_docs=fr.train_docs,
         dev_docs=fr.dev_docs, epochs=fr.epochs, best_epoch=fr.best_epoch, scores=fr.scores, data_version=version,
         guideline_version=g_version, curve=curve, more_labels_help=more_help, refit_epochs=refit_epochs,
+        tokens=card.get("tokens"),
     )  # fmt: skip
 
 
