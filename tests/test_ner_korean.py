@@ -282,11 +282,12 @@ def test_a_korean_students_names_are_checked_like_the_models() -> None:
 
 
 def test_a_place_before_a_body_is_split_off() -> None:
-    t = "미국 상무부는 광주 북구와 서울 방향 도로, 샌프란시스코 자이언츠와 부산 KCC를 언급했다."
+    t = "미국 상무부는 광주 북구와 서울 방향 도로, 샌프란시스코 자이언츠와 부산 KCC, 전북 현대, 울산 바다를 언급했다."
     spans = [("미국 상무부", "ORG"), ("광주 북구", "LOC"), ("서울 방향", "LOC"), ("샌프란시스코 자이언츠", "ORG"),
-             ("부산 KCC", "ORG")]  # fmt: skip
+             ("부산 KCC", "ORG"), ("전북 현대", "ORG"), ("울산 바다", "ORG")]  # fmt: skip
     assert _verified(t, spans) == [("미국", "LOC"), ("상무부", "ORG"), ("광주", "LOC"), ("북구", "LOC"), ("서울", "LOC"),
-                                   ("샌프란시스코 자이언츠", "ORG"), ("부산 KCC", "ORG")]  # fmt: skip
+                                   ("샌프란시스코 자이언츠", "ORG"), ("부산 KCC", "ORG"), ("전북 현대", "ORG"),
+                                   ("울산 바다", "ORG")]  # fmt: skip
 
 
 def test_studio_train_on_korean_reads_morphemes_and_says_so(korean: Store, tmp_path) -> None:  # type: ignore[no-untyped-def]

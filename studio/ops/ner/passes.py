@@ -209,6 +209,10 @@ _KO_PLACE_NAMES = (
     "워싱턴 뉴욕 도쿄 베이징 상하이 런던 파리 베를린 모스크바"
 )
 KO_PLACES = frozenset(_KO_PLACE_NAMES.split())
+# how the rest of such a span ends when it is a body or a district of that place ("상무부", "기상청", "통계국",
+# "북구", "종로구"); not a company's or a team's name ("전북 현대", "울산 바다", "부산 KCC")
+KO_BODY_ENDINGS = ("부", "청", "처", "원", "국", "위원회", "지법", "지검", "법원", "경찰", "검찰", "구", "군", "시", "도", "동",
+                   "읍", "면")  # fmt: skip
 _NUMBER_WORDS = frozenset((
     "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen",
     "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty", "forty", "fifty",
@@ -376,8 +380,9 @@ def verify_spans(text: str, spans: list[Span], shapes: dict[str, LabelShape]) ->
 
 def _split_place(text: str, sp: Span, place_label: str) -> list[Span] | None:
     """A Korean span that starts with a place (`KO_PLACES`) and goes on: "미국 상무부" -> "미국" (the place label) and
-    "상무부"; "광주 북구" -> "광주", "북구"; "서울 방향" -> "서울" (the rest is no name). None (kept whole) when the rest
-    is a name that does not end like a body or a place: "샌프란시스코 자이언츠", "부산 KCC", "울산 현대"."""
+    "상무부"; "광주 북구" -> "광주", "북구" (`KO_BODY_ENDINGS`); a place label's "서울 방향" -> "서울" (the rest is no
+    name). None (kept whole) otherwise: a team's or a company's name ("전북 현대", "부산 KCC", "샌프란시스코 자이언츠"),
+    and an organization named with a common noun ("울산 바다")."""
     surface = text[sp.start : sp.end]
     first, _, rest = surface.partition(" ")
     rest = rest.strip()
@@ -386,8 +391,8 @@ def _split_place(text: str, sp: Span, place_label: str) -> list[Span] | None:
     r_start = sp.end - len(rest)
     place = Span(start=sp.start, end=sp.start + len(first), label=place_label, text=first)
     if not morph.name_like(text, r_start, sp.end):
-        return [place]  # "서울 방향", "천안 분기점": the place alone
-    if not rest.endswith(morph.NAME_ENDINGS) or rest.endswith(morph.COMMON_ENDINGS):
+        return [place] if sp.label == place_label else None  # "서울 방향", "천안 분기점": the place alone
+    if not rest.endswith(KO_BODY_ENDINGS) or rest.endswith(morph.COMMON_ENDINGS):
         return None
     return [place, _replace(text, sp, r_start, sp.end)]
 
