@@ -306,3 +306,11 @@ def test_studio_train_on_korean_reads_morphemes_and_says_so(korean: Store, tmp_p
     text = "이정후는 3일 샌프란시스코에서 기자들과 만났다."
     for span, _ in student.predict(text):
         assert text[span.start : span.end] == span.text  # offsets into the text, whatever it finds after 2 epochs
+
+
+def test_a_company_kiwi_does_not_know_keeps_its_name() -> None:
+    t = "한빛전자와 미래항공, 다온식품은 자동차 업계와 반도체 소재를 논의했다."
+    got = _verified(
+        t, [("한빛전자", "ORG"), ("미래항공", "ORG"), ("다온식품", "ORG"), ("자동차", "ORG"), ("반도체", "ORG")]
+    )
+    assert got == [("한빛전자", "ORG"), ("미래항공", "ORG"), ("다온식품", "ORG")]  # an ending alone is no name

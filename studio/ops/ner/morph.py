@@ -14,7 +14,8 @@ them): a name, a number with its unit, a particle, a verb with its endings, each
 a particle, an ending each a token, where the alignment's tokens are single syllables.
 
 `name_like(text, start, end)`: the span holds a proper noun, a foreign or Chinese-character word, or ends like a
-public body or a place ("국토교통부", "기상청", "공정거래위원회", "수도권", "중부지방") that Kiwi tags as common nouns.
+public body or a place ("국토교통부", "기상청", "공정거래위원회", "수도권", "중부지방") or a company ("한빛전자",
+"미래항공") that Kiwi tags as common nouns.
 `person_like(text, start, end)`: the span is not made only of common nouns Kiwi knows ("실종자", "위원회").
 """
 
@@ -30,6 +31,12 @@ NAME_ENDINGS = (
     "지법", "협회", "재단", "당", "국회", "검찰", "경찰", "해경", "의힘", "권", "지방", "도", "시", "군", "구",
 )  # fmt: skip
 COMMON_ENDINGS = ("당국",)  # "보건당국", "금융당국": the authorities, not a body's name
+# how a company's name ends when Kiwi does not know it and reads it as common nouns ("한빛전자", "미래항공",
+# "다온식품"): a name needs two syllables or more before the ending ("자동차" alone, "전자" alone are no names)
+COMPANY_ENDINGS = (
+    "전자", "항공", "자동차", "식품", "에너지", "통신", "건설", "제약", "화학", "증권", "보험", "은행", "그룹", "산업", "물산",
+    "중공업", "조선", "해운", "철강", "바이오", "엔터테인먼트", "제과", "유통", "백화점", "카드", "캐피탈", "생명", "화재",
+)  # fmt: skip
 
 
 @cache
@@ -101,6 +108,8 @@ def name_like(text: str, start: int, end: int) -> bool:
     if any(a < end and start < b for a, b in name_ranges(text)):
         return True
     surface = text[start:end].strip()
+    if any(surface.endswith(e) and len(surface) >= len(e) + 2 for e in COMPANY_ENDINGS):
+        return True
     return len(surface) >= 2 and surface.endswith(NAME_ENDINGS) and not surface.endswith(COMMON_ENDINGS)
 
 
