@@ -119,3 +119,19 @@ def test_ambiguous_text_asks_which(tmp_path: Path) -> None:
     assert [(x.start, x.text) for x in s.approved_spans(1)] == [(38, "Apple")]
     assert document_status(s, 1) == "withdrawn"
     s.close()
+
+
+def test_korean_words_in_the_line_protocol(tmp_path: Path) -> None:
+    text = "미국 상무부는 3일(현지시간) 발표했다."
+    s = Store.init(tmp_path / "ko")
+    labels = [LabelDef(name=n) for n in ("ORG", "LOC")]
+    s.decide_guideline(s.add_guideline(Guideline(goal="뉴스", labels=labels, language="ko"), "agent"), "human:ann",
+                       "approve")  # fmt: skip
+    doc_id, _ = s.add_document(Document(text=text, lang="ko"))
+    merged = Span(start=0, end=6, label="ORG", text="미국 상무부")
+    s.add_proposals([Proposal(kind="span", document_id=doc_id, payload={"span": merged.model_dump()})])
+    s.close()
+    out = _review(tmp_path / "ko", "t\ns+1\nq\n")
+    assert "0:2 미국  3:6 상무부  6:7 는  8:10 3일" in out  # words, not syllables
+    with Store.open(tmp_path / "ko") as st:
+        assert [(x.text, x.label) for x in st.approved_spans(doc_id)] == [("상무부", "ORG")]

@@ -33,7 +33,7 @@ Commands (one per line; the current span is marked >):
   u                 undo the last change (each undo is a new decision; undo of done reopens)
   r                 reopen a complete document;  w [REASON]  withdraw the document
   k                 skip to the next document without marking it done
-  v                 show the document again;  t  show its tokens with offsets
+  v                 show the document again;  t  show its words with offsets
   ?                 this help;  q  quit"""
 
 Name = Literal[
