@@ -26,8 +26,8 @@ Commands (one per line; the current span is marked >):
                     to confirm when snapping changed it)
   + "exact text" LABEL [N]
                     add a span by its text; N picks the Nth occurrence when it occurs more than once
-  s-1 s+1 e-1 e+1   move the start (s) or end (e) of the current span by N tokens; add c for
-                    characters (e+2c)
+  s-1 s+1 e-1 e+1   move the start (s) or end (e) of the current span by N words (t lists them);
+                    add c for characters (e+2c)
   n / p             next / previous span;  g N  go to span N
   d                 done: mark the document complete (refused while proposals are pending)
   u                 undo the last change (each undo is a new decision; undo of done reopens)
