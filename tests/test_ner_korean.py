@@ -245,10 +245,10 @@ def test_review_words_in_korean_are_names_numbers_and_particles_not_syllables(mo
     assert review_words(english, "en", tokenize(english, "en")) == tokenize(english, "en")
     # Without Kiwi: a space-delimited word, with its punctuation apart (the particles stay on).
     monkeypatch.setattr(morph, "_load", lambda: (None, "kiwipiepy is not installed"))
-    morph.word_cuts.cache_clear()
+    morph._morphs.cache_clear()
     words = review_words(KO_REVIEW, "ko", tokens)
     assert [w.text for w in words][:6] == ["미국", "상무부는", "3일", "(", "현지시간", ")"]
-    morph.word_cuts.cache_clear()
+    morph._morphs.cache_clear()
 
 
 def test_moving_an_edge_in_korean_goes_by_a_word(korean: Store) -> None:

@@ -74,19 +74,16 @@ def version() -> str | None:
     return installed("kiwipiepy")
 
 
-@lru_cache(maxsize=256)
-def name_ranges(text: str) -> tuple[tuple[int, int], ...]:
-    """(start, end) of the proper nouns and foreign or Chinese-character words of `text`."""
-    kiwi = tagger()
-    if kiwi is None:
-        return ()
-    return tuple((t.start, t.start + t.len) for t in kiwi.tokenize(text) if t.tag in NAME_TAGS)
-
-
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=1024)
 def _morphs(text: str) -> tuple[tuple[int, int, str], ...]:
+    """Kiwi's analysis of `text`, once per text for every use below: (start, end, tag) of each morpheme."""
     kiwi = tagger()
     return tuple((t.start, t.start + t.len, t.tag) for t in kiwi.tokenize(text)) if kiwi is not None else ()
+
+
+def name_ranges(text: str) -> tuple[tuple[int, int], ...]:
+    """(start, end) of the proper nouns and foreign or Chinese-character words of `text`."""
+    return tuple((a, b) for a, b, tag in _morphs(text) if tag in NAME_TAGS)
 
 
 def person_like(text: str, start: int, end: int) -> bool:
@@ -123,32 +120,28 @@ def _word_class(tag: str) -> str:
     return "tail" if tag.startswith(_TAIL) else "stem"
 
 
-@lru_cache(maxsize=256)
 def word_cuts(text: str) -> frozenset[int]:
     """Offsets where a review word starts inside a space-delimited word of Korean `text` ("이정후|는",
     "상무부|는", "협력|한다고", "(|KAIST|)|과"); empty when Kiwi is not installed."""
-    kiwi = tagger()
-    if kiwi is None:
+    if tagger() is None:
         return frozenset()
     cuts: set[int] = set()
     prev_class, prev_end = "", -1
-    for t in kiwi.tokenize(text):
-        cls = _word_class(t.tag)
-        if cls == "mark" or cls != prev_class or t.start > prev_end:
-            cuts.add(t.start)
+    for start, end, tag in _morphs(text):
+        cls = _word_class(tag)
+        if cls == "mark" or cls != prev_class or start > prev_end:
+            cuts.add(start)
         if cls == "mark":
-            cuts.add(t.start + t.len)
-        prev_class, prev_end = cls, max(prev_end, t.start + t.len)
+            cuts.add(end)
+        prev_class, prev_end = cls, max(prev_end, end)
     return frozenset(cuts)
 
 
-@lru_cache(maxsize=1024)
 def morphemes(text: str) -> tuple[tuple[str, ...], tuple[bool, ...]] | None:
     """`text` as spaCy words and spaces (`Doc(vocab, words, spaces)` gives back `text` exactly), one word per
     morpheme (overlapping morphemes, as Kiwi gives a contracted ending with its stem, are one word; what Kiwi
     leaves out, e.g. a line break or two spaces, is a word of its own); None when Kiwi is not installed."""
-    kiwi = tagger()
-    if kiwi is None:
+    if tagger() is None:
         return None
     words: list[str] = []
     spaces: list[bool] = []
@@ -162,13 +155,13 @@ def morphemes(text: str) -> tuple[tuple[str, ...], tuple[bool, ...]] | None:
             words.append(between)
             spaces.append(False)
 
-    for t in kiwi.tokenize(text):
-        a, b = max(t.start, pos), t.start + t.len
+    for start, end, _ in _morphs(text):
+        a, b = max(start, pos), end
         if b <= a:
             continue
         if a > pos:
             gap(a)
-        if t.start < pos and words and not spaces[-1]:  # overlaps the word before: one word
+        if start < pos and words and not spaces[-1]:  # overlaps the word before: one word
             words[-1] += text[pos:b]
         else:
             words.append(text[a:b])
