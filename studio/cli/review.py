@@ -191,7 +191,7 @@ class DocumentReview:
             self.render()
         elif n == "tokens":
             # the words s+1 / e-1 move by (Korean: Kiwi's words, not the alignment's syllables)
-            click.echo("  " + "  ".join(f"{t.start}:{t.end} {t.text}" for t in (self.view.words or self.view.tokens)))
+            click.echo("  " + "  ".join(f"{t.start}:{t.end} {t.text}" for t in self.view.words))
         elif n in ("next", "prev", "goto"):
             items = self.items()
             if not items:

@@ -10,10 +10,10 @@ from studio.ops.review import DocumentView
 
 
 def move_edge(view: DocumentView, start: int, end: int, edge: str, step: int, by_token: bool) -> tuple[int, int]:
-    """Move one edge of [start, end) by a word (`view.words`, else a token) or a character; ValueError when it
+    """Move one edge of [start, end) by a word (`view.words`) or a character; ValueError when it
     does not fit."""
     if by_token:
-        edges = sorted({t.start if edge == "start" else t.end for t in (view.words or view.tokens)})
+        edges = sorted({t.start if edge == "start" else t.end for t in view.words})
         at = start if edge == "start" else end
         moved = [e for e in edges if (e < at if step < 0 else e > at)]
         if not moved:

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from studio.errors import InvalidState, StudioError
 from studio.schema import Span
@@ -106,10 +106,16 @@ class DocumentView(BaseModel):
     lang: str
     status: DocStatus
     tokens: list[Token]
-    words: list[Token] = Field(default_factory=list)  # what the word keys move by (`review_words`)
+    words: list[Token] = Field(default_factory=list)  # what word moves go by (`review_words`); the tokens if not given
     approved: list[ViewSpan] = Field(default_factory=list)
     pending: list[ViewSpan] = Field(default_factory=list)
     labels: list[str] = Field(default_factory=list)  # the approved guideline's labels, in order
+
+    @model_validator(mode="after")
+    def _words_default_to_tokens(self) -> DocumentView:
+        if not self.words:
+            self.words = list(self.tokens)
+        return self
 
     @property
     def spans(self) -> list[ViewSpan]:
@@ -446,7 +452,7 @@ def move_boundary(store: Store, doc_id: int, key: str, edge: Literal["start", "e
             raise BadSpan(f"moving the {edge} by {delta:+d} character(s) would make {_show_view(v)} start or end "
                           "with a space; move by more")  # fmt: skip
     else:
-        toks = view.words or view.tokens  # Korean: words, not syllables (`review_words`)
+        toks = view.words  # Korean: words, not syllables (`review_words`)
         if edge == "start":
             i = next((k for k, t in enumerate(toks) if t.end > start), len(toks) - 1)
             j = i + delta

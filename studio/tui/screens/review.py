@@ -584,7 +584,7 @@ class ReviewScreen(StudioScreen):
 
     def _words(self) -> list[rv.Token]:
         """What the word keys move by: the view's words (Korean: Kiwi's morphemes grouped), else its tokens."""
-        return (self.view.words or self.view.tokens) if self.view else []
+        return self.view.words if self.view else []
 
     def _word_beside(self, it: rv.ViewSpan | None, step: int) -> int:
         toks = self._words()
