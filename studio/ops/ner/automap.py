@@ -60,6 +60,11 @@ def kind_of(label: str, kinds: tuple[str, ...]) -> bool:
     return any(_matches(normalize(label), (normalize(k), *NAMES[k])) for k in kinds)
 
 
+def label_of_kind(guideline: Guideline, kinds: tuple[str, ...]) -> str | None:
+    """The guideline's first label whose name is that of one of these kinds (`kind_of`), or None."""
+    return next((lab.name for lab in guideline.labels if kind_of(lab.name, kinds)), None)
+
+
 def normalize(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", name.lower())
 

@@ -279,7 +279,7 @@ def guideline_shapes(guideline: Guideline, language_rules: bool = True) -> dict[
     """Per label, the shape rules its examples support (see the module docstring). A rule needs at
     least two examples of the label to hold, so one odd example does not make a rule. `language_rules` False leaves
     the Korean rules out (a run with a prompt before ner.v5: `LANGUAGE_RULES_VERSIONS`)."""
-    from studio.ops.ner.automap import digits_allowed, kind_of
+    from studio.ops.ner.automap import digits_allowed, kind_of, label_of_kind
     from studio.schema import language_code
 
     out: dict[str, LabelShape] = {}
@@ -287,7 +287,7 @@ def guideline_shapes(guideline: Guideline, language_rules: bool = True) -> dict[
     amounts = {lab.name for lab in guideline.labels if kind_of(lab.name, AMOUNT_KINDS)}
     english = language_code(guideline.language) == "en"
     korean = language_rules and language_code(guideline.language) == "ko"
-    place_label = next((lab.name for lab in guideline.labels if kind_of(lab.name, PLACE_KINDS)), "")
+    place_label = label_of_kind(guideline, PLACE_KINDS) or ""
     for lab in guideline.labels:
         pos = [e for e in lab.positive_examples if e.strip()]
         # sentences given as examples (some guidelines do) say nothing about the shape of a name

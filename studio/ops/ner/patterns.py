@@ -132,14 +132,13 @@ class Patterns:
 
     @classmethod
     def for_guideline(cls, guideline: Guideline) -> Patterns | None:
-        from studio.ops.ner.automap import kind_of
+        from studio.ops.ner.automap import label_of_kind
 
         if language_code(guideline.language) != "ko":
             return None
         targets: dict[str, str] = {}
         for kind in KINDS:
-            kinds = ("GPE", "LOC") if kind == "GPE" else (kind,)
-            label = next((lab.name for lab in guideline.labels if kind_of(lab.name, kinds)), None)
+            label = label_of_kind(guideline, ("GPE", "LOC") if kind == "GPE" else (kind,))
             if label is not None:
                 targets[kind] = label
         for kind in ("MONEY", "PERCENT"):
