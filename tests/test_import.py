@@ -135,3 +135,59 @@ def test_cli_import_summary_json_and_errors(tmp_path: Path) -> None:
     assert code == 1 and "empty.txt: empty file" in out and "nothing was imported" in err
     code, out, _ = run_cli("import", "--help")
     assert code == 0 and "--field" in out and "--column" in out and "--per-line" in out
+
+
+def test_a_documents_language_comes_from_its_script_then_the_setting_then_the_guideline(tmp_path: Path) -> None:
+    """Korean text imported without --lang is Korean (its review moves by words, not syllables); Latin
+    text takes --lang, else the approved guideline's language; a .jsonl 'lang' wins. The decision
+    records the language Latin text got."""
+    from studio.schema import Guideline, LabelDef
+
+    lines = ["미국 상무부는 3일(현지시간) 한국과학기술원(KAIST)과 협력한다고 밝혔다.", "LG Twins 3, KT Wiz 1",
+             "2-1", "Samsung hired 이정후's agent."]  # fmt: skip
+    (tmp_path / "mixed.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "rows.jsonl").write_text('{"text": "Guten Tag aus Berlin.", "lang": "de"}\n', encoding="utf-8")
+
+    def langs(store: Store) -> dict[str, str]:
+        return {d.text: d.lang for d in store.documents()}
+
+    plain = Store.init(tmp_path / "plain")
+    import_paths(plain, [tmp_path / "mixed.txt", tmp_path / "rows.jsonl"], ImportSettings(per_line=True))
+    assert langs(plain) == {
+        lines[0]: "ko",
+        lines[1]: "en",
+        lines[2]: "en",
+        lines[3]: "en",
+        "Guten Tag aus Berlin.": "de",
+    }
+    assert plain.decisions(action="import.run")[0].payload["args"]["lang"] == "en"
+
+    korean = Store.init(tmp_path / "ko")
+    g = Guideline(goal="뉴스", language="ko", labels=[LabelDef(name="ORG")])
+    korean.decide_guideline(korean.add_guideline(g, "agent"), "human:ann", "approve")
+    import_paths(korean, [tmp_path / "mixed.txt"], ImportSettings(per_line=True))
+    assert langs(korean) == {
+        lines[0]: "ko",
+        lines[1]: "en",
+        lines[2]: "ko",
+        lines[3]: "en",
+    }  # no letters: the project's
+    assert korean.decisions(action="import.run")[0].payload["args"]["lang"] == "ko"
+
+    german = Store.init(tmp_path / "de")
+    import_paths(german, [tmp_path / "mixed.txt"], ImportSettings(per_line=True, lang="de"))
+    assert langs(german)[lines[0]] == "ko" and langs(german)[lines[1]] == "de"
+
+    from studio.ops.review.document import document_view
+
+    [doc] = [d for d in plain.documents() if d.lang == "ko"]
+    words = [w.text for w in document_view(plain, doc.id).words]
+    assert words[:3] == (
+        ["미국", "상무부", "는"] if _has_kiwi() else ["미국", "상무부는", "3일"]
+    )  # words, not syllables
+
+
+def _has_kiwi() -> bool:
+    from studio.ops.ner import morph
+
+    return morph.available()

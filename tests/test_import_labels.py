@@ -77,6 +77,8 @@ def test_jsonl_complete_flags_snapping_and_malformed_lines(project: Store) -> No
     assert res.snapped == [f"{path}:2: LOC 'umbai' snapped to 'Mumbai'"]
     assert (res.documents, res.completed, res.partial) == (4, 3, 1)
     assert status_counts(project) == {"untouched": 0, "partial": 1, "complete": 3, "withdrawn": 0}
+    langs = {d.text[:4]: d.lang for d in project.documents()}
+    assert langs["서울 -"] == "ko" and langs["CUPE"] == "en"  # each document's script; Latin takes the guideline's
     released = _released(project)
     assert "Microsoft and OpenAI talked; Satya Nadella declined to comment." not in released  # complete: false
     assert released["서울 - 삼성전자가 갤럭시 S25를 공개했다."] == [(0, 2, "LOC"), (5, 9, "ORG"), (11, 18, "PRODUCT")]

@@ -30,7 +30,7 @@ from studio.ops.collect.fetch import Fetcher, FetchResult, FetchSettings
 from studio.ops.collect.neardup import NearDupIndex, minhash
 from studio.ops.collect.robots import RobotsCache, permits
 from studio.ops.collect.urls import BadURL, Scope, looks_binary, normalize_url
-from studio.schema import Document, content_hash
+from studio.schema import Document, content_hash, text_language
 from studio.store import Store
 
 Outcome = Literal["done", "max_pages", "cancelled", "error"]
@@ -46,7 +46,10 @@ class CrawlSettings(FetchSettings):
     retries: int = Field(default=1, ge=0, description="extra attempts after a timeout, network error or 5xx")
     near_duplicates: Literal["skip", "keep"] = "skip"
     near_dup_threshold: float = Field(default=0.8, gt=0, le=1)
-    lang: str = "en"
+    lang: str = Field(
+        default="en",
+        description="language of pages that declare none, in Latin script (Hangul, kana and CJK pages are known by their script)",
+    )
     min_chars: int = Field(default=1, ge=1, description="pages with less main text are skipped")
     # Results are written every `flush_every` results or `flush_seconds`, whichever comes first.
     # Each stored page is its own `documents.add` decision (in the order URLs left the queue), so
@@ -367,7 +370,7 @@ class _Crawl:
             provenance["redirects"] = res.redirects
         if near is not None:
             provenance["near_duplicate_of"] = near
-        lang = (page.meta.lang.split("-")[0].split("_")[0].lower() or self.s.lang)[:8]
+        lang = (page.meta.lang.split("-")[0].split("_")[0].lower() or text_language(page.text, self.s.lang))[:8]
         doc = Document(text=page.text, source="crawl", lang=lang, provenance=provenance)
         row = row | {"status": "stored", "reason": "near_duplicate_kept" if near else ""}
         self.pending_docs.append((row, doc))

@@ -32,7 +32,12 @@ class ImportSettings(BaseModel):
 
     field: str = Field(default="text", description="The text field of .jsonl rows.")
     column: str = Field(default="text", description="The text column of .csv files.")
-    lang: str = Field(default="en", description="Language of the documents (a .jsonl 'lang' wins).")
+    lang: str | None = Field(
+        default=None,
+        description="Language of documents in Latin script (default: the approved guideline's, else en). Korean, "
+        "Japanese and Chinese text is known by its script; a .jsonl 'lang' or an HTML page's lang wins.",
+        json_schema_extra={"metavar": "CODE"},
+    )
     per_line: bool = Field(default=False, description="In .txt files, one document per non-empty line (default: per file).")  # fmt: skip
     near_dups: bool = Field(default=True, description="Report new documents that nearly copy another document.")
     max_chars: int = Field(default=DEFAULT_MAX_CHARS, ge=1,

@@ -24,7 +24,7 @@ from studio.errors import StudioError
 from studio.ops.collect.decode import bom_codec, decode_page, detect
 from studio.ops.collect.extract import extract_page
 from studio.ops.collect.import_op import ImportIssue, ImportResult, ImportSettings, shown
-from studio.schema import Document
+from studio.schema import Document, language_code, text_language
 from studio.store import Store
 
 Format = Literal["txt", "jsonl", "csv", "html"]
@@ -193,6 +193,17 @@ def _sized(doc: Document, path: Path, line: int | None, s: ImportSettings) -> It
             yield Document(text=part, lang=doc.lang, source=doc.source, provenance=doc.provenance | {"part": k})
 
 
+def project_language(store: Store) -> str:
+    """The language of a project's documents when nothing else says: its approved guideline's, else "en"."""
+    approved = store.approved_guideline()
+    return (language_code(approved[0].language) if approved else None) or "en"
+
+
+def _lang(text: str, s: ImportSettings) -> str:
+    """A document's language: its script's, else the setting (resolved by `import_paths`)."""
+    return text_language(text, s.lang or "en")
+
+
 def _docs_txt(path: Path, data: bytes, s: ImportSettings) -> Iterator[Document | ImportIssue]:
     lines, broken, how = _decode_lines(data)
     if not s.per_line:
@@ -203,7 +214,7 @@ def _docs_txt(path: Path, data: bytes, s: ImportSettings) -> Iterator[Document |
         if not text:
             yield ImportIssue(path=str(path), message="empty file")
             return
-        yield Document(text=text, lang=s.lang, source="import", provenance=_prov(path, "txt", None, how))
+        yield Document(text=text, lang=_lang(text, s), source="import", provenance=_prov(path, "txt", None, how))
         return
     found = False
     for n, line in enumerate(lines, 1):
@@ -211,7 +222,8 @@ def _docs_txt(path: Path, data: bytes, s: ImportSettings) -> Iterator[Document |
             yield ImportIssue(path=str(path), line=n, message="undecodable bytes (not UTF-8); line skipped")
         elif line.strip():
             found = True
-            yield Document(text=line.strip(), lang=s.lang, source="import", provenance=_prov(path, "txt", n, how))
+            text = line.strip()
+            yield Document(text=text, lang=_lang(text, s), source="import", provenance=_prov(path, "txt", n, how))
     if not found and not broken:
         yield ImportIssue(path=str(path), message="empty file")
 
@@ -246,7 +258,7 @@ def _docs_jsonl(path: Path, data: bytes, s: ImportSettings) -> Iterator[Document
         if not text.strip():
             yield ImportIssue(path=str(path), line=n, message=f"field {s.field!r} is empty")
             continue
-        lang = row.get("lang") if isinstance(row.get("lang"), str) and row.get("lang") else s.lang
+        lang = row.get("lang") if isinstance(row.get("lang"), str) and row.get("lang") else _lang(text, s)
         yield Document(text=text, lang=lang, source="import", provenance=_prov(path, "jsonl", n, how))
 
 
@@ -296,7 +308,7 @@ def _docs_csv(path: Path, data: bytes, s: ImportSettings) -> Iterator[Document |
             yield ImportIssue(path=str(path), line=line, message=f"column {s.column!r} is empty")
         else:
             prov = _prov(path, "csv", line, how) | {"row": row_no}
-            yield Document(text=text, lang=s.lang, source="import", provenance=prov)
+            yield Document(text=text, lang=_lang(text, s), source="import", provenance=prov)
 
 
 def _merged_rows(raw: list[str], columns: int, at_end: bool) -> str:
@@ -323,7 +335,7 @@ def _docs_html(path: Path, data: bytes, s: ImportSettings) -> Iterator[Document 
     if not text.strip():
         yield ImportIssue(path=str(path), message="no text found in the page")
         return
-    lang = meta.lang.split("-")[0].lower() if meta.lang else s.lang
+    lang = meta.lang.split("-")[0].lower() if meta.lang else _lang(text, s)
     prov = _prov(path, "html", None, how) | {
         "title": meta.title,
         "license_hints": meta.license_hints,
@@ -355,6 +367,8 @@ def import_paths(
 ) -> ImportResult:
     """Import files and folders (recursively). Logged as one `import.run` decision by `tool`."""
     s = settings or ImportSettings()
+    if s.lang is None:  # recorded as resolved: the decision says which language Latin text got
+        s = s.model_copy(update={"lang": project_language(store)})
     roots = [Path(p).expanduser() for p in paths]
     if not roots:
         raise StudioError("give at least one file or folder to import")

@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field, ValidationError
 from studio.errors import StudioError
 from studio.ops.collect.import_op import LabelImportResult
 from studio.ops.ner.formats import GoldDoc, map_spans, read_conll_text, read_jsonl_text
-from studio.schema import Document, Proposal, Span
+from studio.schema import Document, Proposal, Span, text_language
 from studio.store import Store
 
 LabelFormat = Literal["jsonl", "conll", "docbin", "labelstudio"]
@@ -227,11 +227,12 @@ def import_labeled(
     *,
     as_proposals: str | None = None,
     mapping: dict[str, str] | None = None,
-    lang: str = "en",
+    lang: str | None = None,
     scheme: str = "auto",
     progress: Callable[[str, int, int | None], None] | None = None,
 ) -> LabelImportResult:
     """Read `path` and store its documents and spans (see the module docstring)."""
+    from studio.ops.collect.importer import project_language
     from studio.ops.review.document import guideline_labels, tokenize
 
     allowed = guideline_labels(store)
@@ -242,17 +243,19 @@ def import_labeled(
     check_labels([f], allowed)
     res = LabelImportResult(path=str(path), format=f.format, scheme=f.scheme, errors=list(f.errors),
                             as_proposals=as_proposals)  # fmt: skip
+    default = lang or project_language(store)
+    langs = [text_language(d.text, default) for d in f.docs]  # Korean text is Korean whatever the default
     prepared: list[tuple[LabeledDoc, list[Span]]] = []
-    for n, d in enumerate(f.docs, 1):
-        prepared.append((d, _snap_all(d, tokenize(d.text, lang), res)))
+    for n, (d, doc_lang) in enumerate(zip(f.docs, langs, strict=True), 1):
+        prepared.append((d, _snap_all(d, tokenize(d.text, doc_lang), res)))
         if progress and n % 200 == 0:
             progress("tokenize", n, len(f.docs))
     rel = _relative(store, Path(path))
     docs = [
-        Document(text=d.text, lang=lang, source="import",
+        Document(text=d.text, lang=doc_lang, source="import",
                  provenance={"file": rel, "where": d.where.replace(str(path), rel), "format": f.format,
                              "annotations": True})
-        for d, _ in prepared
+        for (d, _), doc_lang in zip(prepared, langs, strict=True)
     ]  # fmt: skip
     with store.transaction():
         ids = store.add_documents(docs, actor="tool", rationale=f"import with labels from {rel}")
