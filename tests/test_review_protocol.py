@@ -135,3 +135,34 @@ def test_korean_words_in_the_line_protocol(tmp_path: Path) -> None:
     assert "0:2 미국  3:6 상무부  6:7 는  8:10 3일" in out  # words, not syllables
     with Store.open(tmp_path / "ko") as st:
         assert [(x.text, x.label) for x in st.approved_spans(doc_id)] == [("상무부", "ORG")]
+
+
+def test_a_span_inside_a_token_is_saved_exactly_and_a_relabel_keeps_it(tmp_path: Path) -> None:
+    """ "U.S." is inside the one token "U.S.-brokered": `+ 4:8` asks, and e saves the characters given; a relabel
+    (digit or `l`) changes the label only, also of a span made by character moves (it used to snap it back)."""
+    text = "The U.S.-brokered ceasefire between Israel and Hezbollah held for a third day."
+    s = Store.init(tmp_path)
+    s.start_session("setup")
+    labels = [LabelDef(name=n) for n in ("ORG", "PERSON", "PRODUCT", "LOC")]
+    s.decide_guideline(s.add_guideline(Guideline(goal="news", labels=labels), "agent"), "human:ann", "approve")
+    for copy in (text, text + " Again."):
+        doc_id, _ = s.add_document(Document(text=copy))
+        s.add_proposals([Proposal(kind="span", document_id=doc_id,
+                                  payload={"span": Span(start=4, end=17, label="ORG", text="U.S.-brokered").model_dump()})])  # fmt: skip
+    s.close()
+    script = "\n".join([
+        "+ 4:8 LOC", "n",             # asked; not saved
+        "+ 4:8 LOC", "e",             # exactly "U.S." (replaces the proposal over it)
+        "l ORG", "4",                 # relabels keep [4:8]
+        '+ "Hezbollah" ORG', "d",
+        "e-9c", "4",                  # document 2: the proposal cut by characters, then relabeled: stays "U.S."
+        "d", "q",
+    ]) + "\n"  # fmt: skip
+    out = _review(tmp_path, script)
+    assert 'snapped to token edges: [4:8] -> [4:17]: LOC "U.S.-brokered" (you gave "U.S.")' in out
+    assert 'save it? [y: as snapped / e: exactly "U.S." / n]' in out and "not saved" in out
+    s = Store.open(tmp_path)
+    assert [(x.start, x.end, x.label) for x in s.approved_spans(1)] == [(4, 8, "LOC"), (47, 56, "ORG")]
+    assert [(x.start, x.end, x.label, x.text) for x in s.approved_spans(2)] == [(4, 8, "LOC", "U.S.")]
+    assert status_counts(s)["complete"] == 2
+    s.close()

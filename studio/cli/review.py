@@ -269,11 +269,15 @@ class DocumentReview:
             click.echo(
                 f'  {chk.note()}: {chk.span.label} "{chk.text}" (you gave "{self.view.text[chk.given[0] : chk.given[1]]}")'
             )
-            answer = self.readline("  save it? [y/n] ")
-            if (answer or "").strip().lower() not in ("y", "yes"):
+            given = self.view.text[chk.given[0] : chk.given[1]]
+            answer = (self.readline(f'  save it? [y: as snapped / e: exactly "{given}" / n] ') or "").strip().lower()
+            if answer not in ("y", "yes", "e", "exact"):
                 click.echo("  not saved")
                 return
-        self._added(rv.add_span(self.store, self.doc_id, cmd.start or 0, cmd.end or 0, cmd.label, self.actor))
+            exact = answer in ("e", "exact")
+        else:
+            exact = False
+        self._added(rv.add_span(self.store, self.doc_id, cmd.start or 0, cmd.end or 0, cmd.label, self.actor, exact))
 
     def add_text(self, cmd: proto.Command) -> None:
 

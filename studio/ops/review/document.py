@@ -321,9 +321,11 @@ def locate_text(view: DocumentView, needle: str, occurrence: int | None = None) 
 
 
 def check_span(store: Store, doc_id: int, start: int, end: int, label: str, *, view: DocumentView | None = None,
-               ignore: str | None = None, actor: str | None = None) -> SpanCheck:  # fmt: skip
+               ignore: str | None = None, actor: str | None = None, exact: bool = False) -> SpanCheck:  # fmt: skip
     """Validate a span without saving it: label, range, token snapping, overlaps (`ignore`: a key
-    that is being replaced, so it does not count as an overlap; `actor`: whose view, see document_view)."""
+    that is being replaced, so it does not count as an overlap; `actor`: whose view, see document_view).
+    `exact` keeps the characters as given ("U.S." inside the one token "U.S.-brokered"): no snapping,
+    but no space at either end."""
     view = view or document_view(store, doc_id, actor)
     label = check_label(view.labels or guideline_labels(store), label)
     n = len(view.text)
@@ -331,11 +333,18 @@ def check_span(store: Store, doc_id: int, start: int, end: int, label: str, *, v
         raise BadSpan(
             f"[{start}:{end}] is not a range of document {doc_id}: write START:END with 0 <= START < END <= {n}"
         )
-    inside = [t for t in view.tokens if t.start < end and t.end > start]
-    if not inside:
-        raise BadSpan(f"[{start}:{end}] holds only spaces; a span needs at least one word")
-    # Outward to the edges of the first and last word touched; spaces at either end fall away.
-    s, e = inside[0].start, inside[-1].end
+    if exact:
+        if not view.text[start:end].strip():
+            raise BadSpan(f"[{start}:{end}] holds only spaces; a span needs at least one word")
+        if view.text[start:end] != view.text[start:end].strip():
+            raise BadSpan(f"[{start}:{end}] starts or ends with a space ({_quote(view.text[start:end])})")
+        s, e = start, end
+    else:
+        inside = [t for t in view.tokens if t.start < end and t.end > start]
+        if not inside:
+            raise BadSpan(f"[{start}:{end}] holds only spaces; a span needs at least one word")
+        # Outward to the edges of the first and last word touched; spaces at either end fall away.
+        s, e = inside[0].start, inside[-1].end
     if "\n" in view.text[s:e]:
         raise BadSpan(f"[{s}:{e}] crosses a line break ({_quote(view.text[s:e])}); a span stays on one line")
     span = Span(start=s, end=e, label=label, text=view.text[s:e])
@@ -350,11 +359,11 @@ def check_span(store: Store, doc_id: int, start: int, end: int, label: str, *, v
 
 
 # -- changes --------------------------------------------------------------------------------
-def add_span(store: Store, doc_id: int, start: int, end: int, label: str, actor: str) -> Change:
-    """Approve a span the person marked (`label.add`), snapped to tokens; see the module docstring
-    for what happens to pending proposals under it. Refused over an approved span."""
+def add_span(store: Store, doc_id: int, start: int, end: int, label: str, actor: str, exact: bool = False) -> Change:
+    """Approve a span the person marked (`label.add`), snapped to tokens unless `exact`; see the module
+    docstring for what happens to pending proposals under it. Refused over an approved span."""
     view = _open_view(store, doc_id, actor)
-    chk = check_span(store, doc_id, start, end, label, view=view)
+    chk = check_span(store, doc_id, start, end, label, view=view, exact=exact)
     span = chk.span
     if any((v.start, v.end, v.label) == (span.start, span.end, span.label) for v in chk.overlaps_approved):
         raise ReviewError(f"{_show(span)} is already approved")
@@ -404,7 +413,7 @@ def accept(store: Store, doc_id: int, key: str, actor: str) -> Change:
         raise InvalidState(f"{v.describe()} is already approved")
     labels = view.labels or guideline_labels(store)
     check_label(labels, v.label)
-    chk = check_span(store, doc_id, v.start, v.end, v.label, view=view, ignore=key)
+    chk = check_span(store, doc_id, v.start, v.end, v.label, view=view, ignore=key, exact=True)  # saved as proposed
     _refuse_overlap(chk.overlaps_approved, chk.span, "reject this proposal (x) or change that span")
     d = store.accept_span(v.proposal_id or 0, actor)
     return Change(document_id=doc_id, action="accept", decision_ids=[_id(d)], message=f"accepted {_show(chk.span)}",
@@ -428,12 +437,12 @@ def reject(store: Store, doc_id: int, key: str, actor: str, reason: str = "") ->
 
 def relabel(store: Store, doc_id: int, key: str, label: str, actor: str) -> Change:
     """Change the label of a proposal (approving it as edited; its own label accepts it) or of an
-    approved span."""
+    approved span. The range stays as it is, also one made by characters ("U.S." in "U.S.-brokered")."""
     view = _open_view(store, doc_id, actor)
     v = view.item(key)
     if v.kind == "proposal" and check_label(view.labels or guideline_labels(store), label) == v.label:
         return accept(store, doc_id, key, actor)  # the label it already has: a plain accept
-    return set_span(store, doc_id, key, v.start, v.end, label, actor, view=view, action="relabel")
+    return set_span(store, doc_id, key, v.start, v.end, label, actor, view=view, action="relabel", exact=True)
 
 
 def move_boundary(store: Store, doc_id: int, key: str, edge: Literal["start", "end"], delta: int, actor: str,
@@ -477,18 +486,9 @@ def set_span(store: Store, doc_id: int, key: str, start: int, end: int, label: s
     approved span changed (`label.change`). `exact` keeps character edits unsnapped."""
     view = view or _open_view(store, doc_id, actor)
     v = view.item(key)
-    if exact:
-        labels = view.labels or guideline_labels(store)
-        lab = check_label(labels, label)
-        if not (0 <= start < end <= len(view.text)) or "\n" in view.text[start:end]:
-            raise BadSpan(f"[{start}:{end}] is not a one-line range of document {doc_id}")
-        span = Span(start=start, end=end, label=lab, text=view.text[start:end])
-        over = [o for o in view.approved if o.key != key and o.start < end and start < o.end]
-        snapped = False
-    else:
-        chk = check_span(store, doc_id, start, end, label, view=view, ignore=key)
-        span, over, snapped = chk.span, chk.overlaps_approved, chk.snapped
-    _refuse_overlap(over, span, "remove or change it first")
+    chk = check_span(store, doc_id, start, end, label, view=view, ignore=key, exact=exact)
+    span, snapped = chk.span, chk.snapped
+    _refuse_overlap(chk.overlaps_approved, span, "remove or change it first")
     before = Span(start=v.start, end=v.end, label=v.label, text=v.text)
     if (span.start, span.end, span.label) == (before.start, before.end, before.label):
         raise ReviewError(f"{_show(span)} is unchanged")

@@ -22,8 +22,8 @@ Commands (one per line; the current span is marked >):
   A                 accept all remaining proposals of this document
   1..9              relabel the current span with the guideline's label N (approves a proposal)
   l LABEL           relabel the current span with LABEL
-  + START:END LABEL add a span by character offsets (snapped to whole tokens; you are asked
-                    to confirm when snapping changed it)
+  + START:END LABEL add a span by character offsets, snapped to whole tokens; when snapping
+                    changed it you are asked: y saves it snapped, e exactly as you gave it
   + "exact text" LABEL [N]
                     add a span by its text; N picks the Nth occurrence when it occurs more than once
   s-1 s+1 e-1 e+1   move the start (s) or end (e) of the current span by N words (t lists them);
