@@ -124,7 +124,8 @@ def data_version(docs: list[LabeledDoc]) -> str:
 def make_doc(nlp: Language, lang: str, text: str, cuts: Iterable[int] = ()) -> Doc:
     """Tokenize as the model was trained (`TOKENS_META`): Kiwi's morphemes for a Korean model trained with them,
     else as alignment does (CJK characters are tokens), in the model's vocab. `cuts`: offsets where a token must
-    end (a training document's span edges, where Kiwi read a name and its particle as one word: "창원서")."""
+    end (a training document's span edges, where Kiwi read a name and its particle as one word: "창원서", or a
+    person saved a span inside a token: "U.S." in "U.S.-brokered")."""
     from spacy.tokens import Doc
 
     if nlp.meta.get(TOKENS_META) == MORPHEMES:
@@ -136,7 +137,8 @@ def make_doc(nlp: Language, lang: str, text: str, cuts: Iterable[int] = ()) -> D
             return Doc(nlp.vocab, words=words, spaces=spaces)
         # Kiwi is gone since the model was trained: syllables, as a model without it (weaker, never wrong offsets)
     base = get_nlp(lang).make_doc(text)
-    return Doc(nlp.vocab, words=[t.text for t in base], spaces=[bool(t.whitespace_) for t in base])
+    words, spaces = _cut([t.text for t in base], [bool(t.whitespace_) for t in base], set(cuts))
+    return Doc(nlp.vocab, words=words, spaces=spaces)
 
 
 def _cut(words: list[str], spaces: list[bool], cuts: set[int]) -> tuple[list[str], list[bool]]:
