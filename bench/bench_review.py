@@ -116,7 +116,7 @@ def build(root: Path, rows: list[dict[str, Any]], proposals: list[list[Gold]]) -
 class Session:
     """`studio review` in a subprocess; `send` writes one line and returns the output up to the next prompt."""
 
-    PROMPTS = ("> ", ": ", "[y/n] ", "to cancel] ")
+    PROMPTS = ("> ", ": ", "[y/n] ", "/ n] ", "to cancel] ")
 
     def __init__(self, root: Path, *args: str) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "STUDIO_USER": "bench"}
@@ -186,6 +186,7 @@ def document_mode(root: Path, gold_by_doc: dict[int, set[Gold]]) -> int:
     sess = Session(root)
     cur = 0
     doc_id = None
+    seen: dict[tuple[int, str, str], int] = {}  # (document, command, view) -> times sent: a loop is a failure
     while "No more open documents" not in sess.last and sess.proc.poll() is None:
         m = re.findall(r"── document (\d+) ", sess.last)
         if m:
@@ -196,7 +197,13 @@ def document_mode(root: Path, gold_by_doc: dict[int, set[Gold]]) -> int:
         cur = c if c is not None else cur
         view = document_view(store, doc_id)
         cmd = next_command(view, gold_by_doc[doc_id], cur)
+        state = (doc_id, cmd, repr([(v.start, v.end, v.label, v.kind) for v in view.spans]))
+        seen[state] = seen.get(state, 0) + 1
+        if seen[state] > 2:
+            raise RuntimeError(f"{cmd!r} on document {doc_id} changes nothing: {sess.last[-300:]!r}")
         out = sess.send(cmd)
+        if "save it? [y" in out:  # the gold span is not on token edges ("U.S." in "U.S.-brokered"): as given
+            out = sess.send("e")
         if "  ! " in out:
             raise RuntimeError(f"refused: {cmd!r} on document {doc_id}: {out}")
     store.close()
