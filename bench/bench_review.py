@@ -236,8 +236,8 @@ def next_command(view: Any, gold: set[Gold], cur: int) -> str:
         g = over[0]
         if g in approved:
             return "x"  # its entity is in already
-        starts = [t.start for t in view.tokens]
-        ends = [t.end for t in view.tokens]
+        starts = [t.start for t in view.words]  # s+N / e+N move by words (Korean: Kiwi's, not syllables)
+        ends = [t.end for t in view.words]
         if g[2] == v.label and v.start != g[0] and v.end == g[1] and g[0] in starts and v.start in starts:
             return f"s{starts.index(g[0]) - starts.index(v.start):+d}"
         if g[2] == v.label and v.end != g[1] and v.start == g[0] and g[1] in ends and v.end in ends:
