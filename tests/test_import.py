@@ -165,7 +165,8 @@ def test_a_documents_language_comes_from_its_script_then_the_setting_then_the_gu
     korean = Store.init(tmp_path / "ko")
     g = Guideline(goal="뉴스", language="ko", labels=[LabelDef(name="ORG")])
     korean.decide_guideline(korean.add_guideline(g, "agent"), "human:ann", "approve")
-    import_paths(korean, [tmp_path / "mixed.txt"], ImportSettings(per_line=True))
+    res = import_paths(korean, [tmp_path / "mixed.txt"], ImportSettings(per_line=True))
+    assert res.languages == {"ko": 2, "en": 2}
     assert langs(korean) == {
         lines[0]: "ko",
         lines[1]: "en",
@@ -173,6 +174,8 @@ def test_a_documents_language_comes_from_its_script_then_the_setting_then_the_gu
         lines[3]: "en",
     }  # no letters: the project's
     assert korean.decisions(action="import.run")[0].payload["args"]["lang"] == "ko"
+    code, out, err = run_cli("-p", str(tmp_path / "ko"), "import", str(tmp_path / "rows.jsonl"))
+    assert code == 0 and "Imported 1 documents from 1 files (0 duplicates skipped, 0 errors). Languages: de 1." in out
 
     german = Store.init(tmp_path / "de")
     import_paths(german, [tmp_path / "mixed.txt"], ImportSettings(per_line=True, lang="de"))

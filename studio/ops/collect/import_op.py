@@ -60,6 +60,7 @@ class ImportResult(BaseModel):
     imported: int = 0
     duplicates: int = 0
     by_format: dict[str, int] = Field(default_factory=dict)
+    languages: dict[str, int] = Field(default_factory=dict)  # new documents by language (`schema.text_language`)
     errors: list[ImportIssue] = Field(default_factory=list)
     skipped_files: list[str] = Field(default_factory=list)  # in folders, of a type we do not read
     # new documents that nearly copy another document (stored before or imported now): kept, reported
@@ -130,9 +131,11 @@ class ImportOpResult(ImportResult, Result):
     def summary(self) -> str:
         if self.labeled:
             return "\n".join(r.summary() for r in self.labeled)
+        langs = ", ".join(f"{lang} {n}" for lang, n in sorted(self.languages.items(), key=lambda kv: (-kv[1], kv[0])))
         return (
             f"Imported {self.imported} documents from {self.files} files "
             f"({self.duplicates} duplicates skipped, {len(self.errors)} errors)."
+            + (f" Languages: {langs}." if langs else "")
         )
 
 

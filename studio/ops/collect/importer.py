@@ -383,10 +383,13 @@ def import_paths(
 
     def flush() -> None:
         if batch:
-            for doc_id, is_new in store.add_documents(batch, actor="tool", rationale="import"):
+            for (doc_id, is_new), doc in zip(
+                store.add_documents(batch, actor="tool", rationale="import"), batch, strict=True
+            ):
                 if is_new:
                     new_ids.append(doc_id)
                     result.imported += 1
+                    result.languages[doc.lang] = result.languages.get(doc.lang, 0) + 1
                 else:
                     result.duplicates += 1
             batch.clear()
