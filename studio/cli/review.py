@@ -266,10 +266,8 @@ class DocumentReview:
 
         chk = rv.check_span(self.store, self.doc_id, cmd.start or 0, cmd.end or 0, cmd.label, view=self.view)
         if chk.snapped:
-            click.echo(
-                f'  {chk.note()}: {chk.span.label} "{chk.text}" (you gave "{self.view.text[chk.given[0] : chk.given[1]]}")'
-            )
             given = self.view.text[chk.given[0] : chk.given[1]]
+            click.echo(f'  {chk.note()}: {chk.span.label} "{chk.text}" (you gave "{given}")')
             answer = (self.readline(f'  save it? [y: as snapped / e: exactly "{given}" / n] ') or "").strip().lower()
             if answer not in ("y", "yes", "e", "exact"):
                 click.echo("  not saved")
