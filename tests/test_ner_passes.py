@@ -92,6 +92,19 @@ def test_verify_cuts_english_titles_and_lower_case_edges() -> None:
     assert passes.verify_spans(post, [_span(post, "lionel messi", "person")], social).spans[0].text == "lionel messi"
 
 
+def test_verify_drops_lower_case_function_words_in_english_posts() -> None:
+    """What the small model lists as people in lower-case posts after seeing some ("i", "nobody", "me"); a capital
+    keeps a span ("I", "US", "The Who"), and a word that is not a function word stays (not a name either: the
+    weights decide)."""
+    shapes = passes.guideline_shapes(_guideline("social_guideline.yaml"))
+    t = "nobody: me at 2am, i said when US fans and The Who met getting lost"
+    spans = [("nobody", "person"), ("me", "person"), ("i", "person"), ("when", "person"), ("US", "location"),
+             ("The Who", "group"), ("getting", "person")]  # fmt: skip
+    res = passes.verify_spans(t, [_span(t, s, lab) for s, lab in spans], shapes)
+    assert [s.text for s in res.spans] == ["US", "The Who", "getting"]
+    assert {why for _, why in res.dropped} == {"only function words (a pronoun, an article), not a name"}
+
+
 def test_verify_keeps_korean_dates_and_amounts() -> None:
     shapes = passes.guideline_shapes(_guideline("news_ko_guideline.yaml"))
     t = "삼성전자는 2020년 3월 10명을 뽑았다고 기자 홍길동이 밝혔다."

@@ -20,11 +20,11 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from studio.errors import StudioError
+from studio.ops.ner.passes import english_stop_words
 from studio.ops.ner.tokens import get_nlp
 from studio.schema import Guideline, Span
 
@@ -252,7 +252,7 @@ class SpacyModelSource:
                 self._lower_words |= set(_LOWER_WORD.findall(texts[i]))
         if not shouted:
             return zip(look, docs, strict=True)
-        common = self._lower_words | _stop_words()
+        common = self._lower_words | english_stop_words()
         cased = dict(zip(shouted, self.nlp.pipe([capitalized(texts[i], common) for i in shouted],
                                                 batch_size=batch_size), strict=True))  # fmt: skip
         return ((i, _ShoutedParse(doc, cased[i]) if i in cased else doc) for i, doc in zip(look, docs, strict=True))
@@ -325,13 +325,6 @@ def capitalized(text: str, common: set[str] = frozenset()) -> str:  # type: igno
         return out
 
     return _WORD.sub(case, text)
-
-
-@cache
-def _stop_words() -> frozenset[str]:
-    from spacy.lang.en.stop_words import STOP_WORDS
-
-    return frozenset(STOP_WORDS)
 
 
 class _ShoutedParse:
