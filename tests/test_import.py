@@ -175,7 +175,8 @@ def test_a_documents_language_comes_from_its_script_then_the_setting_then_the_gu
     }  # no letters: the project's
     assert korean.decisions(action="import.run")[0].payload["args"]["lang"] == "ko"
     code, out, err = run_cli("-p", str(tmp_path / "ko"), "import", str(tmp_path / "rows.jsonl"))
-    assert code == 0 and "Imported 1 documents from 1 files (0 duplicates skipped, 0 errors). Languages: de 1." in out
+    assert code == 0, err
+    assert "Imported 1 documents from 1 files (0 duplicates skipped, 0 errors). Languages: de 1." in out
 
     german = Store.init(tmp_path / "de")
     import_paths(german, [tmp_path / "mixed.txt"], ImportSettings(per_line=True, lang="de"))
