@@ -41,7 +41,8 @@ def language_code(language: str | None) -> str | None:
     return code[:2] if len(code) >= 2 and code[:2].isalpha() else None
 
 
-_SCRIPT_WORDS = (
+# Scripts that name their language (the order `agent.guideline.guess_language` tries them in)
+SCRIPT_WORDS = (
     ("ko", re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]+")),  # Hangul syllables and jamo
     ("ja", re.compile(r"[\u3040-\u30ff]+")),  # kana
     ("zh", re.compile(r"[\u4e00-\u9fff]+")),  # CJK ideographs (kana beside them say Japanese)
@@ -57,14 +58,14 @@ def text_language(text: str, default: str = "en") -> str:
     language; Latin script (or no letters at all: "3-1") cannot tell English from German, so it
     takes `default` (the setting or the guideline's language), unless `default` is itself a
     language of another script, when it is "en". A tie goes to `default`'s script."""
-    counts = {lang: len(rx.findall(text)) for lang, rx in _SCRIPT_WORDS}
+    counts = {lang: len(rx.findall(text)) for lang, rx in SCRIPT_WORDS}
     if counts["ja"]:
         counts["ja"] += counts.pop("zh")  # kanji in Japanese text
     latin = len(_LATIN_WORDS.findall(text))
     lang, most = max(counts.items(), key=lambda kv: kv[1])
     if most > latin or (most and most == latin and language_code(default) == lang):
         return lang  # a tie goes to the setting's script
-    if not latin or language_code(default) not in {lang for lang, _ in _SCRIPT_WORDS}:
+    if not latin or language_code(default) not in {lang for lang, _ in SCRIPT_WORDS}:
         return default
     return "en"
 

@@ -13,13 +13,10 @@ from studio.errors import StudioError
 from studio.llm import LLM, Request
 from studio.llm.client import strip_fences
 from studio.llm.prompts import load_prompt
-from studio.schema import Guideline, LabelDef, QualityCriteria, SourcesPlan, TaskType
+from studio.schema import SCRIPT_WORDS, Guideline, LabelDef, QualityCriteria, SourcesPlan, TaskType
 from studio.store import Store
 
 LANGUAGE_NAMES = {"en": "English", "ko": "Korean", "ja": "Japanese", "zh": "Chinese"}
-_HANGUL = re.compile(r"[\uac00-\ud7a3]")
-_KANA = re.compile(r"[\u3040-\u30ff]")
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 Short = Annotated[str, Field(max_length=200)]
@@ -50,13 +47,9 @@ class GuidelineDraft(BaseModel):
 
 
 def guess_language(text: str) -> str:
-    if _HANGUL.search(text):
-        return "ko"
-    if _KANA.search(text):
-        return "ja"
-    if _CJK.search(text):
-        return "zh"
-    return "en"
+    """A goal's language: the first of Korean, Japanese, Chinese whose script appears in it, else English (a goal
+    is short; a document's language is counted in words: `schema.text_language`)."""
+    return next((lang for lang, rx in SCRIPT_WORDS if rx.search(text)), "en")
 
 
 def to_yaml(g: Guideline) -> str:

@@ -334,10 +334,11 @@ def check_span(store: Store, doc_id: int, start: int, end: int, label: str, *, v
             f"[{start}:{end}] is not a range of document {doc_id}: write START:END with 0 <= START < END <= {n}"
         )
     if exact:
-        if not view.text[start:end].strip():
+        given = view.text[start:end]
+        if not given.strip():
             raise BadSpan(f"[{start}:{end}] holds only spaces; a span needs at least one word")
-        if view.text[start:end] != view.text[start:end].strip():
-            raise BadSpan(f"[{start}:{end}] starts or ends with a space ({_quote(view.text[start:end])})")
+        if given != given.strip():
+            raise BadSpan(f"[{start}:{end}] starts or ends with a space ({_quote(given)})")
         s, e = start, end
     else:
         inside = [t for t in view.tokens if t.start < end and t.end > start]
