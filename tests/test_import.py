@@ -107,7 +107,7 @@ def test_other_encodings_and_bad_files(store: Store, tmp_path: Path) -> None:
     assert res.imported == 2
     assert errors_of(res) == [
         f"{tmp_path}/binary.txt: looks like a binary file (NUL bytes); file skipped",
-        f"{tmp_path}/doc.pdf: unsupported file type '.pdf'; use .txt, .jsonl, .csv or .html",
+        f"{tmp_path}/doc.pdf: unsupported file type '.pdf'; use .txt, .jsonl, .csv, .html or .conll",
         f"{tmp_path}/bad.txt:2: undecodable bytes (not UTF-8); file skipped",
     ]
 
@@ -195,3 +195,71 @@ def _has_kiwi() -> bool:
     from studio.ops.ner import morph
 
     return morph.available()
+
+
+CONLL = """-DOCSTART- -X- -X- O
+
+SOCCER NN B-NP O
+- : O O
+LEEDS NNP B-NP I-ORG
+BEAT VB B-VP O
+SHEFFIELD NNP B-NP I-ORG
+WEDNESDAY NNP I-NP I-ORG
+. . O O
+
+LONDON NNP B-NP I-LOC
+1996-08-30 CD I-NP O
+
+Gary NNP B-NP I-PER
+Speed NNP I-NP I-PER
+scored
+twice RB B-ADVP O
+
+Leeds NNP B-NP I-ORG
+2 CD I-NP O
+Sheffield NNP B-NP I-ORG
+Wednesday NNP I-NP B-ORG
+0 CD I-NP O
+"""
+
+
+def test_a_conll_file_imports_its_sentences_as_text_that_eval_finds(tmp_path: Path) -> None:
+    """A plain import of a CoNLL file: one document per sentence (tokens joined by spaces, as `studio eval` reads
+    the same file), a malformed sentence reported with its line and left out, the tags not imported, and a hint
+    saying how to import them."""
+    from studio.ops.ner.formats import read_gold
+
+    path = tmp_path / "test.conll"
+    path.write_text(CONLL, encoding="utf-8")
+    proj = tmp_path / "proj"
+    Store.init(proj).close()
+    code, out, err = run_cli("-p", str(proj), "import", str(path))
+    assert code == 0, err
+    assert out.startswith("Imported 3 documents from 1 files (0 duplicates skipped, 1 errors).")
+    assert f"{path}:16: expected 'TOKEN ... TAG', got 'scored'; sentence skipped" in out
+    assert "hint: 3 sentences of CoNLL files were read as text" in out and "--with-labels" in out
+    store = Store.open(proj)
+    try:
+        docs = [store.document(i) for i in store.document_ids()]
+        assert [d.text for d in docs] == [
+            "SOCCER - LEEDS BEAT SHEFFIELD WEDNESDAY .", "LONDON 1996-08-30", "Leeds 2 Sheffield Wednesday 0"]  # fmt: skip
+        assert [d.text for d in docs] == [g.text for g in read_gold(path).docs]
+        assert [(d.provenance["format"], d.provenance["line"]) for d in docs] == [
+            ("conll", 3),
+            ("conll", 11),
+            ("conll", 19),
+        ]
+        assert not list(store.proposals(kind="span", status=None))  # the tags are not labels or proposals
+    finally:
+        store.close()
+    code, out, err = run_cli("-p", str(proj), "eval", str(path), "--what", "approved")
+    assert code == 0, err
+    assert "matched 3 of 3 gold documents" in out
+    # a folder with a CoNLL file reads it too; an annotation format the plain import cannot read says what to use
+    (tmp_path / "more").mkdir()
+    (tmp_path / "more" / "b.iob").write_text("Oslo I-LOC\n", encoding="utf-8")
+    (tmp_path / "more" / "x.spacy").write_bytes(b"\x00\x01")
+    code, out, err = run_cli("-p", str(proj), "import", str(tmp_path / "more"), str(tmp_path / "more" / "x.spacy"))
+    assert code == 0, err
+    assert out.startswith("Imported 1 documents from 2 files (0 duplicates skipped, 1 errors).")
+    assert "unsupported file type '.spacy'; use .txt, .jsonl, .csv, .html or .conll (annotations: --with-labels)" in out

@@ -99,7 +99,7 @@ class LabelImportResult(BaseModel):
 
 class ImportArgs(Args, ImportSettings):
     paths: list[str] = Field(
-        min_length=1, description="Files or folders: .txt .jsonl .csv .html (or annotations, with --with-labels).",
+        min_length=1, description="Files or folders: .txt .jsonl .csv .html .conll (or annotations, with --with-labels).",
         json_schema_extra={"cli": "argument", "path": True, "metavar": "PATH..."},
     )  # fmt: skip
     with_labels: bool = Field(
@@ -139,7 +139,8 @@ class ImportOpResult(ImportResult, Result):
         )
 
 
-HELP = """Import documents from .txt, .jsonl, .csv and .html files, or folders of them.
+HELP = """Import documents from .txt, .jsonl, .csv and .html files, or folders of them; a CoNLL
+file (.conll, .iob, .bio) as one document per sentence, without its tags.
 
 Folders are read recursively (hidden files skipped). Encodings are detected. A bad row or
 file is reported with its file and line and the rest is imported; documents already in
@@ -156,6 +157,7 @@ Examples:
   studio import notes.txt --per-line           # one sentence per line -> one document each
   studio import tweets.jsonl --field content
   studio import reviews.csv --column body --lang de
+  studio import test.conll                     # its sentences, to label (then: studio eval test.conll)
   studio import gold.conll --with-labels --map PER=PERSON --map MISC=O
   studio import export.json --with-labels --as-proposals labelstudio
 """
@@ -175,6 +177,12 @@ def import_files(ctx: OpContext, args: ImportArgs) -> ImportOpResult:
     settings = ImportSettings(**args.model_dump(include=set(ImportSettings.model_fields)))
     result = import_paths(ctx.store, list(paths), settings, on_progress if ctx.progress else None)
     hints = [] if args.per_line else per_line_hints(paths)
+    if result.by_format.get("conll"):
+        hints.append(
+            f"{result.by_format['conll']} sentences of CoNLL files were read as text, without their tags (to label "
+            "them; `studio eval FILE` scores the proposals against the tags). To import the tags: --with-labels "
+            "(your approved labels) or --with-labels --as-proposals NAME (proposals to review)."
+        )
     return ImportOpResult(**result.model_dump(), hints=hints)
 
 

@@ -1,4 +1,5 @@
-"""File import: .txt, .jsonl, .csv and .html files (and folders of them) into documents.
+"""File import: .txt, .jsonl, .csv and .html files (and folders of them) into documents; a CoNLL file's
+sentences as text (its tags are imported by `import --with-labels`, `studio.ops.collect.labels`).
 
 A bad row or file never stops an import: it is reported with its file and line and the rest
 goes in. Text files are decoded as UTF-8 when they are UTF-8; a file with no valid UTF-8 text
@@ -24,10 +25,11 @@ from studio.errors import StudioError
 from studio.ops.collect.decode import bom_codec, decode_page, detect
 from studio.ops.collect.extract import extract_page
 from studio.ops.collect.import_op import ImportIssue, ImportResult, ImportSettings, shown
+from studio.ops.ner.formats import CONLL_TEXT_SUFFIXES, read_conll_text
 from studio.schema import Document, language_code, text_language
 from studio.store import Store
 
-Format = Literal["txt", "jsonl", "csv", "html"]
+Format = Literal["txt", "jsonl", "csv", "html", "conll"]
 FORMATS: dict[str, Format] = {
     ".txt": "txt",
     ".text": "txt",
@@ -36,7 +38,8 @@ FORMATS: dict[str, Format] = {
     ".csv": "csv",
     ".html": "html",
     ".htm": "html",
-}
+} | dict.fromkeys(CONLL_TEXT_SUFFIXES, "conll")
+_LABELED_ONLY = (".spacy", ".json", ".conllu", ".tsv")  # files `import --with-labels` reads and a plain import not
 BATCH = 500  # documents per transaction (and per documents.add decision)
 
 
@@ -344,11 +347,32 @@ def _docs_html(path: Path, data: bytes, s: ImportSettings) -> Iterator[Document 
     yield Document(text=text, lang=lang, source="import", provenance=prov)
 
 
+def _docs_conll(path: Path, data: bytes, s: ImportSettings) -> Iterator[Document | ImportIssue]:
+    """Each sentence of a CoNLL file as a document: its tokens joined by single spaces, as `studio eval FILE`
+    reads the same file (so its scores find these documents); the tags are not imported (`--with-labels` does).
+    A malformed sentence is reported and skipped, as the gold reader skips it."""
+    lines, broken, how = _decode_lines(data)
+    if broken:
+        yield ImportIssue(path=str(path), line=min(broken), message="undecodable bytes (not UTF-8); file skipped")
+        return
+    gold = read_conll_text("\n".join(lines), str(path))
+    for err in gold.errors:
+        where, _, message = err.removeprefix(f"{path}:").partition(": ")
+        if message.endswith("sentence skipped"):
+            yield ImportIssue(path=str(path), line=int(where) if where.isdigit() else None, message=message)
+    if not gold.docs and not gold.errors:
+        yield ImportIssue(path=str(path), message="no sentences (one token per line, a blank line after a sentence)")
+    for d in gold.docs:
+        line = int(d.where.rpartition(":")[2])
+        yield Document(text=d.text, lang=_lang(d.text, s), source="import", provenance=_prov(path, "conll", line, how))
+
+
 _READERS: dict[Format, Callable[[Path, bytes, ImportSettings], Iterator[Document | ImportIssue]]] = {
     "txt": _docs_txt,
     "jsonl": _docs_jsonl,
     "csv": _docs_csv,
     "html": _docs_html,
+    "conll": _docs_conll,
 }
 
 
@@ -401,7 +425,8 @@ def import_paths(
             result.errors.append(
                 ImportIssue(
                     path=str(path),
-                    message=f"unsupported file type {path.suffix or '(none)'!r}; use .txt, .jsonl, .csv or .html",
+                    message=f"unsupported file type {path.suffix or '(none)'!r}; use .txt, .jsonl, .csv, .html or .conll"
+                    + (" (annotations: --with-labels)" if path.suffix.lower() in _LABELED_ONLY else ""),
                 )
             )
             continue

@@ -33,12 +33,11 @@ from pydantic import BaseModel, Field, ValidationError
 
 from studio.errors import StudioError
 from studio.ops.collect.import_op import LabelImportResult
-from studio.ops.ner.formats import GoldDoc, map_spans, read_conll_text, read_jsonl_text
+from studio.ops.ner.formats import CONLL_SUFFIXES, GoldDoc, map_spans, read_conll_text, read_jsonl_text
 from studio.schema import Document, Proposal, Span, text_language
 from studio.store import Store
 
 LabelFormat = Literal["jsonl", "conll", "docbin", "labelstudio"]
-CONLL_SUFFIXES = {".conll", ".conllu", ".iob", ".iob1", ".iob2", ".bio", ".bioes", ".tsv"}
 
 
 class LabeledDoc(BaseModel):

@@ -28,6 +28,10 @@ from studio.errors import StudioError
 from studio.schema import Span
 
 Scheme = Literal["auto", "iob1", "iob2", "bioes"]
+# File names read as CoNLL: by `import --with-labels` (also .conllu and .tsv), and as text (each sentence a
+# document, the tags left out) by a plain `import`, which leaves out the two that are often something else.
+CONLL_SUFFIXES = frozenset({".conll", ".conllu", ".iob", ".iob1", ".iob2", ".bio", ".bioes", ".tsv"})
+CONLL_TEXT_SUFFIXES = CONLL_SUFFIXES - {".conllu", ".tsv"}
 _TAG_RE = re.compile(r"^(?:O|([BIES])-(\S+))$")
 
 
