@@ -263,3 +263,13 @@ def test_a_conll_file_imports_its_sentences_as_text_that_eval_finds(tmp_path: Pa
     assert code == 0, err
     assert out.startswith("Imported 1 documents from 2 files (0 duplicates skipped, 1 errors).")
     assert "unsupported file type '.spacy'; use .txt, .jsonl, .csv, .html or .conll (annotations: --with-labels)" in out
+    # a KLUE NER file (.tsv, one character per line) imports its sentences; a table in a .tsv says what to do
+    klue = "## klue-ner-v1_dev_00000\t서울 중구\n" + "".join(
+        f"{c}\t{t}\n" for c, t in zip("서울 중구", ["B-LC", "I-LC", "I-LC", "I-LC", "I-LC"], strict=True)
+    )
+    (tmp_path / "klue.tsv").write_text(klue, encoding="utf-8")
+    (tmp_path / "table.tsv").write_text("id\ttext\n1\tOslo won the final\n", encoding="utf-8")
+    code, out, err = run_cli("-p", str(proj), "import", str(tmp_path / "klue.tsv"), str(tmp_path / "table.tsv"))
+    assert code == 0, err
+    assert out.startswith("Imported 1 documents from 2 files (0 duplicates skipped, 1 errors). Languages: ko 1.")
+    assert f"{tmp_path}/table.tsv: not CoNLL (a token and its tag per line" in out

@@ -118,6 +118,38 @@ def test_malformed_conll_lines_skip_their_sentence() -> None:
     )
 
 
+def _char_lines(text: str, spans: list[tuple[int, int, str]]) -> str:
+    """One character per line with its BIO tag, a space as " <TAB>O", as KLUE NER's files are written."""
+    tags = ["O"] * len(text)
+    for a, b, label in spans:
+        tags[a:b] = [f"B-{label}"] + [f"I-{label}"] * (b - a - 1)
+    return "".join(f"{ch}\t{tag}\n" for ch, tag in zip(text, tags, strict=True))
+
+
+def test_a_character_per_line_file_is_read_as_characters() -> None:
+    """KLUE NER: a "## id<TAB>sentence" line, then one character and its tag per line, a space as a line of its own;
+    the text is the characters joined without spaces, and a name's inner space is part of it while a space tagged
+    at its edge is not. A Chinese file of characters (no spaces) reads the same way; a token "#" is a token."""
+    ko1 = "특히 영동고속도로 강릉 방향 문막휴게소에서 5㎞ 구간에는"
+    ko2 = "김태윤 기자가 13일 서울 중구에서 밝혔다."
+    spans1 = [(3, 9, "LC"), (10, 13, "LC"), (16, 21, "LC"), (24, 26, "QT")]  # "강릉 " tagged with its space
+    spans2 = [(0, 3, "PS"), (8, 11, "DT"), (12, 17, "LC")]  # "서울 중구": a name with a space inside
+    raw = (f"## klue-ner-v1_dev_00000\t{ko1}\n" + _char_lines(ko1, spans1) + "\n"
+           + f"## klue-ner-v1_dev_00001\t{ko2}\n" + _char_lines(ko2, spans2) + "\n")  # fmt: skip
+    gf = read_conll_text(raw, "klue.tsv")
+    assert gf.errors == [] and [d.text for d in gf.docs] == [ko1, ko2]
+    assert [[(s.text, s.label) for s in d.spans] for d in gf.docs] == [
+        [("영동고속도로", "LC"), ("강릉", "LC"), ("문막휴게소", "LC"), ("5㎞", "QT")],
+        [("김태윤", "PS"), ("13일", "DT"), ("서울 중구", "LC")],
+    ]
+    zh = read_conll_text("美\tB-LOC\n国\tI-LOC\n的\tO\n华\tB-PER\n莱\tI-PER\n士\tI-PER\n\n#\tO\n我\tO\n", "c.bio")
+    assert [d.text for d in zh.docs] == ["美国的华莱士", "#我"]
+    assert [(s.text, s.label) for s in zh.docs[0].spans] == [("美国", "LOC"), ("华莱士", "PER")]
+    # a file of words is still joined with spaces, also when tab-separated with empty columns and comments
+    en = read_conll_text("# sent_id = 1\n# text = Oslo won\nOslo\tNNP\t\tB-LOC\nwon\t\tO\n", "e.conll")
+    assert [(d.text, [(s.text, s.label) for s in d.spans]) for d in en.docs] == [("Oslo won", [("Oslo", "LOC")])]
+
+
 def test_malformed_jsonl_lines_reported_and_skipped(tmp_path: Path) -> None:
     p = tmp_path / "g.jsonl"
     lines = [

@@ -39,7 +39,7 @@ FORMATS: dict[str, Format] = {
     ".html": "html",
     ".htm": "html",
 } | dict.fromkeys(CONLL_TEXT_SUFFIXES, "conll")
-_LABELED_ONLY = (".spacy", ".json", ".conllu", ".tsv")  # files `import --with-labels` reads and a plain import not
+_LABELED_ONLY = (".spacy", ".json", ".conllu")  # files `import --with-labels` reads and a plain import not
 BATCH = 500  # documents per transaction (and per documents.add decision)
 
 
@@ -356,6 +356,10 @@ def _docs_conll(path: Path, data: bytes, s: ImportSettings) -> Iterator[Document
         yield ImportIssue(path=str(path), line=min(broken), message="undecodable bytes (not UTF-8); file skipped")
         return
     gold = read_conll_text("\n".join(lines), str(path))
+    if path.suffix.lower() == ".tsv" and not gold.docs and gold.errors:
+        yield ImportIssue(path=str(path), message="not CoNLL (a token and its tag per line, as KLUE NER's files); "
+                          "a table of texts: save it as .csv, or as .jsonl with a text field")  # fmt: skip
+        return
     for err in gold.errors:
         where, _, message = err.removeprefix(f"{path}:").partition(": ")
         if message.endswith("sentence skipped"):

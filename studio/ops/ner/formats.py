@@ -2,7 +2,11 @@
 
 CoNLL: one token per line, the token in the first column and the tag in the last (columns
 split on whitespace); a blank line ends a sentence, and each sentence is one document whose
-text is its tokens joined by single spaces. `-DOCSTART-` lines are skipped. The scheme is
+text is its tokens joined by single spaces. `-DOCSTART-` lines and comments (a line starting with `#` whose
+last field is not a tag: `# text = ...`, KLUE NER's `## id<TAB>sentence`) end a sentence. A file of one
+character per line (KLUE NER, the Chinese NER sets: every token one character, some of them a space given as
+`" <TAB>O"`, or most of them CJK or Hangul) is read as characters: the text is them joined without spaces,
+and a span does not begin or end with a space. The scheme is
 detected unless given: BIOES if any S-/E- tag, IOB1 if some I- tag starts an entity (after O,
 at the start, or after another label), else IOB2. Decoding is the same for IOB1 and IOB2 (B-
 always starts an entity, I- continues one of the same label or starts one); under an explicit
@@ -28,10 +32,10 @@ from studio.errors import StudioError
 from studio.schema import Span
 
 Scheme = Literal["auto", "iob1", "iob2", "bioes"]
-# File names read as CoNLL: by `import --with-labels` (also .conllu and .tsv), and as text (each sentence a
-# document, the tags left out) by a plain `import`, which leaves out the two that are often something else.
+# File names read as CoNLL: by `import --with-labels`, and as text (each sentence a document, the tags left out)
+# by a plain `import`, which leaves out CoNLL-U (its last column is not a tag).
 CONLL_SUFFIXES = frozenset({".conll", ".conllu", ".iob", ".iob1", ".iob2", ".bio", ".bioes", ".tsv"})
-CONLL_TEXT_SUFFIXES = CONLL_SUFFIXES - {".conllu", ".tsv"}
+CONLL_TEXT_SUFFIXES = CONLL_SUFFIXES - {".conllu"}
 _TAG_RE = re.compile(r"^(?:O|([BIES])-(\S+))$")
 
 
@@ -114,6 +118,27 @@ def read_jsonl_text(raw: str, name: str = "<jsonl>") -> GoldFile:
     return out
 
 
+def _conll_fields(line: str) -> tuple[str, str] | None:
+    """A line's token and tag (its first and last fields), or None for a line of one field. A tab-separated line
+    keeps a token that is a space (" \tO": a character-per-line file's space, as KLUE NER writes it)."""
+    if "\t" in line:
+        parts = line.split("\t")
+        token = parts[0] if parts[0].isspace() else parts[0].strip()
+        fields = [token, *(x.strip() for x in parts[1:] if x.strip())]
+    else:
+        fields = line.split()
+    return (fields[0], fields[-1]) if len(fields) >= 2 and fields[0] else None
+
+
+def _glued(sentences: list[tuple[int, list[tuple[str, str]]]]) -> bool:
+    """A character-per-line file (KLUE NER, the Chinese NER sets): every token one character and some token a space,
+    or most of them CJK or Hangul. Its text is the characters joined without spaces."""
+    chars = [w for _, sent in sentences for w, _ in sent]
+    if not chars or any(len(w) != 1 for w in chars):
+        return False
+    return any(w.isspace() for w in chars) or sum(ord(w) >= 0x2E80 for w in chars) * 2 > len(chars)
+
+
 def read_conll_text(raw: str, name: str = "<conll>", scheme: Scheme = "auto") -> GoldFile:
     sentences: list[tuple[int, list[tuple[str, str]]]] = []
     errors: list[str] = []
@@ -128,36 +153,51 @@ def read_conll_text(raw: str, name: str = "<conll>", scheme: Scheme = "auto") ->
         cur, bad = [], False
 
     for n, line in enumerate(raw.splitlines(), 1):
-        cols = line.split()
-        if not cols:
+        if not line.strip():
             flush()
             continue
-        if cols[0] == "-DOCSTART-":
-            flush()
+        fields = _conll_fields(line)
+        if line.split()[0] == "-DOCSTART-" or (line.startswith("#") and not (fields and _TAG_RE.match(fields[1]))):
+            flush()  # a document break, or a comment ("# text = ...", KLUE's "## id<TAB>sentence")
             continue
         if not cur and not bad:
             first = n
-        if len(cols) < 2:
+        if fields is None:
             errors.append(f"{name}:{n}: expected 'TOKEN ... TAG', got {line.strip()!r}; sentence skipped")
             bad = True
             continue
-        if not _TAG_RE.match(cols[-1]):
-            errors.append(f"{name}:{n}: bad tag {cols[-1]!r} (use O, B-X, I-X, E-X or S-X); sentence skipped")
+        if not _TAG_RE.match(fields[1]):
+            errors.append(f"{name}:{n}: bad tag {fields[1]!r} (use O, B-X, I-X, E-X or S-X); sentence skipped")
             bad = True
             continue
-        cur.append((cols[0], cols[-1]))
+        cur.append(fields)
     flush()
+    glued = _glued(sentences)
+    joiner = "" if glued else " "
     used = detect_scheme([t for _, s in sentences for _, t in s]) if scheme == "auto" else scheme
     out = GoldFile(path=name, format="conll", scheme=used, errors=errors)
-    for first_line, sent in sentences:
+    for first_line, whole in sentences:
+        # spaces around the text are not part of it; between words they are characters (glued) or separators
+        sent = _trim(whole) if glued else [(w, t) for w, t in whole if not w.isspace()]
+        if not sent:
+            continue
         tokens = [w for w, _ in sent]
-        spans = decode_tags(tokens, [t for _, t in sent])
+        spans = decode_tags(tokens, [t for _, t in sent], joiner)
         if used == "iob2":
             for i, tag in enumerate(t for _, t in sent):
                 if tag.startswith("I-") and (i == 0 or sent[i - 1][1][2:] != tag[2:] or sent[i - 1][1] == "O"):
                     out.errors.append(f"{name}:{first_line + i}: {tag} starts an entity (IOB2 wants B-); read as B-")
-        out.docs.append(GoldDoc(text=" ".join(tokens), spans=spans, tokens=tokens, where=f"{name}:{first_line}"))
+        out.docs.append(GoldDoc(text=joiner.join(tokens), spans=spans, tokens=tokens, where=f"{name}:{first_line}"))
     return out
+
+
+def _trim(sent: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    a, b = 0, len(sent)
+    while a < b and sent[a][0].isspace():
+        a += 1
+    while b > a and sent[b - 1][0].isspace():
+        b -= 1
+    return sent[a:b]
 
 
 def detect_scheme(tags: list[str]) -> str:
@@ -171,15 +211,16 @@ def detect_scheme(tags: list[str]) -> str:
     return "iob2"
 
 
-def decode_tags(tokens: list[str], tags: list[str]) -> list[Span]:
-    """Tags to character spans over `" ".join(tokens)`; see the module docstring for rules."""
+def decode_tags(tokens: list[str], tags: list[str], joiner: str = " ") -> list[Span]:
+    """Tags to character spans over `joiner.join(tokens)` (a character-per-line file: ""); see the module docstring
+    for rules. A span does not begin or end with a space (a space tagged inside a name is a character of it)."""
     spans: list[Span] = []
-    text = " ".join(tokens)
+    text = joiner.join(tokens)
     offsets = []
     pos = 0
     for tok in tokens:
         offsets.append((pos, pos + len(tok)))
-        pos += len(tok) + 1
+        pos += len(tok) + len(joiner)
     start: int | None = None
     label = ""
 
@@ -187,7 +228,12 @@ def decode_tags(tokens: list[str], tags: list[str]) -> list[Span]:
         nonlocal start
         if start is not None:
             s, e = offsets[start][0], offsets[end_tok][1]
-            spans.append(Span(start=s, end=e, label=label, text=text[s:e]))
+            while s < e and text[s].isspace():
+                s += 1
+            while e > s and text[e - 1].isspace():
+                e -= 1
+            if e > s:
+                spans.append(Span(start=s, end=e, label=label, text=text[s:e]))
         start = None
 
     for i, tag in enumerate(tags):
