@@ -118,11 +118,17 @@ def test_a_missing_path_is_a_user_error_and_imports_nothing(store: Store, tmp_pa
     assert list(store.documents()) == [] and store.decisions(action="import.run") == []
 
 
-def test_cli_import_summary_json_and_errors(tmp_path: Path) -> None:
+def _import_into_new_project(tmp_path: Path, *args: str) -> tuple[Path, str]:
+    """`studio import ARGS` in a new project under tmp_path: the project and what the import printed."""
     proj = tmp_path / "proj"
     Store.init(proj).close()
-    code, out, err = run_cli("-p", str(proj), "import", str(IMPORT))
+    code, out, err = run_cli("-p", str(proj), "import", *args)
     assert code == 0, err
+    return proj, out
+
+
+def test_cli_import_summary_json_and_errors(tmp_path: Path) -> None:
+    proj, out = _import_into_new_project(tmp_path, str(IMPORT))
     assert out.startswith("Imported 14 documents from 10 files (0 duplicates skipped, 6 errors).")
     assert f"  {IMPORT}/rows.jsonl:3: not valid JSON" in out
     code, out, err = run_cli("-p", str(proj), "import", str(IMPORT / "story.txt"), "--json")
@@ -231,10 +237,7 @@ def test_a_conll_file_imports_its_sentences_as_text_that_eval_finds(tmp_path: Pa
 
     path = tmp_path / "test.conll"
     path.write_text(CONLL, encoding="utf-8")
-    proj = tmp_path / "proj"
-    Store.init(proj).close()
-    code, out, err = run_cli("-p", str(proj), "import", str(path))
-    assert code == 0, err
+    proj, out = _import_into_new_project(tmp_path, str(path))
     assert out.startswith("Imported 3 documents from 1 files (0 duplicates skipped, 1 errors).")
     assert f"{path}:16: expected 'TOKEN ... TAG', got 'scored'; sentence skipped" in out
     assert "hint: 3 sentences of CoNLL files were read as text" in out and "--with-labels" in out

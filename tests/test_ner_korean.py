@@ -4,6 +4,7 @@ labeling run end to end against a real OpenAI-compatible server on loopback answ
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import yaml
@@ -161,6 +162,30 @@ def test_patterns_go_to_the_guidelines_labels_by_their_names() -> None:
     others = KO.model_copy(update={"labels": [lab.model_copy(update={"name": f"X{lab.name}"}) for lab in KO.labels]})
     english = KO.model_copy(update={"language": "en"})
     assert Patterns.for_guideline(others) is None and Patterns.for_guideline(english) is None
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        {"PER": "PS", "LOC": "LC", "ORG": "OG", "DAT": "DT", "TIM": "TI", "QTY": "QT"},  # KLUE's and TTA's tags
+        {"PER": "인물", "LOC": "장소", "ORG": "기관", "DAT": "날짜", "TIM": "시간", "QTY": "수량"},
+        {"PER": "Person", "LOC": "location", "ORG": "organisation", "DAT": "date", "TIM": "time", "QTY": "quantity"},
+    ],
+)
+def test_a_korean_guideline_gets_its_rules_whatever_it_calls_its_labels(names: dict[str, str]) -> None:
+    """The patterns and the verify pass's Korean rules find the guideline's labels by name: the Korean NER
+    standard's tags (PS, LC, OG, DT, TI, QT) and Korean names get the same rules as PER, LOC, ORG, DAT, TIM, QTY."""
+    renamed = KO.model_copy(update={"labels": [lab.model_copy(update={"name": names[lab.name]}) for lab in KO.labels]})
+    src = Patterns.for_guideline(renamed)
+    assert src is not None and src.targets == {
+        kind: names[label] for kind, label in Patterns.for_guideline(KO).targets.items()
+    }  # type: ignore[union-attr]
+    ours, theirs = passes.guideline_shapes(KO, True), passes.guideline_shapes(renamed, True)
+    assert {names[k]: replace(v, place_label=names.get(v.place_label, "")) for k, v in ours.items()} == theirs
+    t = "(세종=뉴스1) 윤해솔 기자 = 국토교통부는 21일 밝혔다."
+    spans = [_span(t, "윤해솔 기자", names["PER"]), _span(t, "21일 밝혔다", names["DAT"])]
+    got = passes.verify_spans(t, spans, theirs)
+    assert [(s.text, s.label) for s in got.spans] == [("윤해솔", names["PER"]), ("21일", names["DAT"])]
 
 
 # -- end to end ------------------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@
 extra) vote by default on English projects. Its OntoNotes labels are mapped to the guideline's by the
 guideline labels' names only (case, spaces, hyphens, underscores and a plural "s" ignored), with a fixed
 table of the names people give these kinds of entity, e.g. PER / person / people -> PERSON, organisation /
-company / corporation -> ORG, location / place -> GPE and LOC. A label named MISC (or other / miscellaneous) takes
+company / corporation -> ORG, location / place -> GPE and LOC (the table also has the Korean NER standard's tags
+and Korean names, which the Korean rules and patterns read: PS / 인물 -> PERSON, DT / 날짜 -> DATE). A label named MISC (or other / miscellaneous) takes
 nationalities and events (NORP, EVENT), as in CoNLL-style news guidelines. A label whose name matches
 nothing gets no votes from the pipeline; if no label matches, the pipeline does not vote at all.
 
@@ -18,13 +19,16 @@ import re
 
 from studio.schema import Guideline, language_code
 
-# OntoNotes label -> the names (normalized: lower case, letters and digits only, without a plural "s") a
-# guideline may give it.
+# OntoNotes label -> the names (normalized: lower case, letters (also Hangul) and digits only, without a plural
+# "s") a guideline may give it: English names and abbreviations, the Korean NER standard's tags (KLUE, TTA: PS,
+# LC, OG, DT, TI, QT) and Korean names (인물, 장소, 기관, 날짜, 시간, 수량). The Korean rules of the verify pass
+# and the Korean patterns find their labels by these names.
 NAMES: dict[str, tuple[str, ...]] = {
-    "PERSON": ("per", "pers", "person", "people", "personname"),
-    "ORG": ("org", "organization", "organisation", "company", "companies", "corporation", "corp", "institution"),
-    "GPE": ("gpe", "loc", "location", "place", "geo", "geopolitical"),
-    "LOC": ("loc", "location", "place", "geo"),
+    "PERSON": ("per", "pers", "person", "people", "personname", "ps", "인물", "사람", "인명", "이름"),
+    "ORG": ("org", "organization", "organisation", "company", "companies", "corporation", "corp", "institution",
+            "og", "기관", "조직", "단체", "기업", "회사", "기관명"),
+    "GPE": ("gpe", "loc", "location", "place", "geo", "geopolitical", "lc", "장소", "지명", "위치", "지역"),
+    "LOC": ("loc", "location", "place", "geo", "lc", "장소", "지명", "위치", "지역"),
     "FAC": ("fac", "facility", "facilities"),
     "NORP": ("norp", "nationality", "nationalities"),
     "EVENT": ("event",),
@@ -32,12 +36,12 @@ NAMES: dict[str, tuple[str, ...]] = {
     "WORK_OF_ART": ("workofart", "creativework", "artwork"),
     "LAW": ("law",),
     "LANGUAGE": ("language",),
-    "DATE": ("date", "dat"),
-    "TIME": ("time", "tim"),
-    "MONEY": ("money", "currency"),
-    "PERCENT": ("percent", "percentage", "pct"),
-    "QUANTITY": ("quantity", "quantities", "qty"),
-}
+    "DATE": ("date", "dat", "dt", "날짜", "일자"),
+    "TIME": ("time", "tim", "ti", "시간", "시각"),
+    "MONEY": ("money", "currency", "금액"),
+    "PERCENT": ("percent", "percentage", "pct", "비율"),
+    "QUANTITY": ("quantity", "quantities", "qty", "qt", "수량", "수치"),
+}  # fmt: skip
 MISC_NAMES = ("misc", "miscellaneous", "other", "others", "othernames")
 MISC_TAKES = ("NORP", "EVENT")  # what CoNLL-style MISC holds that the pipeline knows well
 # Kinds of name that often hold a digit ("iPhone 16", "Euro 2024", "10 Downing Street"): the verify pass
@@ -66,7 +70,7 @@ def label_of_kind(guideline: Guideline, kinds: tuple[str, ...]) -> str | None:
 
 
 def normalize(name: str) -> str:
-    return re.sub(r"[^0-9a-z]", "", name.lower())
+    return re.sub(r"[^0-9a-z가-힣]", "", name.lower())
 
 
 def auto_label_map(guideline: Guideline) -> dict[str, str]:

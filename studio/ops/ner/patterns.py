@@ -5,9 +5,10 @@ Korean news (`fixtures/ner/wild_ko_*`) the embedded model found fewer than half,
 ("(워싱턴=연합뉴스) 김동현 특파원 =": a place, an agency, a reporter), while both come in a few regular shapes:
 "3천400여 명", "2조3천억 원", "35.3%", "24일", "다음 달 2일", "오전 9시 15분", "2시간"; "(세종=뉴스1) 윤해솔
 기자 =", "광주=정소윤 기자". This source proposes them by pattern, for the guideline's labels whose names say
-what they are (`automap.kind_of`): dates, times and amounts (DAT / date, TIM / time, QTY / quantity, money,
-percent; money and percentages go to a MONEY or PERCENT label when the guideline has one, else to its quantity
-label), and a dateline's place, agency and reporter (LOC / location / GPE, ORG / organization, PER / person).
+what they are (`automap.kind_of`): dates, times and amounts (DAT / DT / date / 날짜, TIM / TI / time / 시간, QTY / QT /
+quantity / 수량, money, percent; money and percentages go to a MONEY or PERCENT label when the guideline has one,
+else to its quantity label), and a dateline's place, agency and reporter (LOC / LC / location / GPE / 장소, ORG /
+OG / organization / 기관, PER / PS / person / 인물).
 
 Patterns exist for Korean only (English has the pretrained pipeline, which knows dates, amounts and most
 datelines); for a guideline in another language, or without such labels, `Patterns.for_guideline` gives None.
