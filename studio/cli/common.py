@@ -66,6 +66,9 @@ def emit_json(obj: Any) -> None:
     click.echo(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
 
 
+TEXT_MIN_WIDTH = 12
+
+
 def emit_table(
     rows: Iterable[dict[str, Any]], columns: Sequence[str], title: str | None = None, as_json: bool = False
 ) -> None:
@@ -75,21 +78,58 @@ def emit_table(
         emit_json(rows)
         return
     from rich.console import Console
+    from rich.measure import Measurement
+
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    # On a narrow screen headers and texts fold (a text not under TEXT_MIN_WIDTH characters), numbers never ("0.75"
+    # over "93"); a table that does not fit that way either is printed whole, wider than the screen.
+    numeric = [
+        bool(rows) and all(isinstance(r.get(c), (int, float)) or r.get(c) is None for r in rows) for c in columns
+    ]
+    longest = [max((len(row[i]) for row in cells), default=0) for i in range(len(columns))]
+    least = [max(1, n if num else min(n, TEXT_MIN_WIDTH)) for n, num in zip(longest, numeric, strict=True)]
+    console = Console(soft_wrap=False)
+    natural = Measurement.get(console, console.options.update_width(1 << 20), _table(title, columns, numeric, cells))
+    squeeze = natural.maximum > console.width
+    if squeeze:  # fixed widths: the least, then what the screen has left to the texts, then to the headers
+        spare = console.width - (sum(least) + 3 * len(columns) + 1)
+        wants = [max(n, len(c)) if not num else 0 for n, c, num in zip(longest, columns, numeric, strict=True)]
+        wants += [max(n, len(c)) for n, c in zip(longest, columns, strict=True)]
+        for k, want in enumerate(wants):
+            i = k % len(columns)
+            more = max(0, min(spare, want - least[i]))
+            least[i], spare = least[i] + more, spare - more
+        console = Console(soft_wrap=False, width=max(console.width, sum(least) + 3 * len(columns) + 1))
+    table = _table(title, columns, numeric, cells, least if squeeze else None)
+    console.print(table)
+    if not rows:
+        click.echo("(nothing to show)")
+
+
+def _table(
+    title: str | None,
+    columns: Sequence[str],
+    numeric: list[bool],
+    cells: list[list[str]],
+    widths: list[int] | None = None,
+) -> Any:
     from rich.table import Table
 
     table = Table(title=title, show_lines=False, header_style="bold")
-    for col in columns:
-        table.add_column(col, overflow="fold")
-    for row in rows:
-        table.add_row(*(_cell(row.get(c)) for c in columns))
-    Console(soft_wrap=False).print(table)
-    if not rows:
-        click.echo("(nothing to show)")
+    for i, col in enumerate(columns):
+        table.add_column(col, overflow="fold", justify="right" if numeric[i] else "left",
+                         width=widths[i] if widths else None)  # fmt: skip
+    for row in cells:
+        table.add_row(*row)
+    return table
 
 
 def _cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, float):
+        # three decimals for people (0.7593 -> 0.759); --json keeps every digit
+        return f"{value:.3f}".rstrip("0").rstrip(".") if value == value and abs(value) < 1e6 else str(value)
     if isinstance(value, (dict, list)):
         text = json.dumps(value, ensure_ascii=False)
         return text if len(text) <= 80 else text[:77] + "..."

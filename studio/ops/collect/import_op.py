@@ -139,13 +139,14 @@ class ImportOpResult(ImportResult, Result):
         )
 
 
-HELP = """Import documents from .txt, .jsonl, .csv and .html files, or folders of them; a CoNLL
-file (.conll, .iob, .bio) as one document per sentence, without its tags.
+HELP = """Import documents from .txt, .jsonl, .csv, .html and CoNLL files, or folders of them.
 
 Folders are read recursively (hidden files skipped). Encodings are detected. A bad row or
 file is reported with its file and line and the rest is imported; documents already in
 the project (same text) are skipped. A .txt file is one document unless --per-line (the
-import says when its lines look like separate sentences).
+import says when its lines look like separate sentences). A CoNLL file (.conll, .iob, .bio,
+.tsv; also one character per line, as KLUE NER's) gives one document per sentence, without
+its tags.
 
 With --with-labels the files carry annotations (see docs/collect.md): labels the approved
 guideline does not have are refused with the list (map them with --map), spans off token
