@@ -91,14 +91,13 @@ def emit_table(
     console = Console(soft_wrap=False)
     natural = Measurement.get(console, console.options.update_width(1 << 20), _table(title, columns, numeric, cells))
     squeeze = natural.maximum > console.width
-    if squeeze:  # fixed widths: the least, then what the screen has left to the texts, then to the headers
+    if squeeze:  # fixed widths: the least, then what the screen has left, a character at a time to each column
         spare = console.width - (sum(least) + 3 * len(columns) + 1)
-        wants = [max(n, len(c)) if not num else 0 for n, c, num in zip(longest, columns, numeric, strict=True)]
-        wants += [max(n, len(c)) for n, c in zip(longest, columns, strict=True)]
-        for k, want in enumerate(wants):
-            i = k % len(columns)
-            more = max(0, min(spare, want - least[i]))
-            least[i], spare = least[i] + more, spare - more
+        wants = [max(n, len(c)) for n, c in zip(longest, columns, strict=True)]
+        while spare > 0 and any(w > n for w, n in zip(wants, least, strict=True)):
+            for i, want in enumerate(wants):
+                if spare > 0 and want > least[i]:
+                    least[i], spare = least[i] + 1, spare - 1
         console = Console(soft_wrap=False, width=max(console.width, sum(least) + 3 * len(columns) + 1))
     table = _table(title, columns, numeric, cells, least if squeeze else None)
     console.print(table)
