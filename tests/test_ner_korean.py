@@ -295,6 +295,11 @@ def test_a_person_needs_a_proper_noun_or_the_shape_of_a_name() -> None:
     )
     # 안하린: unknown to Kiwi, cut into odd pieces
     assert got == [("안하린", "PER"), ("트럼프", "PER"), ("이창용", "PER")]
+    # three words or more ending in a common noun: a phrase about people, not a name; two words, or a name last, are
+    t = "경기도 내 전세사기 피해자는 주최 측 추산 3만 명으로, 샘 올트먼과 마틴 루서 킹 목사를 언급했다."
+    got = _verified(t, [("경기도 내 전세사기 피해자", "PER"), ("주최 측 추산", "PER"), ("샘 올트먼", "PER"),
+                        ("마틴 루서 킹", "PER")])  # fmt: skip
+    assert got == [("샘 올트먼", "PER"), ("마틴 루서 킹", "PER")]
 
 
 def test_a_korean_students_names_are_checked_like_the_models() -> None:

@@ -16,7 +16,8 @@ a particle, an ending each a token, where the alignment's tokens are single syll
 `name_like(text, start, end)`: the span holds a proper noun, a foreign or Chinese-character word, or ends like a
 public body or a place ("국토교통부", "기상청", "공정거래위원회", "수도권", "중부지방") or a company ("한빛전자",
 "미래항공") that Kiwi tags as common nouns.
-`person_like(text, start, end)`: the span is not made only of common nouns Kiwi knows ("실종자", "위원회").
+`person_like(text, start, end)`: the span is not made only of common nouns Kiwi knows ("실종자", "위원회"), nor
+three words or more ending in one ("경기도 내 전세사기 피해자").
 """
 
 from __future__ import annotations
@@ -88,14 +89,18 @@ def name_ranges(text: str) -> tuple[tuple[int, int], ...]:
 
 def person_like(text: str, start: int, end: int) -> bool:
     """The span [start, end) could be a person's name: it is not made only of common nouns Kiwi knows, each of two
-    syllables or more ("실종자", "위원회", "소설가", "국내총생산" as a person are not). A name Kiwi does not know is
-    cut into odd short pieces ("안|하|린", "권|하|은") or tagged a proper noun ("이창용", "살라"): kept. True
-    without Kiwi."""
+    syllables or more ("실종자", "위원회", "소설가", "국내총생산" as a person are not), and a span of three words or
+    more does not end in such a noun (a phrase about people: "경기도 내 전세사기 피해자", "주최 측 추산"; no
+    person of the Korean fixtures' 244 is one). A name Kiwi does not know is cut into odd short pieces
+    ("안|하|린", "권|하|은") or tagged a proper noun ("이창용", "살라"): kept. True without Kiwi."""
     if tagger() is None:
         return True
     inside = [(a, b, tag) for a, b, tag in _morphs(text) if a < end and start < b]
     words = [(a, b, tag) for a, b, tag in inside if not tag.startswith(("S", "J"))]  # marks and particles aside
-    return not words or not all(tag == "NNG" and b - a >= 2 for a, b, tag in words)
+    if not words:
+        return True
+    common = [tag == "NNG" and b - a >= 2 for a, b, tag in words]
+    return not all(common) and not (len(text[start:end].split()) >= 3 and common[-1])
 
 
 def name_like(text: str, start: int, end: int) -> bool:
