@@ -43,3 +43,17 @@ def test_small_numbers_keep_three_digits(capsys: pytest.CaptureFixture[str]) -> 
 def test_json_keeps_every_digit(capsys: pytest.CaptureFixture[str]) -> None:
     emit_table(ROWS, COLUMNS, as_json=True)
     assert json.loads(capsys.readouterr().out)[0]["precision"] == 0.9540229885
+
+
+def test_wide_characters_count_as_two_cells(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Hangul syllable takes two cells: a Korean column folds by cells, and the numbers beside it stay whole."""
+    monkeypatch.setenv("COLUMNS", "60")
+    rows = [{"text": "경기도 전세사기 피해자 지원센터 개소식", "label": "OG", "precision": 0.8571, "recall": 0.6667,
+             "coverage": 0.75, "overlap": 0.5, "weight_yes": 1.2346}]  # fmt: skip
+    emit_table(rows, list(rows[0]))
+    out = capsys.readouterr().out
+    assert all(f" {n} " in out for n in ("0.857", "0.667", "0.75", "0.5", "1.235"))
+    first_column = "".join(line.split("│")[1].strip() for line in out.splitlines() if line.startswith("│"))
+    assert first_column.replace(" ", "") == rows[0]["text"].replace(" ", "")

@@ -77,50 +77,38 @@ def emit_table(
     if as_json:
         emit_json(rows)
         return
+    from rich.cells import cell_len
     from rich.console import Console
-    from rich.measure import Measurement
+    from rich.table import Table
 
     cells = [[_cell(row.get(c)) for c in columns] for row in rows]
-    # On a narrow screen headers and texts fold (a text not under TEXT_MIN_WIDTH characters), numbers never ("0.75"
-    # over "93"); a table that does not fit that way either is printed whole, wider than the screen.
+    # On a narrow screen headers and texts fold (a text not under TEXT_MIN_WIDTH cells), numbers never ("0.75" over
+    # "93"); a table that does not fit that way either is printed whole, wider than the screen. Widths are in
+    # terminal cells (a Hangul syllable takes two).
     numeric = [
         bool(rows) and all(isinstance(r.get(c), (int, float)) or r.get(c) is None for r in rows) for c in columns
     ]
-    longest = [max((len(row[i]) for row in cells), default=0) for i in range(len(columns))]
+    longest = [max((cell_len(row[i]) for row in cells), default=0) for i in range(len(columns))]
     least = [max(1, n if num else min(n, TEXT_MIN_WIDTH)) for n, num in zip(longest, numeric, strict=True)]
+    wants = [max(n, cell_len(c)) for n, c in zip(longest, columns, strict=True)]  # each column unfolded
     console = Console(soft_wrap=False)
-    natural = Measurement.get(console, console.options.update_width(1 << 20), _table(title, columns, numeric, cells))
-    squeeze = natural.maximum > console.width
+    squeeze = sum(wants) + 3 * len(columns) + 1 > console.width
     if squeeze:  # fixed widths: the least, then what the screen has left, a character at a time to each column
         spare = console.width - (sum(least) + 3 * len(columns) + 1)
-        wants = [max(n, len(c)) for n, c in zip(longest, columns, strict=True)]
         while spare > 0 and any(w > n for w, n in zip(wants, least, strict=True)):
             for i, want in enumerate(wants):
                 if spare > 0 and want > least[i]:
                     least[i], spare = least[i] + 1, spare - 1
         console = Console(soft_wrap=False, width=max(console.width, sum(least) + 3 * len(columns) + 1))
-    table = _table(title, columns, numeric, cells, least if squeeze else None)
-    console.print(table)
-    if not rows:
-        click.echo("(nothing to show)")
-
-
-def _table(
-    title: str | None,
-    columns: Sequence[str],
-    numeric: list[bool],
-    cells: list[list[str]],
-    widths: list[int] | None = None,
-) -> Any:
-    from rich.table import Table
-
     table = Table(title=title, show_lines=False, header_style="bold")
     for i, col in enumerate(columns):
         table.add_column(col, overflow="fold", justify="right" if numeric[i] else "left",
-                         width=widths[i] if widths else None)  # fmt: skip
+                         width=least[i] if squeeze else None)  # fmt: skip
     for row in cells:
         table.add_row(*row)
-    return table
+    console.print(table)
+    if not rows:
+        click.echo("(nothing to show)")
 
 
 def _cell(value: Any) -> str:
