@@ -29,7 +29,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from studio.errors import StudioError
-from studio.schema import Span
+from studio.schema import SCRIPT_WORDS, Span
 
 Scheme = Literal["auto", "iob1", "iob2", "bioes"]
 # File names read as CoNLL: by `import --with-labels`, and as text (each sentence a document, the tags left out)
@@ -132,11 +132,15 @@ def _conll_fields(line: str) -> tuple[str, str] | None:
 
 def _glued(sentences: list[tuple[int, list[tuple[str, str]]]]) -> bool:
     """A character-per-line file (KLUE NER, the Chinese NER sets): every token one character and some token a space,
-    or most of them CJK or Hangul. Its text is the characters joined without spaces."""
+    or most of them of a script that names its language (Hangul, kana, CJK: `schema.SCRIPT_WORDS`). Its text is the
+    characters joined without spaces."""
     chars = [w for _, sent in sentences for w, _ in sent]
     if not chars or any(len(w) != 1 for w in chars):
         return False
-    return any(w.isspace() for w in chars) or sum(ord(w) >= 0x2E80 for w in chars) * 2 > len(chars)
+    if any(w.isspace() for w in chars):
+        return True
+    scripted = sum(any(rx.match(w) for _, rx in SCRIPT_WORDS) for w in chars)
+    return scripted * 2 > len(chars)
 
 
 def read_conll_text(raw: str, name: str = "<conll>", scheme: Scheme = "auto") -> GoldFile:
