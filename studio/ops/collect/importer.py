@@ -356,15 +356,13 @@ def _docs_conll(path: Path, data: bytes, s: ImportSettings) -> Iterator[Document
         yield ImportIssue(path=str(path), line=min(broken), message="undecodable bytes (not UTF-8); file skipped")
         return
     gold = read_conll_text("\n".join(lines), str(path))
-    if path.suffix.lower() == ".tsv" and not gold.docs and gold.errors:
+    if path.suffix.lower() == ".tsv" and not gold.docs and gold.skipped:
         yield ImportIssue(path=str(path), message="not CoNLL (a token and its tag per line, as KLUE NER's files); "
                           "a table of texts: save it as .csv, or as .jsonl with a text field")  # fmt: skip
         return
-    for err in gold.errors:
-        where, _, message = err.removeprefix(f"{path}:").partition(": ")
-        if message.endswith("sentence skipped"):
-            yield ImportIssue(path=str(path), line=int(where) if where.isdigit() else None, message=message)
-    if not gold.docs and not gold.errors:
+    for line, why in gold.skipped:
+        yield ImportIssue(path=str(path), line=line, message=why)
+    if not gold.docs and not gold.skipped:
         yield ImportIssue(path=str(path), message="no sentences (one token per line, a blank line after a sentence)")
     for d in gold.docs:
         line = int(d.where.rpartition(":")[2])

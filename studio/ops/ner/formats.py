@@ -52,6 +52,7 @@ class GoldFile(BaseModel):
     scheme: str | None = None  # CoNLL: the scheme used (detected or given)
     docs: list[GoldDoc] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list)
+    skipped: list[tuple[int, str]] = Field(default_factory=list)  # CoNLL: (line, why) of each sentence left out
 
 
 def parse_label_map(items: list[str] | tuple[str, ...]) -> dict[str, str]:
@@ -145,7 +146,7 @@ def _glued(sentences: list[tuple[int, list[tuple[str, str]]]]) -> bool:
 
 def read_conll_text(raw: str, name: str = "<conll>", scheme: Scheme = "auto") -> GoldFile:
     sentences: list[tuple[int, list[tuple[str, str]]]] = []
-    errors: list[str] = []
+    skipped: list[tuple[int, str]] = []  # (line, why): the sentence is left out
     cur: list[tuple[str, str]] = []
     first = 0
     bad = False
@@ -167,11 +168,11 @@ def read_conll_text(raw: str, name: str = "<conll>", scheme: Scheme = "auto") ->
         if not cur and not bad:
             first = n
         if fields is None:
-            errors.append(f"{name}:{n}: expected 'TOKEN ... TAG', got {line.strip()!r}; sentence skipped")
+            skipped.append((n, f"expected 'TOKEN ... TAG', got {line.strip()!r}; sentence skipped"))
             bad = True
             continue
         if not _TAG_RE.match(fields[1]):
-            errors.append(f"{name}:{n}: bad tag {fields[1]!r} (use O, B-X, I-X, E-X or S-X); sentence skipped")
+            skipped.append((n, f"bad tag {fields[1]!r} (use O, B-X, I-X, E-X or S-X); sentence skipped"))
             bad = True
             continue
         cur.append(fields)
@@ -179,7 +180,8 @@ def read_conll_text(raw: str, name: str = "<conll>", scheme: Scheme = "auto") ->
     glued = _glued(sentences)
     joiner = "" if glued else " "
     used = detect_scheme([t for _, s in sentences for _, t in s]) if scheme == "auto" else scheme
-    out = GoldFile(path=name, format="conll", scheme=used, errors=errors)
+    errors = [f"{name}:{n}: {why}" for n, why in skipped]
+    out = GoldFile(path=name, format="conll", scheme=used, errors=errors, skipped=skipped)
     for first_line, whole in sentences:
         # spaces around the text are not part of it; between words they are characters (glued) or separators
         sent = _trim(whole) if glued else [(w, t) for w, t in whole if not w.isspace()]
