@@ -37,10 +37,18 @@ def threads_setting() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+# One slot: requests are answered one at a time. With two, two requests share a batch whenever they overlap, and
+# which ones overlap depends on timing, so the same greedy request could get another answer on a busy machine (the
+# README's `studio demo` under load once proposed F1 0.76 and released manifest 9471da36 instead of 0.75 and
+# d604cedb; with one slot, two runs under two busy loops gave d604cedb). Not slower on 2 cores: 24 recorded label
+# requests took 4.77 s each with one slot, 5.02 with two, 5.27 with four (docs/ner.md).
+SLOTS = 1
+
+
 class LocalServer:
     """One llama.cpp server process serving one GGUF model over the OpenAI protocol."""
 
-    def __init__(self, model_path: Path, ctx: int = 8192, parallel: int = 2, threads: int | None = None) -> None:
+    def __init__(self, model_path: Path, ctx: int = 8192, parallel: int = SLOTS, threads: int | None = None) -> None:
         self.model_path = model_path
         self.ctx = ctx
         self.parallel = parallel
@@ -106,7 +114,7 @@ _servers: dict[tuple[str, int, int], LocalServer] = {}
 _lock = threading.Lock()
 
 
-def shared_server(model_path: Path, ctx: int = 8192, parallel: int = 2) -> LocalServer:
+def shared_server(model_path: Path, ctx: int = 8192, parallel: int = SLOTS) -> LocalServer:
     """One server per model per process, started on first use and stopped at exit."""
     key = (str(model_path), ctx, parallel)
     with _lock:
