@@ -50,8 +50,18 @@ def _met(i: int) -> dict[str, Any]:
 ORGS = ["Halcyra Insurance", "Meridex Steel", "Trelawny Holdings", "Zephyra Bank", "Oakhurst Mills", "Brixholm Foods"]
 # the LLM's record also holds names only it found: a company the student (a different sentence) and the
 # gazetteer (each name once) miss, so the learned weights let a span only the LLM proposes through
+# each in a sentence of its own: from one frame for all ("Shares of X fell sharply") the student learned to find
+# every company, and the LLM's votes changed nothing
+FRAMES = [
+    ("Shares of ", " fell sharply"),
+    ("analysts expect ", " to cut jobs"),
+    ("a deal with ", " is near"),
+    ("the union says ", " must pay more"),
+    ("regulators fined ", " on friday"),
+    ("why ", " matters now"),
+]
 TRAIN = [_met(i) for i in range(30)] + [
-    _doc([("Shares of ", None), (org, "ORG"), (" fell sharply", None)]) for org in ORGS
+    _doc([(a, None), (org, "ORG"), (b, None)]) for org, (a, b) in zip(ORGS, FRAMES, strict=True)
 ]
 # a sentence like those the student learned from, and one unlike them where the gazetteer finds a place the
 # student does not (a disagreement) and the student hesitates
