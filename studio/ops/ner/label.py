@@ -28,6 +28,7 @@ from studio.ops.ner.combine import accuracies_from_store, combine_spans
 from studio.ops.ner.parse import ParseFailure, answer_json_schema, parse_answer
 from studio.ops.ner.patterns import Patterns
 from studio.ops.ner.sources import Gazetteer, SpacyModelSource, StudentSource, newest_student
+from studio.ops.ner.teams import TeamRule, team_rule
 from studio.ops.ner.weights import (
     DocTrials,
     Weights,
@@ -296,6 +297,7 @@ def label_documents(
     verify = use.verify
     language_rules = prompt.version in passes.LANGUAGE_RULES_VERSIONS  # Korean: ner.v5
     shapes = passes.guideline_shapes(guideline, language_rules) if verify else {}
+    teams = _team_rule(store, guideline) if verify else None  # clubs named by their town in results lines (teams.py)
     gazetteer = Gazetteer.build(guideline, store)
     weak_sources: list[Any] = [gazetteer] if len(gazetteer) else []
     spacy_map = s.spacy_map if s.spacy_model else {}
@@ -349,7 +351,7 @@ def label_documents(
         docs = [store.document(i) for i in batch_ids]
         _label_batch(
             store, llm, docs, guideline, version, prompt, labels, few, weak_sources, accuracies, weights,
-            batch_settings, report, use, shapes,
+            batch_settings, report, use, shapes, teams,
         )  # fmt: skip
         if on_progress:
             on_progress(
@@ -365,6 +367,7 @@ def _label_batch(
     store: Store, llm: LLM, docs: list[Document], guideline: Guideline, version: int, prompt: Prompt,
     labels: list[str], few: FewShot, weak_sources: list[Any], accuracies: dict[str, float], weights: Weights | None,
     s: LabelSettings, report: LabelReport, use: passes.PassSettings, shapes: dict[str, passes.LabelShape],
+    teams: TeamRule | None = None,
 ) -> None:  # fmt: skip
     from studio.llm import Request
     from studio.ops.ner.parse import answer_format, compact_answer, pairs_json_schema, parse_pairs
@@ -488,6 +491,8 @@ def _label_batch(
             if checked[0] is not a.span:
                 how = f"{how}+trimmed" if how else "trimmed"
             span = checked[0].model_copy(update={"start": checked[0].start + off, "end": checked[0].end + off})
+            if teams is not None:  # a club named by its town in a results line (teams.py)
+                span = teams.relabel(docs[di].text, [span])[0]
             sample.append(span)
             key = (span.start, span.end, span.label)
             contexts[di].setdefault(key, a.mention.context)
@@ -500,7 +505,7 @@ def _label_batch(
             store.record("tool", "weak_label.fail", [f"doc:{doc.id}"], {"document_id": doc.id, "reason": failed[di]})
             continue
         samples = [] if di in skip else [per_doc[di].get(k, []) for k in range(s.samples)]
-        weak = weak_preds[di]
+        weak = weak_preds[di] if teams is None else teams.relabel_votes(doc.text, weak_preds[di])
         combined = combine_spans(doc.text, samples, weak, llm_name="llm", accuracies=accuracies, weights=weights)
         # who ran (silent sources included) is kept once a student votes; before, the sources named
         # in the votes stand for it (weights.py) and proposals look as they always did
@@ -539,6 +544,15 @@ def _label_batch(
             )
         report.proposals += len(props)
         report.labeled += 1
+
+
+def _team_rule(store: Store, guideline: Guideline) -> TeamRule | None:
+    """teams.py's rule for this guideline, unless the complete documents contradict it."""
+    from studio.ops.ner.train import complete_documents
+
+    if team_rule(guideline) is None:
+        return None
+    return team_rule(guideline, [(d.text, d.spans) for d in complete_documents(store, guideline.label_names())])
 
 
 def _predict_weak(sources: list[Any], texts: list[str]) -> list[dict[str, list[tuple[Span, float]]]]:
