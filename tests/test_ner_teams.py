@@ -69,6 +69,9 @@ def test_only_a_guideline_whose_organizations_take_clubs_or_teams_turns_it_on() 
         lab.model_copy(update={"definition": "Companies and agencies.", "include": [], "positive_examples": []})
         if lab.name == "ORG" else lab for lab in g.labels]})  # fmt: skip
     assert team_rule(plain) is None
+    # where the guideline is silent, the person's documents turn it on: clubs in results lines labeled organizations
+    clubs = [(NBA, [_at(NBA, n, "ORG") for n in ("Chicago", "New York", "Utah", "Miami")])]
+    assert team_rule(plain, clubs) is not None and team_rule(plain, [(NBA, clubs[0][1][:2])]) is None
     national = g.model_copy(update={"labels": [
         lab.model_copy(update={"definition": "Companies, agencies and national teams.", "include": [],
                                "positive_examples": []}) if lab.name == "ORG" else lab for lab in g.labels]})  # fmt: skip

@@ -550,7 +550,7 @@ def _team_rule(store: Store, guideline: Guideline) -> TeamRule | None:
     """teams.py's rule for this guideline, unless the complete documents contradict it."""
     from studio.ops.ner.train import complete_documents
 
-    if team_rule(guideline) is None:
+    if language_code(guideline.language) != "en":
         return None
     return team_rule(guideline, [(d.text, d.spans) for d in complete_documents(store, guideline.label_names())])
 

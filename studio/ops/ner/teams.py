@@ -12,7 +12,8 @@ the other team and its score or another number of a standings row; or after the 
 organization, unless it names a country (`countries`: Babel's English territory names and the usual short forms).
 A town in a weather or rainfall table ("Lisbon 24 sunny ; Madrid 27") is not in a team's place. The project's
 complete documents can turn the rule off (`team_rule`: the person labeled such names as places, e.g. national teams
-of invented countries). English (Latin) text only; deterministic.
+of invented countries), or on where the guideline says nothing of clubs (the person labeled them as organizations).
+English (Latin) text only; deterministic.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ _SCORE_AFTER = re.compile(r"\s+" + _SCORE)
 _CLUB_WORDS = re.compile(r"\b(?:clubs?|teams?)\b", re.IGNORECASE)
 _NATIONAL = re.compile(r"\bnational\b|\bcountr(?:y|ies)\b", re.IGNORECASE)
 # short and older forms of country names that Babel's territory names do not hold
+# names in a team's place the person labeled as organizations that turn the rule on where the guideline is silent
+MIN_LEARNED = 3
 _COUNTRY_ALIASES = (
     "U.S.", "US", "USA", "U.S.A.", "America", "Britain", "Great Britain", "England", "Scotland", "Wales",
     "Northern Ireland", "Holland", "Korea", "Czech Republic", "Russia", "Ivory Coast", "UAE", "U.K.", "UK",
@@ -128,10 +131,11 @@ def contradicted(docs: Sequence[tuple[str, list[Span]]], rule: TeamRule) -> tupl
 
 
 def team_rule(guideline: Guideline, done: Sequence[tuple[str, list[Span]]] = ()) -> TeamRule | None:
-    """The rule for an English guideline whose organization label takes clubs or teams and that has a place label,
-    unless the complete documents `done` (text, the person's spans) say otherwise: two or more names in a team's
-    place labeled as places, more than a quarter of those labeled either way (national teams of countries Babel does
-    not know, e.g. invented ones); else None."""
+    """The rule for an English guideline with an organization and a place label, when its organizations take clubs
+    or teams or, where it says nothing of them, the complete documents `done` (text, the person's spans) hold three
+    or more names in a team's place labeled as organizations (`MIN_LEARNED`); and unless those documents hold two or
+    more such names labeled as places, over a quarter of those labeled either way (national teams of countries Babel
+    does not know, e.g. invented ones). Else None."""
     if language_code(guideline.language) != "en":
         return None
     org = label_of_kind(guideline, ("ORG",))
@@ -140,10 +144,10 @@ def team_rule(guideline: Guideline, done: Sequence[tuple[str, list[Span]]] = ())
         return None
     lab = next(lab for lab in guideline.labels if lab.name == org)
     said = [lab.definition, *lab.include, *lab.positive_examples]
-    if not any(_CLUB_WORDS.search(x) and not _NATIONAL.search(x) for x in said):
-        return None
     rule = TeamRule(org=org, places=places)
     wrong, right = contradicted(done, rule)
     if wrong >= 2 and wrong * 4 > wrong + right:
         return None
-    return rule
+    if any(_CLUB_WORDS.search(x) and not _NATIONAL.search(x) for x in said) or right >= MIN_LEARNED:
+        return rule
+    return None
