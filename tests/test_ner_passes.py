@@ -138,14 +138,15 @@ def test_recall_joins_a_name_answered_word_by_word() -> None:
 
 
 # -- end to end: the passes in `label_documents` -------------------------------------------------------------
-RESULTS = "Estovia 1 Lorvia 2 ( halftime 1-1 )"
+# national teams by a country's name: places (a club named by its town would be an organization, teams.py)
+RESULTS = "Norway 1 Sweden 2 ( halftime 1-1 )"
 DATELINE = "Brixholm (Lorvia Press) - Dr. Aurelio Fairweather said on Dec. 5 the ceasefire was over."
 FIRST = {
     RESULTS: '{"entities": []}',
     DATELINE: json.dumps({"entities": [{"text": "Brixholm", "label": "LOC"}, {"text": "Lorvia Press", "label": "ORG"},
                                        {"text": "Dr. Aurelio Fairweather", "label": "PER"}, {"text": "Dec. 5", "label": "MISC"}]}),
 }  # fmt: skip
-RECALL = {RESULTS: '{"entities": [{"text": "Estovia", "label": "LOC"}, {"text": "Lorvia", "label": "LOC"}]}'}
+RECALL = {RESULTS: '{"entities": [{"text": "Norway", "label": "LOC"}, {"text": "Sweden", "label": "LOC"}]}'}
 
 
 def _respond(req: dict) -> str:
@@ -174,10 +175,10 @@ def test_ner_v3_runs_both_passes(news: Store) -> None:
     # one request per sentence, and one recall request for the results line the first answer left empty
     assert len(users) == 3 and report.llm_calls == 3
     recall = [u for u in users if "Names may still be missing" in u]
-    assert len(recall) == 1 and "these words of the text: Estovia, Lorvia." in recall[0]
+    assert len(recall) == 1 and "these words of the text: Norway, Sweden." in recall[0]
     assert stub.hits[0]["messages"][0] == stub.hits[2]["messages"][0]  # the same system message (cached prefix)
     assert _proposed(news) == {
-        ("Estovia", "LOC"): "recall", ("Lorvia", "LOC"): "recall",  # found by the recall pass
+        ("Norway", "LOC"): "recall", ("Sweden", "LOC"): "recall",  # found by the recall pass
         ("Brixholm", "LOC"): None, ("Lorvia Press", "ORG"): None,
         ("Aurelio Fairweather", "PER"): "trimmed",  # "Dr." cut off; "Dec. 5" dropped
     }  # fmt: skip
@@ -217,7 +218,7 @@ def test_the_command_line_turns_the_passes_on_and_off(news: Store) -> None:
         registry.run("label", {"recall_pass": "on", "verify_spans": "off", "doc": [1, 2]}, ctx)
         assert sum("Names may still be missing" in h["messages"][-1]["content"] for h in stub.hits) == 1
     got = _proposed(news)
-    assert got[("Estovia", "LOC")] == "recall" and ("Dr. Aurelio Fairweather", "PER") in got  # no verify
+    assert got[("Norway", "LOC")] == "recall" and ("Dr. Aurelio Fairweather", "PER") in got  # no verify
     run = news.decisions(action="weak_label.run")[-1].payload
     assert run["settings"]["recall_pass"] == "on" and run["settings"]["verify_spans"] == "off"
     assert passes.pass_settings(news, load_prompt("ner", 2)) == passes.PassSettings(recall=False, verify=True)
