@@ -547,7 +547,7 @@ def _label_batch(
 
 
 def _team_rule(store: Store, guideline: Guideline) -> TeamRule | None:
-    """teams.py's rule for this guideline, unless the complete documents contradict it."""
+    """teams.py's rule for this guideline, as the project's complete documents turn it on or off."""
     from studio.ops.ner.train import complete_documents
 
     if language_code(guideline.language) != "en":

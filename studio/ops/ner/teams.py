@@ -38,9 +38,9 @@ _AWAY_BEFORE = re.compile(r"\b" + _NAME + r"\s+" + _SCORE + r"\s+$")
 _SCORE_AFTER = re.compile(r"\s+" + _SCORE)
 _CLUB_WORDS = re.compile(r"\b(?:clubs?|teams?)\b", re.IGNORECASE)
 _NATIONAL = re.compile(r"\bnational\b|\bcountr(?:y|ies)\b", re.IGNORECASE)
-# short and older forms of country names that Babel's territory names do not hold
 # names in a team's place the person labeled as organizations that turn the rule on where the guideline is silent
 MIN_LEARNED = 3
+# short and older forms of country names that Babel's territory names do not hold
 _COUNTRY_ALIASES = (
     "U.S.", "US", "USA", "U.S.A.", "America", "Britain", "Great Britain", "England", "Scotland", "Wales",
     "Northern Ireland", "Holland", "Korea", "Czech Republic", "Russia", "Ivory Coast", "UAE", "U.K.", "UK",
@@ -75,8 +75,8 @@ class TeamRule:
     places: frozenset[str]
 
     def relabel(self, text: str, spans: list[Span]) -> list[Span]:
-        """`spans` with each club named by its town (a place span followed by a score in a results line) made an
-        organization; the rest as they are."""
+        """`spans` with each club named by its town (a place span where a team stands: `team_position`) made an
+        organization, countries and the rest as they are."""
         if not any(sp.label in self.places for sp in spans) or not results_line(text):
             return spans
         return [self._one(text, sp) for sp in spans]
