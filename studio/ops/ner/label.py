@@ -492,7 +492,7 @@ def _label_batch(
                 how = f"{how}+trimmed" if how else "trimmed"
             span = checked[0].model_copy(update={"start": checked[0].start + off, "end": checked[0].end + off})
             if teams is not None:  # a club named by its town in a results line (teams.py)
-                span = teams.relabel(docs[di].text, [span])[0]
+                span = teams.relabel_span(docs[di].text, span)
             sample.append(span)
             key = (span.start, span.end, span.label)
             contexts[di].setdefault(key, a.mention.context)

@@ -81,6 +81,10 @@ class TeamRule:
             return spans
         return [self._one(text, sp) for sp in spans]
 
+    def relabel_span(self, text: str, sp: Span) -> Span:
+        """One span, as `relabel` makes it."""
+        return self._one(text, sp) if sp.label in self.places and results_line(text) else sp
+
     def relabel_votes(
         self, text: str, votes: dict[str, list[tuple[Span, float]]]
     ) -> dict[str, list[tuple[Span, float]]]:
@@ -99,20 +103,27 @@ class TeamRule:
         return out
 
     def _one(self, text: str, sp: Span) -> Span:
-        if sp.label not in self.places or not team_position(text, sp.start, sp.end):
-            return sp
-        if text[sp.start : sp.end] in countries():
+        """`sp` relabeled; `text` is known to be a results line."""
+        if sp.label not in self.places or not _club_place(text, sp.start, sp.end):
             return sp
         return sp.model_copy(update={"label": self.org})
 
 
 def team_position(text: str, start: int, end: int) -> bool:
     """The name at text[start:end] stands where a team does in a results line or a standings row."""
-    if not results_line(text):
-        return False
+    return results_line(text) and _in_team_place(text, start, end)
+
+
+def _in_team_place(text: str, start: int, end: int) -> bool:
+    """`team_position` in a text known to be a results line."""
     if _HOME.match(text, end):
         return True
     return bool(_SCORE_AFTER.match(text, end) and _AWAY_BEFORE.search(text[max(0, start - 80) : start]))
+
+
+def _club_place(text: str, start: int, end: int) -> bool:
+    """In a results line, the name at text[start:end] stands in a team's place and is not a country: a club."""
+    return _in_team_place(text, start, end) and text[start:end] not in countries()
 
 
 def contradicted(docs: Sequence[tuple[str, list[Span]]], rule: TeamRule) -> tuple[int, int]:
@@ -121,10 +132,10 @@ def contradicted(docs: Sequence[tuple[str, list[Span]]], rule: TeamRule) -> tupl
     organization: what it is for)."""
     wrong = right = 0
     for text, spans in docs:
+        if not results_line(text):
+            continue
         for sp in spans:
-            if sp.label not in rule.places and sp.label != rule.org:
-                continue
-            if team_position(text, sp.start, sp.end) and text[sp.start : sp.end] not in countries():
+            if (sp.label in rule.places or sp.label == rule.org) and _club_place(text, sp.start, sp.end):
                 wrong += sp.label in rule.places
                 right += sp.label == rule.org
     return wrong, right
